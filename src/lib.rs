@@ -1,0 +1,11 @@
+//! mqreg: an MQTT broker for edge gateways whose devices register themselves.
+//!
+//! The library holds everything but the command line: the state store, the
+//! validation rules, the topic logic, and (in `broker`) the MQTT glue. The binary
+//! in `main.rs` parses arguments and calls into it.
+
+pub mod error;
+pub mod names;
+pub mod password;
+pub mod state;
+pub mod topic;

@@ -1,0 +1,246 @@
+//! The state file on disk: where it is, how it is read, and how it is replaced.
+//!
+//! Every change is a read-modify-write under an exclusive lock on a sibling lock
+//! file (`state.toml.lock`), so concurrent CLI runs and the broker lose no
+//! update. The new contents go to a temporary file in the same folder, are
+//! fsynced, renamed over the state and the folder is fsynced: a crash leaves
+//! either the old file or the new one, never half of one. Readers take no lock;
+//! the rename makes every read see one whole version.
+//!
+//! A file that does not parse is never overwritten: the error names the file,
+//! the line and the column, and the admin mends it by hand.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fs2::FileExt;
+
+use super::State;
+use crate::error::{Error, Result};
+
+/// How long a writer waits for the lock unless `MQREG_LOCK_TIMEOUT` says otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The state file's default location, per `CONTRACT.md`: `$MQREG_STATE`, else
+/// `/var/lib/mqreg/state.toml` for root, else under `$XDG_STATE_HOME` (or
+/// `~/.local/state`).
+pub fn default_path() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MQREG_STATE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    if is_root() {
+        return Ok(PathBuf::from("/var/lib/mqreg/state.toml"));
+    }
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state"),
+            None => {
+                return Err(Error::failure(
+                    "cannot find a place for the state file: neither HOME nor XDG_STATE_HOME is set; pass --state PATH",
+                ))
+            }
+        },
+    };
+    Ok(base.join("mqreg/state.toml"))
+}
+
+fn is_root() -> bool {
+    // The owner of /proc/self is the effective user; no libc call needed.
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// The state file at one path.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// A loaded state together with the text it came from, so that a write which
+/// changes nothing can be skipped.
+struct Loaded {
+    state: State,
+    text: Option<String>,
+}
+
+impl Store {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the state without locking; a missing file is an empty state.
+    pub fn load(&self) -> Result<State> {
+        Ok(self.read()?.state)
+    }
+
+    /// Parses state-file text; the error names `path`, the line and the column.
+    pub fn parse(path: &Path, text: &str) -> Result<State> {
+        let state: State = toml::from_str(text).map_err(|e| {
+            Error::failure(format!(
+                "cannot read state file {}: {}\nThe file was left untouched; fix it by hand or restore a backup.",
+                path.display(),
+                describe_toml_error(text, &e)
+            ))
+        })?;
+        state.check().map_err(|e| {
+            Error::failure(format!(
+                "state file {} is not valid: {e}\nThe file was left untouched; fix it by hand.",
+                path.display()
+            ))
+        })?;
+        Ok(state)
+    }
+
+    fn read(&self) -> Result<Loaded> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Loaded {
+                state: Self::parse(&self.path, &text)?,
+                text: Some(text),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Loaded {
+                state: State::default(),
+                text: None,
+            }),
+            Err(e) => Err(io_error("cannot read state file", &self.path, e)),
+        }
+    }
+
+    /// Locks, loads, applies `change`, and saves if the state differs. When
+    /// `change` fails nothing is written. The lock is held until the new file
+    /// is in place.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let _lock = self.lock()?;
+        let Loaded { mut state, text } = self.read()?;
+        let result = change(&mut state)?;
+        state.prune_expired(chrono::Utc::now());
+        let new_text = toml::to_string(&state)
+            .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
+        if text.as_deref() != Some(new_text.as_str()) {
+            self.replace(&new_text)?;
+        }
+        Ok(result)
+    }
+
+    fn ensure_folder(&self) -> Result<PathBuf> {
+        let folder = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !folder.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&folder)
+                .map_err(|e| io_error("cannot create the state folder", &folder, e))?;
+        }
+        Ok(folder)
+    }
+
+    fn lock(&self) -> Result<File> {
+        self.ensure_folder()?;
+        let lock_path = self.lock_path();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
+        if file.try_lock_exclusive().is_ok() {
+            return Ok(file);
+        }
+        eprintln!(
+            "waiting for the lock on {} (another mqreg is changing the state)...",
+            self.path.display()
+        );
+        // A blocking lock in a helper thread is woken by the kernel the moment the
+        // holder is done; the timeout abandons it (and the process ends soon after).
+        let (done, wait) = mpsc::channel();
+        let waiting = file
+            .try_clone()
+            .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
+        std::thread::spawn(move || {
+            let _ = done.send(waiting.lock_exclusive());
+        });
+        match wait.recv_timeout(self.lock_timeout) {
+            Ok(Ok(())) => Ok(file),
+            Ok(Err(e)) => Err(io_error("cannot lock", &lock_path, e)),
+            Err(_) => Err(Error::failure(format!(
+                "gave up waiting for the lock on {} after {}; another mqreg still holds it. Try again, or raise MQREG_LOCK_TIMEOUT",
+                self.path.display(),
+                humantime::format_duration(self.lock_timeout)
+            ))),
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// Write, fsync, rename, fsync the folder.
+    fn replace(&self, text: &str) -> Result<()> {
+        let folder = self.ensure_folder()?;
+        let mut name = std::ffi::OsString::from(".");
+        name.push(self.path.file_name().unwrap_or_default());
+        name.push(format!(".tmp.{}", std::process::id()));
+        let temp = self.path.with_file_name(name);
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&temp, &self.path)?;
+            File::open(&folder)?.sync_all()
+        })();
+        written.map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            io_error("cannot write state file", &self.path, e)
+        })
+    }
+}
+
+fn io_error(what: &str, path: &Path, error: io::Error) -> Error {
+    let hint = match error.kind() {
+        io::ErrorKind::PermissionDenied => "; run as the user that owns it, or pass --state PATH",
+        _ => "",
+    };
+    Error::failure(format!("{what} {}: {error}{hint}", path.display()))
+}
+
+/// `line L, column C: message`, from a toml error's byte span.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,267 @@
+//! Unit tests of the pure state edits.
+
+use super::*;
+use chrono::TimeZone;
+
+fn at(seconds: i64) -> Timestamp {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+}
+
+/// A real (cheap) argon2id hash, so `State::check` accepts the state.
+fn some_hash() -> String {
+    password::hash(
+        "secret",
+        HashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+}
+
+fn request(hash: &str, seen: Timestamp, conflict: bool) -> PendingRequest {
+    PendingRequest {
+        password_hash: hash.to_owned(),
+        client_id: "client".into(),
+        address: "127.0.0.1:5000".into(),
+        protocol: "5".into(),
+        first_seen: seen,
+        last_seen: seen,
+        attempts: 1,
+        conflict,
+    }
+}
+
+fn state_with_pending(names: &[(&str, bool)]) -> State {
+    let hash = some_hash();
+    let mut state = State::default();
+    for (name, conflict) in names {
+        state.pending.insert(name.to_string(), request(&hash, at(0), *conflict));
+    }
+    state
+}
+
+fn named(names: &[&str]) -> Selection {
+    Selection {
+        names: names.iter().map(|n| n.to_string()).collect(),
+        ..Selection::default()
+    }
+}
+
+#[test]
+fn the_registry_locks_itself_when_the_window_ends() {
+    let mut state = State::default();
+    assert!(!state.is_unlocked(at(0)));
+    state.unlock(at(0), Duration::from_secs(300));
+    assert!(state.is_unlocked(at(299)));
+    assert!(!state.is_unlocked(at(300)));
+    let status = state.status(at(100));
+    assert!(!status.locked);
+    assert_eq!(status.remaining_seconds, 200);
+    assert_eq!(status.unlocked_until, Some(at(300)));
+    let status = state.status(at(301));
+    assert!(status.locked);
+    assert_eq!((status.remaining_seconds, status.unlocked_until), (0, None));
+    state.unlock(at(0), Duration::from_secs(300));
+    state.lock();
+    assert!(state.status(at(1)).locked);
+}
+
+#[test]
+fn approve_creates_users_with_the_offered_hash_and_given_roles() {
+    let mut state = state_with_pending(&[("dev1", false), ("dev2", false)]);
+    let hash = state.pending["dev1"].password_hash.clone();
+    let roles = vec!["b".to_string(), "a".to_string(), "a".to_string()];
+    let outcome = state.approve(&named(&["dev1", "ghost"]), &roles, false, at(5));
+    assert_eq!(outcome.done, vec!["dev1"]);
+    assert_eq!(outcome.not_found, vec!["ghost"]);
+    assert!(outcome.skipped.is_empty());
+    let user = &state.users["dev1"];
+    assert_eq!(user.password_hash, hash);
+    assert_eq!(user.roles, vec!["a", "b"]);
+    assert_eq!(user.created, at(5));
+    assert!(!state.pending.contains_key("dev1"));
+    assert!(state.pending.contains_key("dev2"));
+}
+
+#[test]
+fn approved_users_have_no_roles_unless_given() {
+    let mut state = state_with_pending(&[("dev1", false)]);
+    state.approve(&named(&["dev1"]), &[], false, at(1));
+    assert!(state.users["dev1"].roles.is_empty());
+}
+
+#[test]
+fn a_conflicted_request_needs_its_name_and_force() {
+    let mut state = state_with_pending(&[("dev1", true), ("dev2", false)]);
+    let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
+    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::Conflict)]);
+    assert!(outcome.done.is_empty());
+
+    let all = Selection {
+        all: true,
+        ..Selection::default()
+    };
+    let outcome = state.approve(&all, &[], true, at(1));
+    assert_eq!(outcome.done, vec!["dev2"], "bulk approval skips conflicts even with --force");
+    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::Conflict)]);
+
+    let outcome = state.approve(&named(&["dev1"]), &[], true, at(1));
+    assert_eq!(outcome.done, vec!["dev1"]);
+    assert!(state.pending.is_empty());
+}
+
+#[test]
+fn match_selects_by_glob_and_names_add_up_without_repeats() {
+    let mut state = state_with_pending(&[("sensor1", false), ("sensor2", false), ("pump1", false)]);
+    let selection = Selection {
+        names: vec!["sensor1".into(), "sensor1".into()],
+        pattern: Some(glob::Pattern::new("sensor*").unwrap()),
+        ..Selection::default()
+    };
+    let outcome = state.approve(&selection, &[], false, at(1));
+    assert_eq!(outcome.done, vec!["sensor1", "sensor2"]);
+    assert_eq!(state.pending.keys().collect::<Vec<_>>(), vec!["pump1"]);
+}
+
+#[test]
+fn approve_skips_a_name_that_became_a_user() {
+    let mut state = state_with_pending(&[("dev1", false)]);
+    state.users.insert(
+        "dev1".into(),
+        User {
+            password_hash: some_hash(),
+            roles: vec![],
+            created: at(0),
+        },
+    );
+    let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
+    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::UserExists)]);
+}
+
+#[test]
+fn reject_drops_requests() {
+    let mut state = state_with_pending(&[("dev1", true), ("dev2", false)]);
+    let outcome = state.reject(
+        &Selection {
+            all: true,
+            ..Selection::default()
+        },
+        at(1),
+    );
+    assert_eq!(outcome.done, vec!["dev1", "dev2"], "rejecting needs no --force");
+    assert!(state.pending.is_empty());
+    let outcome = state.reject(&named(&["dev1"]), at(1));
+    assert_eq!(outcome.not_found, vec!["dev1"]);
+}
+
+#[test]
+fn expired_requests_are_invisible_and_pruned() {
+    let mut state = state_with_pending(&[("old1", false)]);
+    let day = 24 * 3600;
+    assert_eq!(state.live_pending(at(day - 1)).count(), 1);
+    assert_eq!(state.live_pending(at(day)).count(), 0);
+    assert_eq!(state.status(at(day)).pending, 0);
+    let outcome = state.approve(&named(&["old1"]), &[], false, at(day));
+    assert_eq!(outcome.not_found, vec!["old1"]);
+    state.prune_expired(at(day));
+    assert!(state.pending.is_empty());
+}
+
+#[test]
+fn permissions_merge_and_split_by_access() {
+    let mut role = Role::default();
+    role.allow(&"read:a/#".parse().unwrap());
+    role.allow(&"write:a/#".parse().unwrap());
+    role.allow(&"write:b".parse().unwrap());
+    assert_eq!(
+        role.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["readwrite:a/#", "write:b"]
+    );
+    assert!(role.disallow(&"write:a/#".parse().unwrap()));
+    assert!(role.disallow(&"readwrite:b".parse().unwrap()));
+    assert!(!role.disallow(&"read:zzz".parse().unwrap()));
+    assert_eq!(
+        role.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["read:a/#"]
+    );
+}
+
+#[test]
+fn permission_syntax_errors_are_explained() {
+    assert!("read:a/+/c".parse::<Permission>().is_ok());
+    let message = "publish:a".parse::<Permission>().unwrap_err();
+    assert!(message.contains("read (subscribe), write (publish) or readwrite"), "{message}");
+    let message = "a/b".parse::<Permission>().unwrap_err();
+    assert!(message.contains("ACCESS:FILTER"), "{message}");
+    assert!("write:a/#/b".parse::<Permission>().is_err());
+    assert_eq!(
+        "write:x:y".parse::<Permission>().unwrap().filter,
+        "x:y",
+        "only the first colon separates"
+    );
+}
+
+#[test]
+fn permissions_come_from_known_roles_only() {
+    let mut state = State::default();
+    let mut role = Role::default();
+    role.allow(&"read:a".parse().unwrap());
+    state.roles.insert("r1".into(), role);
+    let user = User {
+        password_hash: some_hash(),
+        roles: vec!["r1".into(), "gone".into()],
+        created: at(0),
+    };
+    let granted: Vec<String> = state.permissions_of(&user).map(ToString::to_string).collect();
+    assert_eq!(granted, vec!["read:a"]);
+    assert_eq!(state.missing_roles(&user.roles), vec!["gone"]);
+}
+
+#[test]
+fn check_refuses_hand_edited_names_that_could_escape_substitution() {
+    let mut state = state_with_pending(&[]);
+    state.users.insert(
+        "evil/#".into(),
+        User {
+            password_hash: some_hash(),
+            roles: vec![],
+            created: at(0),
+        },
+    );
+    let message = state.check().unwrap_err();
+    assert!(message.contains("evil/#"), "{message}");
+}
+
+#[test]
+fn check_refuses_plaintext_passwords_and_newer_schemas() {
+    let mut state = State::default();
+    state.users.insert(
+        "dev1".into(),
+        User {
+            password_hash: "hunter22".into(),
+            roles: vec![],
+            created: at(0),
+        },
+    );
+    assert!(state.check().unwrap_err().contains("not an argon2id hash"));
+    let state = State {
+        version: SCHEMA_VERSION + 1,
+        ..State::default()
+    };
+    assert!(state.check().unwrap_err().contains("upgrade mqreg"));
+}
+
+#[test]
+fn the_state_round_trips_through_toml() {
+    let mut state = state_with_pending(&[("dev1", true)]);
+    state.unlock(at(0), Duration::from_secs(60));
+    let mut role = Role::default();
+    role.allow(&"readwrite:devices/{username}/#".parse().unwrap());
+    state.roles.insert("device".into(), role);
+    let text = toml::to_string(&state).unwrap();
+    assert!(text.starts_with("version = 1"), "{text}");
+    let back: State = toml::from_str(&text).unwrap();
+    assert_eq!(back, state);
+    assert!(back.check().is_ok());
+}
