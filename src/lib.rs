@@ -4,8 +4,11 @@
 //! validation rules, the topic logic, and (in `broker`) the MQTT glue. The binary
 //! in `main.rs` parses arguments and calls into it.
 
+pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod names;
+pub mod output;
 pub mod password;
 pub mod state;
 pub mod topic;

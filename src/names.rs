@@ -64,7 +64,11 @@ pub fn check_role(name: &str) -> Result<(), String> {
 /// short, so a hostile 64 KiB username cannot flood a terminal or a log line.
 pub fn printable(name: &str) -> String {
     const SHOWN: usize = 80;
-    let mut out: String = name.chars().take(SHOWN).flat_map(char::escape_debug).collect();
+    let mut out: String = name
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
     if name.chars().count() > SHOWN {
         out.push('…');
     }
@@ -102,7 +106,10 @@ mod tests {
     #[test]
     fn username_errors_name_the_problem() {
         let message = check_username("dev-1").unwrap_err();
-        assert!(message.contains("'dev-1'") && message.contains("'-'"), "{message}");
+        assert!(
+            message.contains("'dev-1'") && message.contains("'-'"),
+            "{message}"
+        );
         let message = check_username("ab").unwrap_err();
         assert!(message.contains("3 to 64"), "{message}");
     }

@@ -109,8 +109,8 @@ impl HashCost {
 
 /// An argon2id PHC string (`$argon2id$v=19$m=...`) with a fresh random salt.
 pub fn hash(password: &str, cost: HashCost) -> String {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .unwrap_or_default();
+    let params =
+        Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).unwrap_or_default();
     let salt = SaltString::generate(&mut OsRng);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(password.as_bytes(), &salt)
@@ -148,10 +148,19 @@ mod tests {
     fn default_policy_wants_five_characters() {
         let policy = PasswordPolicy::default();
         assert!(policy.allows("abcde"));
-        assert!(policy.allows("ééééé"), "length counts characters, not bytes");
+        assert!(
+            policy.allows("ééééé"),
+            "length counts characters, not bytes"
+        );
         let message = policy.check("abcd").unwrap_err();
-        assert!(message.contains("at least 5 characters (it has 4)"), "{message}");
-        assert!(!message.contains("abcd"), "never echo the password: {message}");
+        assert!(
+            message.contains("at least 5 characters (it has 4)"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("abcd"),
+            "never echo the password: {message}"
+        );
     }
 
     #[test]
@@ -165,7 +174,10 @@ mod tests {
         };
         assert!(policy.allows("abÉ٣!xyz"));
         let message = policy.check("ABCDEFGH").unwrap_err();
-        assert!(message.contains("2 lower-case letters (it has 0)"), "{message}");
+        assert!(
+            message.contains("2 lower-case letters (it has 0)"),
+            "{message}"
+        );
         assert!(message.contains("1 digits (it has 0)"), "{message}");
         assert!(message.contains("1 symbols (it has 0)"), "{message}");
         assert!(!message.contains("upper-case"), "{message}");

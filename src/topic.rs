@@ -26,10 +26,14 @@ pub fn check_filter(filter: &str) -> Result<(), String> {
         return Err("invalid topic filter '': a filter cannot be empty".into());
     }
     if filter.len() > MAX_LEN {
-        return Err(format!("invalid topic filter '{shown}': longer than {MAX_LEN} bytes"));
+        return Err(format!(
+            "invalid topic filter '{shown}': longer than {MAX_LEN} bytes"
+        ));
     }
     if filter.contains('\0') {
-        return Err(format!("invalid topic filter '{shown}': it contains a NUL character"));
+        return Err(format!(
+            "invalid topic filter '{shown}': it contains a NUL character"
+        ));
     }
     let levels: Vec<&str> = filter.split('/').collect();
     for (index, level) in levels.iter().enumerate() {
@@ -173,7 +177,10 @@ mod tests {
     #[test]
     fn filter_errors_say_what_to_do() {
         let message = check_filter("a/#/b").unwrap_err();
-        assert!(message.contains("'a/#/b'") && message.contains("last"), "{message}");
+        assert!(
+            message.contains("'a/#/b'") && message.contains("last"),
+            "{message}"
+        );
         let message = check_filter("x/{user}").unwrap_err();
         assert!(message.contains("{username}"), "{message}");
     }
@@ -189,8 +196,14 @@ mod tests {
     #[test]
     fn matching_follows_the_spec_examples() {
         assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/ranking"
+        ));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/score/wimbledon"
+        ));
         assert!(matches("sport/#", "sport"));
         assert!(matches("sport/tennis/+", "sport/tennis/player1"));
         assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
@@ -241,7 +254,10 @@ mod tests {
         assert!(!covers("#", "$SYS/#"));
         assert!(!covers("+/#", "$SYS/x"));
         assert!(covers("$SYS/#", "$SYS/x"));
-        assert!(covers("#", "+/x"), "a leading wildcard never matches $ topics either");
+        assert!(
+            covers("#", "+/x"),
+            "a leading wildcard never matches $ topics either"
+        );
     }
 
     #[test]
@@ -275,13 +291,20 @@ mod tests {
     #[test]
     fn unsafe_values_grant_nothing() {
         for client_id in ["", "a/b", "+", "#", "$x", "{username}"] {
-            assert_eq!(substitute("c/{client_id}/x", "u", client_id), None, "{client_id:?}");
+            assert_eq!(
+                substitute("c/{client_id}/x", "u", client_id),
+                None,
+                "{client_id:?}"
+            );
         }
         assert_eq!(substitute("d/{username}", "a/b", "c"), None);
         assert_eq!(
             substitute("d/{username}", "a/b", "c"),
             substitute("d/{username}", "#", "c")
         );
-        assert!(substitute("d/{username}", "ok", "a/b").is_some(), "client id unused");
+        assert!(
+            substitute("d/{username}", "ok", "a/b").is_some(),
+            "client id unused"
+        );
     }
 }

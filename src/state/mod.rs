@@ -164,13 +164,11 @@ impl std::str::FromStr for Permission {
             "read" => Access::Read,
             "write" => Access::Write,
             "readwrite" => Access::ReadWrite,
-            other => {
-                return Err(format!(
-                    "invalid access '{}' in '{}': use read (subscribe), write (publish) or readwrite",
-                    names::printable(other),
-                    names::printable(text)
-                ))
-            }
+            other => return Err(format!(
+                "invalid access '{}' in '{}': use read (subscribe), write (publish) or readwrite",
+                names::printable(other),
+                names::printable(text)
+            )),
         };
         topic::check_filter(filter)?;
         Ok(Permission {
@@ -189,7 +187,11 @@ impl std::fmt::Display for Permission {
 impl Role {
     /// Adds access; `read:x` then `write:x` gives `readwrite:x`.
     pub fn allow(&mut self, permission: &Permission) {
-        match self.permissions.iter_mut().find(|p| p.filter == permission.filter) {
+        match self
+            .permissions
+            .iter_mut()
+            .find(|p| p.filter == permission.filter)
+        {
             Some(existing) => {
                 existing.access =
                     Access::from_bits(existing.access.bits() | permission.access.bits())
@@ -202,7 +204,11 @@ impl Role {
     /// Removes access; `disallow write:x` on `readwrite:x` leaves `read:x`.
     /// Returns whether anything was granted for that filter.
     pub fn disallow(&mut self, permission: &Permission) -> bool {
-        let Some(index) = self.permissions.iter().position(|p| p.filter == permission.filter) else {
+        let Some(index) = self
+            .permissions
+            .iter()
+            .position(|p| p.filter == permission.filter)
+        else {
             return false;
         };
         let existing = &mut self.permissions[index];
@@ -273,7 +279,9 @@ pub enum SkipReason {
 
 impl State {
     pub fn is_unlocked(&self, now: Timestamp) -> bool {
-        self.registry.unlocked_until.is_some_and(|until| until > now)
+        self.registry
+            .unlocked_until
+            .is_some_and(|until| until > now)
     }
 
     pub fn status(&self, now: Timestamp) -> RegistryStatus {
@@ -301,12 +309,17 @@ impl State {
     fn is_expired(&self, request: &PendingRequest, now: Timestamp) -> bool {
         let max_age = chrono::Duration::from_std(self.registry.pending_max_age)
             .unwrap_or(chrono::Duration::MAX);
-        request.last_seen.checked_add_signed(max_age).is_some_and(|end| end <= now)
+        request
+            .last_seen
+            .checked_add_signed(max_age)
+            .is_some_and(|end| end <= now)
     }
 
     /// Pending requests that have not expired, by username.
     pub fn live_pending(&self, now: Timestamp) -> impl Iterator<Item = (&String, &PendingRequest)> {
-        self.pending.iter().filter(move |(_, request)| !self.is_expired(request, now))
+        self.pending
+            .iter()
+            .filter(move |(_, request)| !self.is_expired(request, now))
     }
 
     /// Drops expired requests; called before every save.
@@ -327,7 +340,11 @@ impl State {
         let mut chosen: Vec<(String, bool)> = Vec::new();
         let mut not_found = Vec::new();
         for name in &selection.names {
-            if self.pending.get(name).is_some_and(|r| !self.is_expired(r, now)) {
+            if self
+                .pending
+                .get(name)
+                .is_some_and(|r| !self.is_expired(r, now))
+            {
                 if !chosen.iter().any(|(n, _)| n == name) {
                     chosen.push((name.clone(), true));
                 }
@@ -337,8 +354,8 @@ impl State {
         }
         if selection.all || selection.pattern.is_some() {
             for (name, _) in self.live_pending(now) {
-                let wanted = selection.all
-                    || selection.pattern.as_ref().is_some_and(|p| p.matches(name));
+                let wanted =
+                    selection.all || selection.pattern.as_ref().is_some_and(|p| p.matches(name));
                 if wanted && !chosen.iter().any(|(n, _)| n == name) {
                     chosen.push((name.clone(), false));
                 }
@@ -426,7 +443,8 @@ impl State {
         for (name, role) in &self.roles {
             names::check_role(name)?;
             for permission in &role.permissions {
-                topic::check_filter(&permission.filter).map_err(|e| format!("role '{name}': {e}"))?;
+                topic::check_filter(&permission.filter)
+                    .map_err(|e| format!("role '{name}': {e}"))?;
             }
         }
         for (name, user) in &self.users {

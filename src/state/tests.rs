@@ -36,7 +36,9 @@ fn state_with_pending(names: &[(&str, bool)]) -> State {
     let hash = some_hash();
     let mut state = State::default();
     for (name, conflict) in names {
-        state.pending.insert(name.to_string(), request(&hash, at(0), *conflict));
+        state
+            .pending
+            .insert(name.to_string(), request(&hash, at(0), *conflict));
     }
     state
 }
@@ -95,7 +97,10 @@ fn approved_users_have_no_roles_unless_given() {
 fn a_conflicted_request_needs_its_name_and_force() {
     let mut state = state_with_pending(&[("dev1", true), ("dev2", false)]);
     let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
-    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::Conflict)]);
+    assert_eq!(
+        outcome.skipped,
+        vec![("dev1".to_string(), SkipReason::Conflict)]
+    );
     assert!(outcome.done.is_empty());
 
     let all = Selection {
@@ -103,8 +108,15 @@ fn a_conflicted_request_needs_its_name_and_force() {
         ..Selection::default()
     };
     let outcome = state.approve(&all, &[], true, at(1));
-    assert_eq!(outcome.done, vec!["dev2"], "bulk approval skips conflicts even with --force");
-    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::Conflict)]);
+    assert_eq!(
+        outcome.done,
+        vec!["dev2"],
+        "bulk approval skips conflicts even with --force"
+    );
+    assert_eq!(
+        outcome.skipped,
+        vec![("dev1".to_string(), SkipReason::Conflict)]
+    );
 
     let outcome = state.approve(&named(&["dev1"]), &[], true, at(1));
     assert_eq!(outcome.done, vec!["dev1"]);
@@ -136,7 +148,10 @@ fn approve_skips_a_name_that_became_a_user() {
         },
     );
     let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
-    assert_eq!(outcome.skipped, vec![("dev1".to_string(), SkipReason::UserExists)]);
+    assert_eq!(
+        outcome.skipped,
+        vec![("dev1".to_string(), SkipReason::UserExists)]
+    );
 }
 
 #[test]
@@ -149,7 +164,11 @@ fn reject_drops_requests() {
         },
         at(1),
     );
-    assert_eq!(outcome.done, vec!["dev1", "dev2"], "rejecting needs no --force");
+    assert_eq!(
+        outcome.done,
+        vec!["dev1", "dev2"],
+        "rejecting needs no --force"
+    );
     assert!(state.pending.is_empty());
     let outcome = state.reject(&named(&["dev1"]), at(1));
     assert_eq!(outcome.not_found, vec!["dev1"]);
@@ -175,14 +194,20 @@ fn permissions_merge_and_split_by_access() {
     role.allow(&"write:a/#".parse().unwrap());
     role.allow(&"write:b".parse().unwrap());
     assert_eq!(
-        role.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        role.permissions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec!["readwrite:a/#", "write:b"]
     );
     assert!(role.disallow(&"write:a/#".parse().unwrap()));
     assert!(role.disallow(&"readwrite:b".parse().unwrap()));
     assert!(!role.disallow(&"read:zzz".parse().unwrap()));
     assert_eq!(
-        role.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        role.permissions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec!["read:a/#"]
     );
 }
@@ -191,7 +216,10 @@ fn permissions_merge_and_split_by_access() {
 fn permission_syntax_errors_are_explained() {
     assert!("read:a/+/c".parse::<Permission>().is_ok());
     let message = "publish:a".parse::<Permission>().unwrap_err();
-    assert!(message.contains("read (subscribe), write (publish) or readwrite"), "{message}");
+    assert!(
+        message.contains("read (subscribe), write (publish) or readwrite"),
+        "{message}"
+    );
     let message = "a/b".parse::<Permission>().unwrap_err();
     assert!(message.contains("ACCESS:FILTER"), "{message}");
     assert!("write:a/#/b".parse::<Permission>().is_err());
@@ -213,7 +241,10 @@ fn permissions_come_from_known_roles_only() {
         roles: vec!["r1".into(), "gone".into()],
         created: at(0),
     };
-    let granted: Vec<String> = state.permissions_of(&user).map(ToString::to_string).collect();
+    let granted: Vec<String> = state
+        .permissions_of(&user)
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(granted, vec!["read:a"]);
     assert_eq!(state.missing_roles(&user.roles), vec!["gone"]);
 }

@@ -1,0 +1,60 @@
+//! The command line, as clap sees it. Each command group's arguments live with
+//! its `exec` in `commands/`; this file only puts them together, so that the
+//! completions and man pages (`mqreg generate-docs`) describe exactly what runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{docs, registry, role, serve, user};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mqreg",
+    version,
+    about = "An MQTT broker for edge gateways whose devices register themselves",
+    long_about = "An MQTT broker for edge gateways whose devices register themselves.\n\n\
+        A device logs in with a username and password nobody created. While an admin has \
+        the registry unlocked, the broker refuses it but records a pending request; the \
+        admin approves it, grants roles, and the device reconnects with the same \
+        credentials to get exactly the topics its roles allow.",
+    after_help = "Exit codes: 0 done, 1 could not be done (I/O, unreadable state, lock timeout), \
+        2 bad arguments or values, 3 a named user, role or request does not exist, \
+        4 already exists or a conflicted request without --force."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root,
+    /// else $XDG_STATE_HOME/mqreg/state.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Print the command's data or result as JSON on stdout, and nothing else
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MQTT broker
+    Serve(serve::ServeArgs),
+    /// Open and close the registry; approve or reject pending devices
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+    /// Manage users and the roles they hold
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage roles and their topic permissions
+    #[command(subcommand)]
+    Role(role::RoleCommand),
+    /// Write shell completions and man pages (for packagers and this repository)
+    #[command(hide = true)]
+    GenerateDocs(docs::DocsArgs),
+}

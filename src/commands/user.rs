@@ -1,0 +1,262 @@
+//! `mqreg user`: accounts and the roles they hold.
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{now, parse_role, parse_username, partial_result, read_password, Context};
+use crate::error::{Error, Result};
+use crate::output::{self, print_json};
+use crate::password;
+use crate::state::{sorted_unique, State, User};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users with their roles
+    List,
+    /// Show one user
+    Show {
+        #[arg(value_parser = parse_username)]
+        user: String,
+    },
+    /// Create a user; the password is read from stdin (first line)
+    Add {
+        #[arg(value_parser = parse_username)]
+        user: String,
+        /// Grant this role (repeatable)
+        #[arg(long = "role", value_name = "ROLE", value_parser = parse_role)]
+        roles: Vec<String>,
+    },
+    /// Set a new password, read from stdin (first line)
+    Passwd {
+        #[arg(value_parser = parse_username)]
+        user: String,
+    },
+    /// Remove a user; its live connections are closed
+    Delete {
+        #[arg(value_parser = parse_username)]
+        user: String,
+    },
+    /// Give a user roles
+    GrantRole {
+        #[arg(value_parser = parse_username)]
+        user: String,
+        #[arg(required = true, value_name = "ROLE", value_parser = parse_role)]
+        roles: Vec<String>,
+    },
+    /// Take roles away from a user
+    RevokeRole {
+        #[arg(value_parser = parse_username)]
+        user: String,
+        #[arg(required = true, value_name = "ROLE", value_parser = parse_role)]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Serialize)]
+struct UserJson<'a> {
+    username: &'a str,
+    roles: &'a [String],
+    created: String,
+}
+
+impl<'a> UserJson<'a> {
+    fn new(name: &'a str, user: &'a User) -> Self {
+        Self {
+            username: name,
+            roles: &user.roles,
+            created: output::rfc3339(user.created),
+        }
+    }
+}
+
+fn no_such_user(name: &str) -> Error {
+    Error::not_found(format!(
+        "no such user: {name}; see `mqreg user list`, or `mqreg registry list` for pending devices"
+    ))
+}
+
+pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::List => list(context, &context.store.load()?),
+        UserCommand::Show { user } => {
+            let state = context.store.load()?;
+            let record = state.users.get(&user).ok_or_else(|| no_such_user(&user))?;
+            if context.json {
+                return print_json(&UserJson::new(&user, record));
+            }
+            println!("user:    {user}");
+            println!("roles:   {}", output::list_or_none(&record.roles));
+            println!("created: {} UTC", output::short_time(record.created));
+            for permission in state.permissions_of(record) {
+                println!("allows:  {permission}");
+            }
+            Ok(())
+        }
+        UserCommand::Add { user, roles } => {
+            // Fail before asking for a password when the answer is already known.
+            let state = context.store.load()?;
+            refuse_existing(&state, &user)?;
+            refuse_missing_roles(&state, &roles, "nothing was created")?;
+            let hash = checked_hash(&state, &user)?;
+            context.store.update(|state| {
+                refuse_existing(state, &user)?;
+                refuse_missing_roles(state, &roles, "nothing was created")?;
+                state.pending.remove(&user);
+                state.users.insert(
+                    user.clone(),
+                    User {
+                        password_hash: hash,
+                        roles: sorted_unique(roles.clone()),
+                        created: now(),
+                    },
+                );
+                Ok(())
+            })?;
+            say(context, format!("created user {user}"))
+        }
+        UserCommand::Passwd { user } => {
+            let state = context.store.load()?;
+            if !state.users.contains_key(&user) {
+                return Err(no_such_user(&user));
+            }
+            let hash = checked_hash(&state, &user)?;
+            context.store.update(|state| {
+                let record = state
+                    .users
+                    .get_mut(&user)
+                    .ok_or_else(|| no_such_user(&user))?;
+                record.password_hash = hash;
+                Ok(())
+            })?;
+            say(context, format!("changed the password of {user}"))
+        }
+        UserCommand::Delete { user } => {
+            context.store.update(|state| {
+                state
+                    .users
+                    .remove(&user)
+                    .map(|_| ())
+                    .ok_or_else(|| no_such_user(&user))
+            })?;
+            say(context, format!("deleted user {user}"))
+        }
+        UserCommand::GrantRole { user, roles } => {
+            let (missing, record) = context.store.update(|state| {
+                let missing: Vec<String> = state
+                    .missing_roles(&roles)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                let record = state
+                    .users
+                    .get_mut(&user)
+                    .ok_or_else(|| no_such_user(&user))?;
+                let mut held = record.roles.clone();
+                held.extend(roles.iter().filter(|r| !missing.contains(r)).cloned());
+                record.roles = sorted_unique(held);
+                Ok((missing, record.clone()))
+            })?;
+            show_roles(context, &user, &record)?;
+            partial_result(&missing, "role", None)
+        }
+        UserCommand::RevokeRole { user, roles } => {
+            let (missing, record) = context.store.update(|state| {
+                let missing: Vec<String> = state
+                    .missing_roles(&roles)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                let record = state
+                    .users
+                    .get_mut(&user)
+                    .ok_or_else(|| no_such_user(&user))?;
+                // A role deleted meanwhile may still be listed on the user: revoking it
+                // is then no error.
+                let missing: Vec<String> = missing
+                    .into_iter()
+                    .filter(|role| !record.roles.contains(role))
+                    .collect();
+                record.roles.retain(|role| !roles.contains(role));
+                Ok((missing, record.clone()))
+            })?;
+            show_roles(context, &user, &record)?;
+            partial_result(&missing, "role", None)
+        }
+    }
+}
+
+fn list(context: &Context, state: &State) -> Result<()> {
+    if context.json {
+        let rows: Vec<UserJson> = state
+            .users
+            .iter()
+            .map(|(name, user)| UserJson::new(name, user))
+            .collect();
+        return print_json(&rows);
+    }
+    if state.users.is_empty() {
+        println!("no users");
+        return Ok(());
+    }
+    let mut table = output::table(&["USERNAME", "ROLES", "CREATED (UTC)"]);
+    for (name, user) in &state.users {
+        table.add_row(vec![
+            name.clone(),
+            output::list_or_none(&user.roles),
+            output::short_time(user.created),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+fn refuse_existing(state: &State, user: &str) -> Result<()> {
+    if state.users.contains_key(user) {
+        return Err(Error::conflict(format!(
+            "user {user} exists already; change its password with `mqreg user passwd {user}`"
+        )));
+    }
+    Ok(())
+}
+
+fn refuse_missing_roles(state: &State, roles: &[String], consequence: &str) -> Result<()> {
+    let missing = state.missing_roles(roles);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::not_found(format!(
+        "no such role: {}; {consequence}. Create it with `mqreg role create {}`",
+        missing.join(", "),
+        missing[0]
+    )))
+}
+
+/// Reads the password, checks it against the policy and hashes it. The slow hash
+/// runs before the state lock is taken, so it never holds up other writers.
+fn checked_hash(state: &State, user: &str) -> Result<String> {
+    let password = read_password(user)?;
+    state
+        .password_policy
+        .check(&password)
+        .map_err(|e| Error::usage(format!("{e}; nothing was changed")))?;
+    Ok(password::hash(&password, state.argon2))
+}
+
+fn say(context: &Context, message: String) -> Result<()> {
+    if context.json {
+        print_json(&serde_json::json!({ "ok": true, "message": message }))
+    } else {
+        println!("{message}");
+        Ok(())
+    }
+}
+
+/// After grant/revoke: the user's roles now, as `user show --json` gives them.
+fn show_roles(context: &Context, user: &str, record: &User) -> Result<()> {
+    if context.json {
+        print_json(&UserJson::new(user, record))
+    } else {
+        println!("{user}: roles {}", output::list_or_none(&record.roles));
+        Ok(())
+    }
+}
