@@ -51,10 +51,11 @@ pub fn check_filter(filter: &str) -> Result<(), String> {
     let mut rest = filter;
     while let Some(open) = rest.find('{') {
         let tail = &rest[open..];
-        if tail.starts_with(USERNAME_PLACEHOLDER) {
-            rest = &tail[USERNAME_PLACEHOLDER.len()..];
-        } else if tail.starts_with(CLIENT_ID_PLACEHOLDER) {
-            rest = &tail[CLIENT_ID_PLACEHOLDER.len()..];
+        if let Some(after) = tail
+            .strip_prefix(USERNAME_PLACEHOLDER)
+            .or_else(|| tail.strip_prefix(CLIENT_ID_PLACEHOLDER))
+        {
+            rest = after;
         } else {
             return Err(format!(
                 "invalid topic filter '{shown}': unknown placeholder at '{}'; the known ones are {{username}} and {{client_id}}",
