@@ -1,0 +1,614 @@
+//! The admin CLI as scripts see it: commands, JSON shapes and exit codes of
+//! CONTRACT.md, run through the real binary against a private state file.
+
+mod common;
+
+use common::{mode_of, Sandbox};
+use serde_json::json;
+
+fn with_role(sandbox: &Sandbox, role: &str, allow: &[&str]) {
+    let mut args = vec!["role", "create", role];
+    for permission in allow {
+        args.extend(["--allow", permission]);
+    }
+    sandbox.run(&args).ok();
+}
+
+fn with_user(sandbox: &Sandbox, user: &str, password: &str) {
+    sandbox
+        .run_with_stdin(&["user", "add", user], &format!("{password}\n"))
+        .ok();
+}
+
+// ---------------------------------------------------------------- registry
+
+#[test]
+fn a_new_registry_is_locked_and_empty() {
+    let sandbox = Sandbox::new();
+    let status = sandbox.json(&["registry", "status"]);
+    assert_eq!(
+        status,
+        json!({"locked": true, "unlocked_until": null, "remaining_seconds": 0, "pending": 0})
+    );
+    assert!(!sandbox.state.exists(), "reading creates no file");
+}
+
+#[test]
+fn unlock_opens_a_window_that_lock_closes() {
+    let sandbox = Sandbox::new();
+    let status = sandbox.json(&["registry", "unlock", "--for", "90s"]);
+    assert_eq!(status["locked"], json!(false));
+    let remaining = status["remaining_seconds"].as_i64().unwrap();
+    assert!((85..=90).contains(&remaining), "{status}");
+    let until = status["unlocked_until"].as_str().unwrap();
+    chrono::DateTime::parse_from_rfc3339(until).expect("RFC 3339");
+
+    let status = sandbox.json(&["registry", "status"]);
+    assert_eq!(status["locked"], json!(false));
+
+    sandbox.run(&["registry", "lock"]).ok();
+    assert_eq!(sandbox.json(&["registry", "status"])["locked"], json!(true));
+}
+
+#[test]
+fn unlock_defaults_to_five_minutes() {
+    let sandbox = Sandbox::new();
+    let remaining = sandbox.json(&["registry", "unlock"])["remaining_seconds"]
+        .as_i64()
+        .unwrap();
+    assert!((295..=300).contains(&remaining), "{remaining}");
+}
+
+#[test]
+fn unlock_refuses_bad_durations_with_exit_2() {
+    let sandbox = Sandbox::new();
+    for bad in ["25h", "0s", "soon", "-5m", ""] {
+        sandbox
+            .run(&["registry", "unlock", &format!("--for={bad}")])
+            .code(2)
+            .stderr_has("--for");
+    }
+    sandbox.run(&["registry", "unlock", "--for", "24h"]).ok();
+    assert!(
+        sandbox.json(&["registry", "status"])["remaining_seconds"].as_i64().unwrap() > 86_000
+    );
+}
+
+#[test]
+fn an_expired_window_reads_as_locked() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "unlock", "--for", "1s"]).ok();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(sandbox.json(&["registry", "status"])["locked"], json!(true));
+}
+
+#[test]
+fn list_shows_pending_requests_in_the_contract_shape() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "pw-one", false), ("sensor2", "pw-two", true)]);
+    let list = sandbox.json(&["registry", "list"]);
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let first = rows[0].as_object().unwrap();
+    let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "address",
+            "attempts",
+            "client_id",
+            "conflict",
+            "first_seen",
+            "last_seen",
+            "protocol",
+            "username"
+        ]
+    );
+    assert_eq!(first["username"], json!("sensor1"));
+    assert_eq!(first["client_id"], json!("sensor1-client"));
+    assert_eq!(first["attempts"], json!(1));
+    assert_eq!(first["conflict"], json!(false));
+    assert_eq!(rows[1]["conflict"], json!(true));
+    assert_eq!(sandbox.json(&["registry", "status"])["pending"], json!(2));
+
+    let table = sandbox.run(&["registry", "list"]).ok().stdout;
+    assert!(table.contains("sensor1") && table.contains("USERNAME"), "{table}");
+}
+
+#[test]
+fn approve_creates_users_without_permissions_and_reports_missing_names() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "pw-one", false), ("sensor2", "pw-two", false)]);
+    let run = sandbox
+        .run(&["--json", "registry", "approve", "sensor1", "ghost1"])
+        .code(3);
+    assert_eq!(
+        run.json(),
+        json!({"approved": ["sensor1"], "not_found": ["ghost1"], "skipped": []})
+    );
+    let user = sandbox.json(&["user", "show", "sensor1"]);
+    assert_eq!(user["roles"], json!([]));
+    assert_eq!(sandbox.json(&["registry", "list"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn approving_keeps_the_password_the_device_offered() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "device-secret", false)]);
+    let pending_hash = mqreg::state::store::Store::new(&sandbox.state)
+        .load()
+        .unwrap()
+        .pending["sensor1"]
+        .password_hash
+        .clone();
+    sandbox.run(&["registry", "approve", "sensor1"]).ok();
+    let state = mqreg::state::store::Store::new(&sandbox.state).load().unwrap();
+    assert_eq!(state.users["sensor1"].password_hash, pending_hash);
+    assert!(mqreg::password::verify(
+        b"device-secret",
+        &state.users["sensor1"].password_hash
+    ));
+}
+
+#[test]
+fn a_conflicted_request_needs_force() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "pw-one", true)]);
+    let run = sandbox
+        .run(&["--json", "registry", "approve", "sensor1"])
+        .code(4);
+    assert_eq!(
+        run.json(),
+        json!({"approved": [], "not_found": [], "skipped": ["sensor1"]})
+    );
+    sandbox
+        .run(&["registry", "approve", "sensor1"])
+        .code(4)
+        .stderr_has("--force");
+    let run = sandbox
+        .run(&["--json", "registry", "approve", "sensor1", "--force"])
+        .ok();
+    assert_eq!(run.json()["approved"], json!(["sensor1"]));
+}
+
+#[test]
+fn approve_all_skips_conflicts_and_still_succeeds() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[
+        ("sensor1", "a-pass", false),
+        ("sensor2", "b-pass", true),
+        ("pump1", "c-pass", false),
+    ]);
+    let run = sandbox.run(&["--json", "registry", "approve", "--all"]).ok();
+    assert_eq!(
+        run.json(),
+        json!({"approved": ["pump1", "sensor1"], "not_found": [], "skipped": ["sensor2"]})
+    );
+    sandbox
+        .run(&["registry", "approve", "--all"])
+        .ok()
+        .stderr_has("skipped sensor2");
+}
+
+#[test]
+fn approve_match_with_roles() {
+    let sandbox = Sandbox::new();
+    with_role(&sandbox, "sensor", &["write:devices/{username}/#"]);
+    with_role(&sandbox, "reader", &["read:alerts/#"]);
+    sandbox.seed_pending(&[
+        ("sensor1", "a-pass", false),
+        ("sensor2", "b-pass", false),
+        ("pump1", "c-pass", false),
+    ]);
+    let run = sandbox
+        .run(&[
+            "--json", "registry", "approve", "--match", "sensor*", "--role", "sensor", "--role",
+            "reader",
+        ])
+        .ok();
+    assert_eq!(run.json()["approved"], json!(["sensor1", "sensor2"]));
+    assert_eq!(
+        sandbox.json(&["user", "show", "sensor2"])["roles"],
+        json!(["reader", "sensor"])
+    );
+    assert_eq!(
+        sandbox.json(&["registry", "list"])[0]["username"],
+        json!("pump1")
+    );
+}
+
+#[test]
+fn approve_with_an_unknown_role_approves_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "a-pass", false)]);
+    sandbox
+        .run(&["registry", "approve", "sensor1", "--role", "nosuch"])
+        .code(3)
+        .stderr_has("nosuch");
+    assert_eq!(sandbox.json(&["registry", "status"])["pending"], json!(1));
+    assert_eq!(sandbox.json(&["user", "list"]), json!([]));
+}
+
+#[test]
+fn bulk_selections_that_match_nothing_succeed() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--json", "registry", "approve", "--match", "zz*"])
+        .ok();
+    assert_eq!(
+        run.json(),
+        json!({"approved": [], "not_found": [], "skipped": []})
+    );
+    sandbox.run(&["registry", "reject", "--all"]).ok();
+}
+
+#[test]
+fn approve_and_reject_need_a_selection() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "approve"]).code(2).stderr_has("--all");
+    sandbox.run(&["registry", "reject"]).code(2);
+    sandbox
+        .run(&["registry", "approve", "--match", "[oops"])
+        .code(2);
+}
+
+#[test]
+fn reject_drops_requests_and_reports_missing_ones() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "a-pass", true), ("sensor2", "b-pass", false)]);
+    let run = sandbox
+        .run(&["--json", "registry", "reject", "sensor1", "nobody"])
+        .code(3);
+    assert_eq!(
+        run.json(),
+        json!({"rejected": ["sensor1"], "not_found": ["nobody"], "skipped": []})
+    );
+    let run = sandbox.run(&["--json", "registry", "reject", "--all"]).ok();
+    assert_eq!(run.json()["rejected"], json!(["sensor2"]));
+    assert_eq!(sandbox.json(&["user", "list"]), json!([]));
+}
+
+// ---------------------------------------------------------------- users
+
+#[test]
+fn user_add_show_list() {
+    let sandbox = Sandbox::new();
+    with_role(&sandbox, "ops", &[]);
+    sandbox
+        .run_with_stdin(&["user", "add", "alice", "--role", "ops"], "s3cret-pw\n")
+        .ok();
+    let user = sandbox.json(&["user", "show", "alice"]);
+    assert_eq!(user["username"], json!("alice"));
+    assert_eq!(user["roles"], json!(["ops"]));
+    chrono::DateTime::parse_from_rfc3339(user["created"].as_str().unwrap()).unwrap();
+    let list = sandbox.json(&["user", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0], user);
+}
+
+#[test]
+fn user_add_refuses_duplicates_bad_names_weak_passwords_and_unknown_roles() {
+    let sandbox = Sandbox::new();
+    with_user(&sandbox, "alice", "s3cret-pw");
+    sandbox
+        .run_with_stdin(&["user", "add", "alice"], "other-pw\n")
+        .code(4)
+        .stderr_has("exists");
+    sandbox
+        .run_with_stdin(&["user", "add", "bad-name"], "s3cret-pw\n")
+        .code(2)
+        .stderr_has("bad-name");
+    sandbox
+        .run_with_stdin(&["user", "add", "bob"], "abc\n")
+        .code(2)
+        .stderr_has("at least 5 characters");
+    sandbox
+        .run(&["user", "add", "bob"])
+        .code(2)
+        .stderr_has("no password on stdin");
+    sandbox
+        .run_with_stdin(&["user", "add", "bob", "--role", "ghost"], "s3cret-pw\n")
+        .code(3)
+        .stderr_has("ghost");
+    assert_eq!(sandbox.json(&["user", "list"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_password_policy_is_read_from_the_state_file() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "lock"]).ok();
+    let text = sandbox.text().replace("upper = 0", "upper = 2");
+    std::fs::write(&sandbox.state, text).unwrap();
+    sandbox
+        .run_with_stdin(&["user", "add", "carol"], "lowercase\n")
+        .code(2)
+        .stderr_has("2 upper-case letters");
+    sandbox
+        .run_with_stdin(&["user", "add", "carol"], "UPpercase\n")
+        .ok();
+}
+
+#[test]
+fn passwords_are_never_stored_in_plain_text() {
+    let sandbox = Sandbox::new();
+    with_user(&sandbox, "alice", "Plain-Text-Canary");
+    sandbox
+        .run_with_stdin(&["user", "passwd", "alice"], "Second-Canary\n")
+        .ok();
+    let text = sandbox.text();
+    assert!(!text.contains("Canary"), "{text}");
+    let state = mqreg::state::store::Store::new(&sandbox.state).load().unwrap();
+    let hash = &state.users["alice"].password_hash;
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(mqreg::password::verify(b"Second-Canary", hash));
+    assert!(!mqreg::password::verify(b"Plain-Text-Canary", hash));
+}
+
+#[test]
+fn passwd_and_delete_need_an_existing_user() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run_with_stdin(&["user", "passwd", "ghost"], "s3cret-pw\n")
+        .code(3);
+    sandbox.run(&["user", "delete", "ghost"]).code(3);
+    sandbox.run(&["user", "show", "ghost"]).code(3);
+    with_user(&sandbox, "alice", "s3cret-pw");
+    sandbox.run(&["user", "delete", "alice"]).ok();
+    sandbox.run(&["user", "show", "alice"]).code(3);
+}
+
+#[test]
+fn grant_and_revoke_do_what_they_can_and_report_the_rest() {
+    let sandbox = Sandbox::new();
+    with_user(&sandbox, "alice", "s3cret-pw");
+    with_role(&sandbox, "ops", &[]);
+    with_role(&sandbox, "dev", &[]);
+    let run = sandbox
+        .run(&["--json", "user", "grant-role", "alice", "ops", "ghost", "dev"])
+        .code(3)
+        .stderr_has("ghost");
+    assert_eq!(run.json()["roles"], json!(["dev", "ops"]));
+    let run = sandbox
+        .run(&["--json", "user", "revoke-role", "alice", "ops"])
+        .ok();
+    assert_eq!(run.json()["roles"], json!(["dev"]));
+    sandbox
+        .run(&["user", "revoke-role", "alice", "ghost"])
+        .code(3);
+    sandbox.run(&["user", "grant-role", "nobody", "ops"]).code(3);
+    sandbox.run(&["user", "grant-role", "alice"]).code(2);
+    sandbox.run(&["user", "grant-role", "alice", "bad/role"]).code(2);
+}
+
+// ---------------------------------------------------------------- roles
+
+#[test]
+fn role_lifecycle() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&["role", "create", "sensor", "--allow", "write:devices/{username}/#"])
+        .ok();
+    sandbox
+        .run(&["role", "allow", "sensor", "read:alerts/#", "read:devices/{username}/#"])
+        .ok();
+    assert_eq!(
+        sandbox.json(&["role", "list"]),
+        json!([{"name": "sensor", "permissions": [
+            {"access": "readwrite", "filter": "devices/{username}/#"},
+            {"access": "read", "filter": "alerts/#"},
+        ]}])
+    );
+    sandbox
+        .run(&["role", "disallow", "sensor", "write:devices/{username}/#", "read:alerts/#"])
+        .ok();
+    assert_eq!(
+        sandbox.json(&["role", "list"])[0]["permissions"],
+        json!([{"access": "read", "filter": "devices/{username}/#"}])
+    );
+    with_user(&sandbox, "alice", "s3cret-pw");
+    sandbox.run(&["user", "grant-role", "alice", "sensor"]).ok();
+    sandbox.run(&["role", "delete", "sensor"]).ok();
+    assert_eq!(sandbox.json(&["role", "list"]), json!([]));
+    assert_eq!(
+        sandbox.json(&["user", "show", "alice"])["roles"],
+        json!([]),
+        "deleting a role takes it from its holders"
+    );
+}
+
+#[test]
+fn role_errors_have_their_exit_codes() {
+    let sandbox = Sandbox::new();
+    with_role(&sandbox, "ops", &[]);
+    sandbox.run(&["role", "create", "ops"]).code(4).stderr_has("exists");
+    sandbox.run(&["role", "allow", "ghost", "read:a"]).code(3);
+    sandbox.run(&["role", "disallow", "ghost", "read:a"]).code(3);
+    sandbox.run(&["role", "delete", "ghost"]).code(3);
+    sandbox
+        .run(&["role", "allow", "ops", "read:a/#/b"])
+        .code(2)
+        .stderr_has("'#' must be");
+    sandbox
+        .run(&["role", "allow", "ops", "publish:a"])
+        .code(2)
+        .stderr_has("readwrite");
+    sandbox
+        .run(&["role", "allow", "ops", "read:x/{user}"])
+        .code(2)
+        .stderr_has("{username}");
+    sandbox.run(&["role", "create", "bad/role"]).code(2);
+    sandbox.run(&["role", "create", &"r".repeat(65)]).code(2);
+}
+
+// ---------------------------------------------------------------- the file
+
+#[test]
+fn the_state_file_is_private() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "unlock"]).ok();
+    assert_eq!(mode_of(&sandbox.state), 0o600);
+    assert_eq!(mode_of(sandbox.state.parent().unwrap()), 0o700);
+    let text = sandbox.text();
+    assert!(text.starts_with("version = 1"), "{text}");
+}
+
+#[test]
+fn a_corrupt_state_file_is_never_overwritten() {
+    let sandbox = Sandbox::new();
+    with_role(&sandbox, "ops", &[]);
+    let corrupt = format!("{}\n[users.broken\n", sandbox.text());
+    std::fs::write(&sandbox.state, &corrupt).unwrap();
+    let lines = corrupt.lines().count();
+    for args in [
+        &["role", "create", "dev"][..],
+        &["registry", "unlock"],
+        &["registry", "status"],
+        &["user", "list"],
+    ] {
+        let run = sandbox.run(args).code(1);
+        assert!(run.stderr.contains(&sandbox.state.display().to_string()), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("line {lines}")), "{}", run.stderr);
+        assert!(run.stderr.contains("column"), "{}", run.stderr);
+    }
+    assert_eq!(sandbox.text(), corrupt);
+}
+
+#[test]
+fn a_hand_edited_username_that_escapes_substitution_is_refused() {
+    let sandbox = Sandbox::new();
+    with_user(&sandbox, "alice", "s3cret-pw");
+    let edited = sandbox.text().replace("[users.alice]", "[users.\"a/#\"]");
+    std::fs::write(&sandbox.state, &edited).unwrap();
+    sandbox.run(&["user", "list"]).code(1).stderr_has("a/#");
+    assert_eq!(sandbox.text(), edited);
+}
+
+#[test]
+fn json_mode_prints_only_json() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "a-pass", true)]);
+    for args in [
+        &["--json", "registry", "approve", "--all"][..],
+        &["registry", "list", "--json"],
+        &["--json", "role", "create", "ops"],
+        &["--json", "user", "list"],
+        &["--json", "registry", "lock"],
+    ] {
+        let run = sandbox.run(args).ok();
+        run.json();
+    }
+}
+
+#[test]
+fn a_held_lock_is_waited_for_then_given_up() {
+    use fs2::FileExt;
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "lock"]).ok();
+    let lock = std::fs::File::open(sandbox.state.with_file_name("state.toml.lock")).unwrap();
+    lock.lock_exclusive().unwrap();
+    let run = {
+        let output = sandbox
+            .command(&["role", "create", "ops"])
+            .env("MQREG_LOCK_TIMEOUT", "300ms")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run.0, Some(1), "{}", run.1);
+    assert!(run.1.contains("waiting for the lock"), "{}", run.1);
+    assert!(run.1.contains("gave up"), "{}", run.1);
+    lock.unlock().unwrap();
+    assert_eq!(sandbox.json(&["role", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn forty_concurrent_writers_lose_no_update() {
+    let sandbox = Sandbox::new();
+    with_user(&sandbox, "alice", "s3cret-pw");
+    let children: Vec<_> = (0..40)
+        .map(|i| {
+            let role = format!("role{i:02}");
+            sandbox
+                .command(&["role", "create", &role, "--allow", &format!("read:r/{i}/#")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let roles = sandbox.json(&["role", "list"]);
+    assert_eq!(roles.as_array().unwrap().len(), 40, "{roles}");
+
+    let children: Vec<_> = (0..40)
+        .map(|i| {
+            sandbox
+                .command(&["user", "grant-role", "alice", &format!("role{i:02}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    let held = sandbox.json(&["user", "show", "alice"])["roles"].clone();
+    assert_eq!(held.as_array().unwrap().len(), 40, "{held}");
+}
+
+#[test]
+fn the_state_path_comes_from_the_flag_before_the_environment() {
+    let sandbox = Sandbox::new();
+    let elsewhere = sandbox.dir.path().join("other/state.toml");
+    sandbox
+        .run(&["--state", elsewhere.to_str().unwrap(), "registry", "unlock"])
+        .ok();
+    assert!(elsewhere.exists());
+    assert!(!sandbox.state.exists());
+}
+
+// ---------------------------------------------------------------- docs
+
+#[test]
+fn completions_and_man_pages_are_up_to_date() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(common::MQREG)
+        .args(["generate-docs", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["completions", "man"] {
+        let mut generated: Vec<_> = std::fs::read_dir(out.path().join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        generated.sort();
+        let mut committed: Vec<_> = std::fs::read_dir(repo.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        committed.sort();
+        assert_eq!(
+            generated, committed,
+            "{folder}/ is stale: run `cargo run -- generate-docs`"
+        );
+        for name in generated {
+            assert!(
+                std::fs::read(out.path().join(folder).join(&name)).unwrap()
+                    == std::fs::read(repo.join(folder).join(&name)).unwrap(),
+                "{folder}/{} is stale: run `cargo run -- generate-docs`",
+                name.to_string_lossy()
+            );
+        }
+    }
+}
