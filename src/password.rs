@@ -127,9 +127,26 @@ pub fn verify(password: &[u8], phc: &str) -> bool {
     }
 }
 
-/// Whether a string is a well-formed argon2id PHC hash (for state-file checks).
+/// Whether a string has the shape of an argon2id PHC hash
+/// (`$argon2id$v=19$m=..,t=..,p=..$SALT$HASH`), for state-file checks. Only the
+/// shape: it runs on every user at every load, so it skips base64 decoding.
 pub fn is_argon2id_hash(phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|parsed| parsed.algorithm.as_str() == "argon2id")
+    let b64 = |part: &str| {
+        part.len() >= 16
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
+    let mut parts = phc.split('$');
+    parts.next() == Some("")
+        && parts.next() == Some("argon2id")
+        && parts.next().is_some_and(|v| v.starts_with("v="))
+        && parts
+            .next()
+            .is_some_and(|p| p.starts_with("m=") && p.contains(",t=") && p.contains(",p="))
+        && parts.next().is_some_and(b64)
+        && parts.next().is_some_and(b64)
+        && parts.next().is_none()
 }
 
 #[cfg(test)]
@@ -204,6 +221,11 @@ mod tests {
         assert!(!verify(b"s3cret!", "not a hash"));
         assert!(is_argon2id_hash(&first));
         assert!(!is_argon2id_hash("$2b$12$abcdefghijklmnopqrstuv"));
+        assert!(!is_argon2id_hash(
+            "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+        ));
+        assert!(!is_argon2id_hash(&format!("{first}$extra")));
+        assert!(!is_argon2id_hash(&first.replace("$v=19", "")));
     }
 
     #[test]

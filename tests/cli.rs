@@ -70,7 +70,10 @@ fn unlock_refuses_bad_durations_with_exit_2() {
     }
     sandbox.run(&["registry", "unlock", "--for", "24h"]).ok();
     assert!(
-        sandbox.json(&["registry", "status"])["remaining_seconds"].as_i64().unwrap() > 86_000
+        sandbox.json(&["registry", "status"])["remaining_seconds"]
+            .as_i64()
+            .unwrap()
+            > 86_000
     );
 }
 
@@ -113,7 +116,10 @@ fn list_shows_pending_requests_in_the_contract_shape() {
     assert_eq!(sandbox.json(&["registry", "status"])["pending"], json!(2));
 
     let table = sandbox.run(&["registry", "list"]).ok().stdout;
-    assert!(table.contains("sensor1") && table.contains("USERNAME"), "{table}");
+    assert!(
+        table.contains("sensor1") && table.contains("USERNAME"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -129,7 +135,14 @@ fn approve_creates_users_without_permissions_and_reports_missing_names() {
     );
     let user = sandbox.json(&["user", "show", "sensor1"]);
     assert_eq!(user["roles"], json!([]));
-    assert_eq!(sandbox.json(&["registry", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -143,7 +156,9 @@ fn approving_keeps_the_password_the_device_offered() {
         .password_hash
         .clone();
     sandbox.run(&["registry", "approve", "sensor1"]).ok();
-    let state = mqreg::state::store::Store::new(&sandbox.state).load().unwrap();
+    let state = mqreg::state::store::Store::new(&sandbox.state)
+        .load()
+        .unwrap();
     assert_eq!(state.users["sensor1"].password_hash, pending_hash);
     assert!(mqreg::password::verify(
         b"device-secret",
@@ -180,7 +195,9 @@ fn approve_all_skips_conflicts_and_still_succeeds() {
         ("sensor2", "b-pass", true),
         ("pump1", "c-pass", false),
     ]);
-    let run = sandbox.run(&["--json", "registry", "approve", "--all"]).ok();
+    let run = sandbox
+        .run(&["--json", "registry", "approve", "--all"])
+        .ok();
     assert_eq!(
         run.json(),
         json!({"approved": ["pump1", "sensor1"], "not_found": [], "skipped": ["sensor2"]})
@@ -246,7 +263,10 @@ fn bulk_selections_that_match_nothing_succeed() {
 #[test]
 fn approve_and_reject_need_a_selection() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["registry", "approve"]).code(2).stderr_has("--all");
+    sandbox
+        .run(&["registry", "approve"])
+        .code(2)
+        .stderr_has("--all");
     sandbox.run(&["registry", "reject"]).code(2);
     sandbox
         .run(&["registry", "approve", "--match", "[oops"])
@@ -338,7 +358,9 @@ fn passwords_are_never_stored_in_plain_text() {
         .ok();
     let text = sandbox.text();
     assert!(!text.contains("Canary"), "{text}");
-    let state = mqreg::state::store::Store::new(&sandbox.state).load().unwrap();
+    let state = mqreg::state::store::Store::new(&sandbox.state)
+        .load()
+        .unwrap();
     let hash = &state.users["alice"].password_hash;
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(mqreg::password::verify(b"Second-Canary", hash));
@@ -365,7 +387,15 @@ fn grant_and_revoke_do_what_they_can_and_report_the_rest() {
     with_role(&sandbox, "ops", &[]);
     with_role(&sandbox, "dev", &[]);
     let run = sandbox
-        .run(&["--json", "user", "grant-role", "alice", "ops", "ghost", "dev"])
+        .run(&[
+            "--json",
+            "user",
+            "grant-role",
+            "alice",
+            "ops",
+            "ghost",
+            "dev",
+        ])
         .code(3)
         .stderr_has("ghost");
     assert_eq!(run.json()["roles"], json!(["dev", "ops"]));
@@ -376,9 +406,13 @@ fn grant_and_revoke_do_what_they_can_and_report_the_rest() {
     sandbox
         .run(&["user", "revoke-role", "alice", "ghost"])
         .code(3);
-    sandbox.run(&["user", "grant-role", "nobody", "ops"]).code(3);
+    sandbox
+        .run(&["user", "grant-role", "nobody", "ops"])
+        .code(3);
     sandbox.run(&["user", "grant-role", "alice"]).code(2);
-    sandbox.run(&["user", "grant-role", "alice", "bad/role"]).code(2);
+    sandbox
+        .run(&["user", "grant-role", "alice", "bad/role"])
+        .code(2);
 }
 
 // ---------------------------------------------------------------- roles
@@ -387,10 +421,22 @@ fn grant_and_revoke_do_what_they_can_and_report_the_rest() {
 fn role_lifecycle() {
     let sandbox = Sandbox::new();
     sandbox
-        .run(&["role", "create", "sensor", "--allow", "write:devices/{username}/#"])
+        .run(&[
+            "role",
+            "create",
+            "sensor",
+            "--allow",
+            "write:devices/{username}/#",
+        ])
         .ok();
     sandbox
-        .run(&["role", "allow", "sensor", "read:alerts/#", "read:devices/{username}/#"])
+        .run(&[
+            "role",
+            "allow",
+            "sensor",
+            "read:alerts/#",
+            "read:devices/{username}/#",
+        ])
         .ok();
     assert_eq!(
         sandbox.json(&["role", "list"]),
@@ -400,7 +446,13 @@ fn role_lifecycle() {
         ]}])
     );
     sandbox
-        .run(&["role", "disallow", "sensor", "write:devices/{username}/#", "read:alerts/#"])
+        .run(&[
+            "role",
+            "disallow",
+            "sensor",
+            "write:devices/{username}/#",
+            "read:alerts/#",
+        ])
         .ok();
     assert_eq!(
         sandbox.json(&["role", "list"])[0]["permissions"],
@@ -421,9 +473,14 @@ fn role_lifecycle() {
 fn role_errors_have_their_exit_codes() {
     let sandbox = Sandbox::new();
     with_role(&sandbox, "ops", &[]);
-    sandbox.run(&["role", "create", "ops"]).code(4).stderr_has("exists");
+    sandbox
+        .run(&["role", "create", "ops"])
+        .code(4)
+        .stderr_has("exists");
     sandbox.run(&["role", "allow", "ghost", "read:a"]).code(3);
-    sandbox.run(&["role", "disallow", "ghost", "read:a"]).code(3);
+    sandbox
+        .run(&["role", "disallow", "ghost", "read:a"])
+        .code(3);
     sandbox.run(&["role", "delete", "ghost"]).code(3);
     sandbox
         .run(&["role", "allow", "ops", "read:a/#/b"])
@@ -467,8 +524,16 @@ fn a_corrupt_state_file_is_never_overwritten() {
         &["user", "list"],
     ] {
         let run = sandbox.run(args).code(1);
-        assert!(run.stderr.contains(&sandbox.state.display().to_string()), "{}", run.stderr);
-        assert!(run.stderr.contains(&format!("line {lines}")), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&sandbox.state.display().to_string()),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("line {lines}")),
+            "{}",
+            run.stderr
+        );
         assert!(run.stderr.contains("column"), "{}", run.stderr);
     }
     assert_eq!(sandbox.text(), corrupt);
@@ -542,7 +607,11 @@ fn forty_concurrent_writers_lose_no_update() {
         .collect();
     for child in children {
         let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let roles = sandbox.json(&["role", "list"]);
     assert_eq!(roles.as_array().unwrap().len(), 40, "{roles}");

@@ -164,11 +164,13 @@ impl std::str::FromStr for Permission {
             "read" => Access::Read,
             "write" => Access::Write,
             "readwrite" => Access::ReadWrite,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "invalid access '{}' in '{}': use read (subscribe), write (publish) or readwrite",
                 names::printable(other),
                 names::printable(text)
-            )),
+            ))
+            }
         };
         topic::check_filter(filter)?;
         Ok(Permission {

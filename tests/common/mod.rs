@@ -134,7 +134,10 @@ impl Run {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout of mqreg {} is not JSON ({e}):\n{}", self.args, self.stdout)
+            panic!(
+                "stdout of mqreg {} is not JSON ({e}):\n{}",
+                self.args, self.stdout
+            )
         })
     }
 
