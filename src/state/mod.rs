@@ -472,6 +472,108 @@ impl State {
     }
 }
 
+/// A failed login by an unknown user, as the broker saw it.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    pub username: String,
+    pub client_id: String,
+    pub address: String,
+    pub protocol: String,
+    pub password: OfferedPassword,
+}
+
+/// What the broker found out about the offered password before taking the
+/// state lock (argon2 work never runs under the lock).
+#[derive(Debug, Clone)]
+pub enum OfferedPassword {
+    /// No request was pending: the offered password's new hash.
+    New(String),
+    /// A request was pending with this hash, and the password matched it.
+    Matches(String),
+    /// A request was pending with this hash, and the password did not match.
+    Differs(String),
+}
+
+/// What [`State::record_attempt`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Created,
+    /// Seen again; `conflict` is the request's flag afterwards.
+    Updated {
+        conflict: bool,
+    },
+    /// Not recorded: the registry is locked.
+    Locked,
+    /// Not recorded: a user of that name exists.
+    UserExists,
+    /// Not recorded: `max_pending` requests wait already.
+    Full,
+    /// Not recorded: the request the password was checked against is gone
+    /// (approved or rejected meanwhile).
+    Gone,
+}
+
+impl State {
+    /// Records or updates a pending request. Full registries refuse new
+    /// requests rather than evicting old ones, so a flood cannot push out the
+    /// requests an admin is about to approve; `registry reject` makes room.
+    pub fn record_attempt(&mut self, attempt: LoginAttempt, now: Timestamp) -> Recorded {
+        if !self.is_unlocked(now) {
+            return Recorded::Locked;
+        }
+        if self.users.contains_key(&attempt.username) {
+            return Recorded::UserExists;
+        }
+        let live = self
+            .pending
+            .get(&attempt.username)
+            .is_some_and(|request| !self.is_expired(request, now));
+        if !live {
+            self.pending.remove(&attempt.username);
+        }
+        match (self.pending.get_mut(&attempt.username), attempt.password) {
+            (None, OfferedPassword::New(hash)) => {
+                if self.live_pending(now).count() >= self.registry.max_pending {
+                    return Recorded::Full;
+                }
+                self.pending.insert(
+                    attempt.username,
+                    PendingRequest {
+                        password_hash: hash,
+                        client_id: attempt.client_id,
+                        address: attempt.address,
+                        protocol: attempt.protocol,
+                        first_seen: now,
+                        last_seen: now,
+                        attempts: 1,
+                        conflict: false,
+                    },
+                );
+                Recorded::Created
+            }
+            (None, _) => Recorded::Gone,
+            (Some(request), password) => {
+                // The password was checked against one hash; if the request now
+                // holds another (replaced meanwhile), the check proves nothing
+                // and the request is flagged for the admin to look at.
+                let same = match password {
+                    OfferedPassword::Matches(hash) => hash == request.password_hash,
+                    OfferedPassword::Differs(_) | OfferedPassword::New(_) => false,
+                };
+                request.conflict |= !same;
+                request.attempts = request.attempts.saturating_add(1);
+                request.last_seen = now;
+                request.client_id = attempt.client_id;
+                request.address = attempt.address;
+                request.protocol = attempt.protocol;
+                Recorded::Updated {
+                    conflict: request.conflict,
+                }
+            }
+        }
+    }
+}
+
 pub fn sorted_unique(mut items: Vec<String>) -> Vec<String> {
     items.sort();
     items.dedup();

@@ -296,3 +296,118 @@ fn the_state_round_trips_through_toml() {
     assert_eq!(back, state);
     assert!(back.check().is_ok());
 }
+
+fn attempt(name: &str, password: OfferedPassword) -> LoginAttempt {
+    LoginAttempt {
+        username: name.into(),
+        client_id: format!("{name}-c"),
+        address: "10.0.0.1:1234".into(),
+        protocol: "3.1.1".into(),
+        password,
+    }
+}
+
+#[test]
+fn attempts_are_recorded_only_while_unlocked() {
+    let mut state = State::default();
+    let hash = some_hash();
+    assert_eq!(
+        state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(0)),
+        Recorded::Locked
+    );
+    assert!(state.pending.is_empty());
+    state.unlock(at(0), Duration::from_secs(60));
+    assert_eq!(
+        state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(1)),
+        Recorded::Created
+    );
+    let request = &state.pending["dev1"];
+    assert_eq!((request.attempts, request.conflict), (1, false));
+    assert_eq!(request.password_hash, hash);
+    assert_eq!(request.client_id, "dev1-c");
+}
+
+#[test]
+fn a_second_password_marks_a_conflict() {
+    let mut state = State::default();
+    state.unlock(at(0), Duration::from_secs(60));
+    let hash = some_hash();
+    state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(1));
+    assert_eq!(
+        state.record_attempt(
+            attempt("dev1", OfferedPassword::Matches(hash.clone())),
+            at(2)
+        ),
+        Recorded::Updated { conflict: false }
+    );
+    assert_eq!(
+        state.record_attempt(
+            attempt("dev1", OfferedPassword::Differs(hash.clone())),
+            at(3)
+        ),
+        Recorded::Updated { conflict: true }
+    );
+    assert_eq!(
+        state.record_attempt(
+            attempt("dev1", OfferedPassword::Matches(hash.clone())),
+            at(4)
+        ),
+        Recorded::Updated { conflict: true },
+        "a conflict stays until the admin decides"
+    );
+    let request = &state.pending["dev1"];
+    assert_eq!(request.attempts, 4);
+    assert_eq!((request.first_seen, request.last_seen), (at(1), at(4)));
+    assert_eq!(request.password_hash, hash, "the first password is kept");
+}
+
+#[test]
+fn a_check_against_a_replaced_hash_is_a_conflict() {
+    let mut state = State::default();
+    state.unlock(at(0), Duration::from_secs(60));
+    state.record_attempt(attempt("dev1", OfferedPassword::New(some_hash())), at(1));
+    let stale = some_hash();
+    assert_eq!(
+        state.record_attempt(attempt("dev1", OfferedPassword::Matches(stale)), at(2)),
+        Recorded::Updated { conflict: true }
+    );
+}
+
+#[test]
+fn existing_users_full_registries_and_vanished_requests_record_nothing() {
+    let mut state = state_with_pending(&[("dev1", false)]);
+    state.unlock(at(0), Duration::from_secs(60));
+    state.approve(&named(&["dev1"]), &[], false, at(1));
+    assert_eq!(
+        state.record_attempt(attempt("dev1", OfferedPassword::New(some_hash())), at(2)),
+        Recorded::UserExists
+    );
+    assert_eq!(
+        state.record_attempt(
+            attempt("dev2", OfferedPassword::Matches(some_hash())),
+            at(2)
+        ),
+        Recorded::Gone
+    );
+    state.registry.max_pending = 1;
+    assert_eq!(
+        state.record_attempt(attempt("dev3", OfferedPassword::New(some_hash())), at(2)),
+        Recorded::Created
+    );
+    assert_eq!(
+        state.record_attempt(attempt("dev4", OfferedPassword::New(some_hash())), at(2)),
+        Recorded::Full
+    );
+    assert!(!state.pending.contains_key("dev4"));
+    assert_eq!(
+        state.record_attempt(
+            attempt(
+                "dev3",
+                OfferedPassword::Matches(state.pending["dev3"].password_hash.clone())
+            ),
+            at(3)
+        ),
+        Recorded::Updated { conflict: false },
+        "a full registry still updates the requests it holds"
+    );
+}
