@@ -1,0 +1,275 @@
+//! Logins: who gets in, and what an unknown device leaves behind.
+//!
+//! Every refusal looks the same to the client (CONNACK 5 / 0x87), so usernames
+//! cannot be probed; the reason goes to the log only.
+//!
+//! Argon2 is deliberately slow (about 11 ms a verify with the defaults), so it
+//! runs on a small pool of blocking threads, never on the async workers that
+//! route messages, and is skipped where the answer is already known:
+//! - a locked registry refuses unknown users without hashing anything;
+//! - a user's last verified password is remembered as a keyed BLAKE3 digest
+//!   (never the password), valid while the user's stored hash is unchanged;
+//! - recent wrong passwords are remembered the same way and refused at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use tokio::sync::Semaphore;
+
+use super::live::LiveState;
+use crate::names;
+use crate::password;
+use crate::state::{LoginAttempt, OfferedPassword, Recorded};
+
+/// A CONNECT's credentials and where it came from.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+    pub client_id: String,
+    pub address: String,
+    /// `3.1`, `3.1.1` or `5`.
+    pub protocol: &'static str,
+}
+
+/// Why a login was refused: for the log, never for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NoCredentials,
+    InvalidUsername,
+    WrongPassword,
+    RegistryLocked,
+    PasswordAgainstPolicy,
+    /// Recorded (or updated) a pending request; the admin decides.
+    Pending {
+        created: bool,
+        conflict: bool,
+    },
+    PendingFull,
+    /// The request vanished while its password was checked.
+    PendingGone,
+    /// Too much argon2 work queued; tried again later, it may pass.
+    Busy,
+    /// The state file could not be written.
+    StateError,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoCredentials => f.write_str("no username or password"),
+            Refusal::InvalidUsername => f.write_str("invalid username"),
+            Refusal::WrongPassword => f.write_str("wrong password"),
+            Refusal::RegistryLocked => f.write_str("unknown user, registry locked"),
+            Refusal::PasswordAgainstPolicy => f.write_str("unknown user, password against policy"),
+            Refusal::Pending { created: true, .. } => {
+                f.write_str("unknown user, pending request recorded")
+            }
+            Refusal::Pending { conflict: true, .. } => f.write_str(
+                "unknown user, pending request updated: CONFLICT, another password than before",
+            ),
+            Refusal::Pending { .. } => f.write_str("unknown user, pending request updated"),
+            Refusal::PendingFull => f.write_str("unknown user, pending requests full"),
+            Refusal::PendingGone => f.write_str("unknown user, pending request resolved meanwhile"),
+            Refusal::Busy => f.write_str("too many logins being checked, try again"),
+            Refusal::StateError => f.write_str("could not record the request (state file error)"),
+        }
+    }
+}
+
+pub type Verdict = Result<(), Refusal>;
+
+/// Longest password accepted for checking; argon2 takes any length, but a
+/// 64 KiB password would only be a way to make us hash more.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Entries kept in each credential cache before it is cleared.
+const CACHE_LIMIT: usize = 100_000;
+
+pub struct Authenticator {
+    live: Arc<LiveState>,
+    /// Key for the digests below, new each start.
+    key: [u8; 32],
+    /// username → (stored PHC hash it was verified against, digest of the password).
+    verified: Mutex<HashMap<String, (String, [u8; 32])>>,
+    /// digest of (username, password) → stored PHC hash it failed against.
+    failed: Mutex<HashMap<[u8; 32], String>>,
+    hashing: Semaphore,
+    /// Registrations waiting for a hashing slot; past `max_waiting` they are refused.
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Authenticator {
+    /// `workers` argon2 computations run at once; at most `max_waiting`
+    /// registrations queue behind them.
+    pub fn new(live: Arc<LiveState>, workers: usize, max_waiting: usize) -> Self {
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        Self {
+            live,
+            key,
+            verified: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            hashing: Semaphore::new(workers.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    fn digest(&self, username: &str, password: &[u8]) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key);
+        hasher.update(&(username.len() as u64).to_le_bytes());
+        hasher.update(username.as_bytes());
+        hasher.update(password);
+        *hasher.finalize().as_bytes()
+    }
+
+    pub async fn authenticate(&self, login: &Login) -> Verdict {
+        let (Some(username), Some(password)) = (&login.username, &login.password) else {
+            return Err(Refusal::NoCredentials);
+        };
+        if !names::is_valid_username(username) {
+            return Err(Refusal::InvalidUsername);
+        }
+        let snapshot = self.live.snapshot();
+        let state = &snapshot.state;
+        if let Some(user) = state.users.get(username) {
+            if password.len() > MAX_PASSWORD_BYTES {
+                return Err(Refusal::WrongPassword);
+            }
+            return self
+                .verify_known(username, password, &user.password_hash)
+                .await;
+        }
+        if !state.is_unlocked(chrono::Utc::now()) {
+            return Err(Refusal::RegistryLocked);
+        }
+        let Ok(text) = std::str::from_utf8(password) else {
+            return Err(Refusal::PasswordAgainstPolicy);
+        };
+        if text.len() > MAX_PASSWORD_BYTES || !state.password_policy.allows(text) {
+            return Err(Refusal::PasswordAgainstPolicy);
+        }
+        self.register(login, username, text).await
+    }
+
+    async fn verify_known(&self, username: &str, password: &[u8], stored: &str) -> Verdict {
+        let digest = self.digest(username, password);
+        if let Some((hash, known)) = self.verified.lock().unwrap().get(username) {
+            if hash == stored && *known == digest {
+                return Ok(());
+            }
+        }
+        if self
+            .failed
+            .lock()
+            .unwrap()
+            .get(&digest)
+            .is_some_and(|hash| hash == stored)
+        {
+            return Err(Refusal::WrongPassword);
+        }
+        let password_copy = password.to_vec();
+        let stored_copy = stored.to_owned();
+        let matches = self
+            .hash_work(move || password::verify(&password_copy, &stored_copy))
+            .await;
+        if matches {
+            let mut verified = self.verified.lock().unwrap();
+            if verified.len() >= CACHE_LIMIT {
+                verified.clear();
+            }
+            verified.insert(username.to_owned(), (stored.to_owned(), digest));
+            Ok(())
+        } else {
+            let mut failed = self.failed.lock().unwrap();
+            if failed.len() >= CACHE_LIMIT {
+                failed.clear();
+            }
+            failed.insert(digest, stored.to_owned());
+            Err(Refusal::WrongPassword)
+        }
+    }
+
+    /// Records or updates the pending request of an unknown user.
+    async fn register(&self, login: &Login, username: &str, password: &str) -> Verdict {
+        // Refuse early rather than queue unbounded argon2 work: a flood of
+        // registrations must not delay the logins of known users for long.
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Refusal::Busy);
+        }
+        let result = self.register_queued(login, username, password).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    async fn register_queued(&self, login: &Login, username: &str, password: &str) -> Verdict {
+        let snapshot = self.live.snapshot();
+        let pending_hash = snapshot
+            .state
+            .pending
+            .get(username)
+            .map(|request| request.password_hash.clone());
+        let cost = snapshot.state.argon2;
+        let password = password.to_owned();
+        let offered = self
+            .hash_work(move || match pending_hash {
+                Some(hash) if password::verify(password.as_bytes(), &hash) => {
+                    OfferedPassword::Matches(hash)
+                }
+                Some(hash) => OfferedPassword::Differs(hash),
+                None => OfferedPassword::New(password::hash(&password, cost)),
+            })
+            .await;
+        let attempt = LoginAttempt {
+            username: username.to_owned(),
+            client_id: login.client_id.clone(),
+            address: login.address.clone(),
+            protocol: login.protocol.to_owned(),
+            password: offered,
+        };
+        let live = self.live.clone();
+        let recorded = tokio::task::spawn_blocking(move || {
+            live.update(|state| state.record_attempt(attempt, chrono::Utc::now()))
+        })
+        .await
+        .expect("state update panicked");
+        match recorded {
+            Ok(Recorded::Created) => Err(Refusal::Pending {
+                created: true,
+                conflict: false,
+            }),
+            Ok(Recorded::Updated { conflict }) => Err(Refusal::Pending {
+                created: false,
+                conflict,
+            }),
+            Ok(Recorded::Locked) => Err(Refusal::RegistryLocked),
+            // Approved between our look and the write: the device is a user now,
+            // but this login was not checked as one. It will be on the next try.
+            Ok(Recorded::UserExists) => Err(Refusal::PendingGone),
+            Ok(Recorded::Full) => Err(Refusal::PendingFull),
+            Ok(Recorded::Gone) => Err(Refusal::PendingGone),
+            Err(error) => {
+                tracing::error!("cannot record a pending request: {error}");
+                Err(Refusal::StateError)
+            }
+        }
+    }
+
+    /// Runs argon2 work on a blocking thread, at most `workers` at a time.
+    async fn hash_work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        tokio::task::spawn_blocking(work)
+            .await
+            .expect("argon2 work panicked")
+    }
+}

@@ -1,0 +1,125 @@
+//! The broker's view of the state file: the last good [`State`], replaced when
+//! the file changes.
+//!
+//! The CLI changes the file while the broker runs. Re-parsing it on every packet
+//! would be slow, and watching with inotify misses renames on some file systems,
+//! so a task stats the file a few times a second and re-reads it only when its
+//! identity (inode, size, modification time) changed. A file that stops parsing
+//! is reported loudly and ignored: the broker keeps the last good state.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::error::Result;
+use crate::state::store::Store;
+use crate::state::State;
+
+/// One version of the state, numbered so that derived data (a session's
+/// permissions) knows when to recompute.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub state: State,
+    pub generation: u64,
+}
+
+/// What identifies one version of the file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    inode: u64,
+    len: u64,
+    modified_ns: i128,
+    changed_ns: i128,
+}
+
+fn identity(store: &Store) -> Option<FileIdentity> {
+    let meta = fs::metadata(store.path()).ok()?;
+    Some(FileIdentity {
+        inode: meta.ino(),
+        len: meta.len(),
+        modified_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+        changed_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+    })
+}
+
+pub struct LiveState {
+    store: Store,
+    current: RwLock<Arc<Snapshot>>,
+    /// The identity last read, good or bad, so a bad file is reported once.
+    seen: Mutex<Option<FileIdentity>>,
+}
+
+impl LiveState {
+    /// Loads the state; a file that does not parse stops the broker from starting.
+    pub fn open(store: Store) -> Result<Self> {
+        let seen = identity(&store);
+        let state = store.load()?;
+        Ok(Self {
+            store,
+            current: RwLock::new(Arc::new(Snapshot {
+                state,
+                generation: 1,
+            })),
+            seen: Mutex::new(seen),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().expect("state lock poisoned").clone()
+    }
+
+    /// Re-reads the file if it changed. Returns the new snapshot when there is
+    /// one. Blocking: call from a blocking thread.
+    pub fn refresh(&self) -> Option<Arc<Snapshot>> {
+        let now = identity(&self.store);
+        {
+            let mut seen = self.seen.lock().expect("identity lock poisoned");
+            if *seen == now {
+                return None;
+            }
+            *seen = now;
+        }
+        match self.store.load() {
+            Ok(state) => Some(self.install(state)),
+            Err(error) => {
+                tracing::error!(
+                    "{error}\nThe broker keeps serving the last good state until the file is fixed."
+                );
+                None
+            }
+        }
+    }
+
+    /// Makes `state` current (after the broker's own write, say).
+    pub fn install(&self, state: State) -> Arc<Snapshot> {
+        let mut current = self.current.write().expect("state lock poisoned");
+        let snapshot = Arc::new(Snapshot {
+            state,
+            generation: current.generation + 1,
+        });
+        *current = snapshot.clone();
+        snapshot
+    }
+
+    /// Applies a change through the store (locked read-modify-write) and makes
+    /// the result current. Blocking.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let mut result = None;
+        let mut after = None;
+        self.store.update(|state| {
+            result = Some(change(state));
+            after = Some(state.clone());
+            Ok(())
+        })?;
+        // The watcher will read this write back once: marking it as seen here
+        // could also hide a CLI write that landed right after it.
+        if let Some(state) = after {
+            self.install(state);
+        }
+        Ok(result.expect("the change ran"))
+    }
+}
