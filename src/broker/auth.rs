@@ -51,6 +51,8 @@ pub enum Refusal {
     PendingFull,
     /// The request vanished while its password was checked.
     PendingGone,
+    /// Another login created the request while this one was hashed.
+    PendingRaced,
     /// Too much argon2 work queued; tried again later, it may pass.
     Busy,
     /// The state file could not be written.
@@ -74,6 +76,7 @@ impl fmt::Display for Refusal {
             Refusal::Pending { .. } => f.write_str("unknown user, pending request updated"),
             Refusal::PendingFull => f.write_str("unknown user, pending requests full"),
             Refusal::PendingGone => f.write_str("unknown user, pending request resolved meanwhile"),
+            Refusal::PendingRaced => f.write_str("unknown user, pending request created meanwhile"),
             Refusal::Busy => f.write_str("too many logins being checked, try again"),
             Refusal::StateError => f.write_str("could not record the request (state file error)"),
         }
@@ -203,7 +206,10 @@ impl Authenticator {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Refusal::Busy);
         }
-        let result = self.register_queued(login, username, password).await;
+        let mut result = self.register_queued(login, username, password).await;
+        if result == Err(Refusal::PendingRaced) {
+            result = self.register_queued(login, username, password).await;
+        }
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         result
     }
@@ -254,6 +260,7 @@ impl Authenticator {
             Ok(Recorded::UserExists) => Err(Refusal::PendingGone),
             Ok(Recorded::Full) => Err(Refusal::PendingFull),
             Ok(Recorded::Gone) => Err(Refusal::PendingGone),
+            Ok(Recorded::Raced) => Err(Refusal::PendingRaced),
             Err(error) => {
                 tracing::error!("cannot record a pending request: {error}");
                 Err(Refusal::StateError)

@@ -46,6 +46,8 @@ pub struct LiveState {
     store: Store,
     current: RwLock<Arc<Snapshot>>,
     /// The identity last read, good or bad, so a bad file is reported once.
+    /// Held while reading or writing the file and installing the result, so a
+    /// slow re-read can never install an older version over a newer one.
     seen: Mutex<Option<FileIdentity>>,
 }
 
@@ -75,14 +77,12 @@ impl LiveState {
     /// Re-reads the file if it changed. Returns the new snapshot when there is
     /// one. Blocking: call from a blocking thread.
     pub fn refresh(&self) -> Option<Arc<Snapshot>> {
+        let mut seen = self.seen.lock().expect("identity lock poisoned");
         let now = identity(&self.store);
-        {
-            let mut seen = self.seen.lock().expect("identity lock poisoned");
-            if *seen == now {
-                return None;
-            }
-            *seen = now;
+        if *seen == now {
+            return None;
         }
+        *seen = now;
         match self.store.load() {
             Ok(state) => Some(self.install(state)),
             Err(error) => {
@@ -108,6 +108,7 @@ impl LiveState {
     /// Applies a change through the store (locked read-modify-write) and makes
     /// the result current. Blocking.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let _ordered = self.seen.lock().expect("identity lock poisoned");
         let mut result = None;
         let mut after = None;
         self.store.update(|state| {

@@ -1,13 +1,68 @@
 //! `mqreg serve`: the MQTT broker.
 
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Args;
 
 use super::Context;
+use crate::broker::live::LiveState;
+use crate::broker::server::{self, Config};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to accept MQTT 3.1, 3.1.1 and 5 on (repeatable)
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:1883")]
+    listen: Vec<SocketAddr>,
+    /// Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+    tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for --tls-listen
+    #[arg(long, value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+    /// Password hashes computed at once [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    hash_workers: Option<u16>,
+}
 
-pub fn exec(_context: &Context, _args: ServeArgs) -> Result<()> {
-    Err(Error::failure("serve is not built yet"))
+pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
+    init_logging();
+    let live = Arc::new(LiveState::open(context.store.clone())?);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let config = Config {
+        listen: args.listen,
+        tls_listen: args.tls_listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        hash_workers: args.hash_workers.map_or(cpus, usize::from),
+    };
+    tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(server::run(live, config));
+    // Connections still open are closed with the process; a state write in
+    // flight is atomic either way.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, rmqtt's own
+/// chatter about every refused connection at warn).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rmqtt=warn,rmqtt_net=warn,rmqtt_retainer=warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }

@@ -511,6 +511,9 @@ pub enum Recorded {
     /// Not recorded: the request the password was checked against is gone
     /// (approved or rejected meanwhile).
     Gone,
+    /// Not recorded: a request appeared since the password was hashed as a new
+    /// one (two connects at once); check the password against it and try again.
+    Raced,
 }
 
 impl State {
@@ -552,14 +555,12 @@ impl State {
                 Recorded::Created
             }
             (None, _) => Recorded::Gone,
+            (Some(_), OfferedPassword::New(_)) => Recorded::Raced,
             (Some(request), password) => {
                 // The password was checked against one hash; if the request now
                 // holds another (replaced meanwhile), the check proves nothing
                 // and the request is flagged for the admin to look at.
-                let same = match password {
-                    OfferedPassword::Matches(hash) => hash == request.password_hash,
-                    OfferedPassword::Differs(_) | OfferedPassword::New(_) => false,
-                };
+                let same = matches!(password, OfferedPassword::Matches(hash) if hash == request.password_hash);
                 request.conflict |= !same;
                 request.attempts = request.attempts.saturating_add(1);
                 request.last_seen = now;
