@@ -157,3 +157,256 @@ pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+// ---------------------------------------------------------------- the broker
+
+use std::io::{BufRead, BufReader};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `mqreg serve` on a port of its own choosing, stopped when dropped.
+pub struct Broker {
+    child: std::process::Child,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Sandbox {
+    /// Makes new hashes cheap, so registrations in tests take microseconds.
+    pub fn cheap_hashes(&self) {
+        mqreg::state::store::Store::new(&self.state)
+            .update(|state| {
+                state.argon2 = cheap_cost();
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    pub fn serve(&self) -> Broker {
+        let mut child = self
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mqreg serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, port) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let port: u16 = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
+                    let _ = found.send(port);
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = port
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("mqreg serve did not start:\n{}", log.lock().unwrap())
+            });
+        Broker { child, port, log }
+    }
+}
+
+impl Broker {
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    /// Runs `mosquitto_pub` against this broker; returns its exit code and output.
+    pub fn mosquitto_pub(&self, args: &[&str]) -> (i32, String) {
+        self.mosquitto("mosquitto_pub", args)
+    }
+
+    pub fn mosquitto_sub(&self, args: &[&str]) -> (i32, String) {
+        self.mosquitto("mosquitto_sub", args)
+    }
+
+    fn mosquitto(&self, tool: &str, args: &[&str]) -> (i32, String) {
+        let output = Command::new(tool)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {tool} (apt-get install mosquitto-clients): {e}")
+            });
+        (
+            output.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    }
+
+    /// A Rust MQTT 3.1.1 client, connected (or refused) on a thread of its own.
+    pub fn client(&self, client_id: &str, username: &str, password: &str) -> Client {
+        let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", self.port);
+        options.set_credentials(username, password);
+        options.set_keep_alive(Duration::from_secs(30));
+        let (client, mut connection) = rumqttc::Client::new(options, 100);
+        let (events, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                let stop = event.is_err();
+                if events.send(event).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let client = Client {
+            client,
+            events: received,
+        };
+        client
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+pub struct Client {
+    pub client: rumqttc::Client,
+    events: mpsc::Receiver<Result<rumqttc::Event, rumqttc::ConnectionError>>,
+}
+
+pub enum Seen {
+    Connected,
+    Refused(String),
+    Message(String, String),
+    Suback(Vec<rumqttc::SubscribeReasonCode>),
+    Closed,
+}
+
+impl Client {
+    /// The next interesting event within `timeout`, or `None`.
+    pub fn next(&self, timeout: Duration) -> Option<Seen> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.events.recv_timeout(left) {
+                Ok(Ok(rumqttc::Event::Incoming(packet))) => match packet {
+                    rumqttc::Packet::ConnAck(ack) => {
+                        return Some(if ack.code == rumqttc::ConnectReturnCode::Success {
+                            Seen::Connected
+                        } else {
+                            Seen::Refused(format!("{:?}", ack.code))
+                        })
+                    }
+                    rumqttc::Packet::Publish(publish) => {
+                        return Some(Seen::Message(
+                            publish.topic.clone(),
+                            String::from_utf8_lossy(&publish.payload).into_owned(),
+                        ))
+                    }
+                    rumqttc::Packet::SubAck(ack) => return Some(Seen::Suback(ack.return_codes)),
+                    _ => {}
+                },
+                Ok(Ok(_)) => {}
+                Ok(Err(rumqttc::ConnectionError::ConnectionRefused(code))) => {
+                    return Some(Seen::Refused(format!("{code:?}")))
+                }
+                Ok(Err(_)) => return Some(Seen::Closed),
+                Err(mpsc::RecvTimeoutError::Timeout) => return None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Some(Seen::Closed),
+            }
+        }
+    }
+
+    #[track_caller]
+    pub fn expect_connected(&self) {
+        match self.next(Duration::from_secs(10)) {
+            Some(Seen::Connected) => {}
+            Some(Seen::Refused(code)) => panic!("refused: {code}"),
+            _ => panic!("no CONNACK"),
+        }
+    }
+
+    /// Subscribes and returns the SUBACK codes.
+    #[track_caller]
+    pub fn subscribe(&self, filter: &str) -> Vec<rumqttc::SubscribeReasonCode> {
+        self.client
+            .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(Seen::Suback(codes)) = self.next(Duration::from_secs(10)) {
+                return codes;
+            }
+        }
+        panic!("no SUBACK for {filter}");
+    }
+
+    pub fn publish(&self, topic: &str, payload: &str) {
+        self.client
+            .publish(
+                topic,
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                payload.as_bytes().to_vec(),
+            )
+            .unwrap();
+    }
+
+    /// The next message within `timeout`, skipping other events.
+    pub fn message(&self, timeout: Duration) -> Option<(String, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.next(left)? {
+                Seen::Message(topic, payload) => return Some((topic, payload)),
+                Seen::Closed => return None,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms for up to `timeout`.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,786 @@
+//! `mqreg serve` against real clients: the registration flow and the broker
+//! rules of CONTRACT.md, on MQTT 3.1.1 and 5, with mosquitto's clients and a
+//! Rust client, the CLI changing the state while the broker runs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, Broker, Sandbox, Seen};
+use serde_json::json;
+
+/// How long the contract gives the broker to notice a CLI change.
+const LIVE: Duration = Duration::from_millis(1500);
+
+fn pending(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    sandbox
+        .json(&["registry", "list"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn pending_count(sandbox: &Sandbox) -> usize {
+    pending(sandbox).len()
+}
+
+/// An unlocked registry with a `sensor` role confined to the device's own topics,
+/// and a broker that has seen both.
+fn open_registry() -> (Sandbox, Broker) {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run(&[
+            "role",
+            "create",
+            "sensor",
+            "--allow",
+            "write:devices/{username}/#",
+            "--allow",
+            "read:commands/{username}",
+        ])
+        .ok();
+    sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
+    let broker = sandbox.serve();
+    (sandbox, broker)
+}
+
+/// Publishes once as a device so that a pending request is recorded.
+fn register(broker: &Broker, version: &str, user: &str, password: &str) -> i32 {
+    broker
+        .mosquitto_pub(&[
+            "-V",
+            version,
+            "-u",
+            user,
+            "-P",
+            password,
+            "-i",
+            &format!("{user}-board"),
+            "-t",
+            "x",
+            "-m",
+            "hello",
+        ])
+        .0
+}
+
+#[test]
+fn the_whole_flow_on_mqtt_3_1_1() {
+    let (sandbox, broker) = open_registry();
+    let (code, output) = broker.mosquitto_pub(&[
+        "-V",
+        "311",
+        "-u",
+        "sensor1",
+        "-P",
+        "device-secret",
+        "-i",
+        "board-7",
+        "-t",
+        "devices/sensor1/temp",
+        "-m",
+        "21.5",
+    ]);
+    assert_eq!(code, 5, "CONNACK 5, not authorized: {output}");
+    assert!(output.contains("not authorised"), "{output}");
+
+    let requests = pending(&sandbox);
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request["username"], json!("sensor1"));
+    assert_eq!(request["client_id"], json!("board-7"));
+    assert_eq!(request["protocol"], json!("3.1.1"));
+    assert_eq!(request["attempts"], json!(1));
+    assert_eq!(request["conflict"], json!(false));
+    assert!(request["address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+
+    // Approved without roles: the device gets in but may do nothing.
+    sandbox.run(&["registry", "approve", "sensor1"]).ok();
+    assert!(eventually(LIVE, || broker
+        .mosquitto_pub(&[
+            "-u",
+            "sensor1",
+            "-P",
+            "device-secret",
+            "-t",
+            "devices/sensor1/temp",
+            "-m",
+            "1"
+        ])
+        .0
+        == 0));
+    let watcher = broker.client("watcher-1", "sensor1", "device-secret");
+    watcher.expect_connected();
+    assert_eq!(
+        watcher.subscribe("commands/sensor1"),
+        vec![rumqttc::SubscribeReasonCode::Failure],
+        "no role, no subscription"
+    );
+
+    sandbox
+        .run(&["user", "grant-role", "sensor1", "sensor"])
+        .ok();
+    assert!(eventually(LIVE, || matches!(
+        watcher.subscribe("commands/sensor1")[..],
+        [rumqttc::SubscribeReasonCode::Success(_)]
+    )));
+    let (code, output) = broker.mosquitto_sub(&[
+        "-V",
+        "311",
+        "-u",
+        "sensor1",
+        "-P",
+        "device-secret",
+        "-t",
+        "commands/sensor2",
+        "-t",
+        "commands/sensor1",
+        "-C",
+        "1",
+        "-W",
+        "1",
+        "-d",
+    ]);
+    assert!(
+        output.contains("Subscribed (mid: 1): 128, 0"),
+        "{code}: {output}"
+    );
+
+    // A denied QoS 1 publish on 3.1.1 is acknowledged and dropped; the connection stays.
+    let (code, output) = broker.mosquitto_pub(&[
+        "-V",
+        "311",
+        "-u",
+        "sensor1",
+        "-P",
+        "device-secret",
+        "-q",
+        "1",
+        "-d",
+        "-t",
+        "devices/sensor2/temp",
+        "-m",
+        "spoofed",
+        "-t",
+        "devices/sensor2/temp",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("received PUBACK"), "{output}");
+    assert!(watcher.message(Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn the_whole_flow_on_mqtt_5() {
+    let (sandbox, broker) = open_registry();
+    let (code, output) = broker.mosquitto_pub(&[
+        "-V",
+        "5",
+        "-u",
+        "sensor5",
+        "-P",
+        "device-secret",
+        "-i",
+        "board-5",
+        "-t",
+        "x",
+        "-m",
+        "1",
+    ]);
+    assert_eq!(code, 135, "CONNACK 0x87: {output}");
+    assert_eq!(pending(&sandbox)[0]["protocol"], json!("5"));
+
+    sandbox
+        .run(&["registry", "approve", "sensor5", "--role", "sensor"])
+        .ok();
+    assert!(eventually(LIVE, || broker
+        .mosquitto_pub(&[
+            "-V",
+            "5",
+            "-u",
+            "sensor5",
+            "-P",
+            "device-secret",
+            "-t",
+            "devices/sensor5/t",
+            "-m",
+            "1"
+        ])
+        .0
+        == 0));
+    let (_, output) = broker.mosquitto_pub(&[
+        "-V",
+        "5",
+        "-u",
+        "sensor5",
+        "-P",
+        "device-secret",
+        "-q",
+        "1",
+        "-d",
+        "-t",
+        "devices/sensor6/temp",
+        "-m",
+        "spoofed",
+    ]);
+    assert!(
+        output.contains("received PUBACK (Mid: 1, RC:135)"),
+        "{output}"
+    );
+    let (_, output) = broker.mosquitto_pub(&[
+        "-V",
+        "5",
+        "-u",
+        "sensor5",
+        "-P",
+        "device-secret",
+        "-q",
+        "1",
+        "-d",
+        "-t",
+        "devices/sensor5/temp",
+        "-m",
+        "ok",
+    ]);
+    assert!(
+        output.contains("received PUBACK (Mid: 1, RC:0)"),
+        "{output}"
+    );
+    let (_, output) = broker.mosquitto_sub(&[
+        "-V",
+        "5",
+        "-u",
+        "sensor5",
+        "-P",
+        "device-secret",
+        "-t",
+        "commands/#",
+        "-t",
+        "commands/sensor5",
+        "-C",
+        "1",
+        "-W",
+        "1",
+        "-d",
+    ]);
+    assert!(output.contains("Subscribed (mid: 1): 135, 0"), "{output}");
+}
+
+#[test]
+fn messages_flow_within_granted_topics_only() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+    register(&broker, "311", "sensor1", "device-secret");
+    sandbox
+        .run(&["registry", "approve", "sensor1", "--role", "sensor"])
+        .ok();
+    assert!(eventually(LIVE, || register(
+        &broker,
+        "311",
+        "sensor1",
+        "device-secret"
+    ) == 0));
+    let ops = broker.client("ops-1", "operator", "ops-secret");
+    ops.expect_connected();
+    ops.subscribe("devices/#");
+    let device = broker.client("sensor1-board", "sensor1", "device-secret");
+    device.expect_connected();
+    device.publish("devices/sensor2/temp", "spoofed");
+    device.publish("devices/sensor1/temp", "21.5");
+    assert_eq!(
+        ops.message(Duration::from_secs(5)),
+        Some(("devices/sensor1/temp".into(), "21.5".into())),
+        "the spoofed message was dropped, the own one delivered"
+    );
+    // Commands reach the device only on its own topic.
+    device.subscribe("commands/sensor1");
+    ops.publish("commands/sensor2", "not for you");
+    ops.publish("commands/sensor1", "reboot");
+    assert_eq!(
+        device.message(Duration::from_secs(5)),
+        Some(("commands/sensor1".into(), "reboot".into()))
+    );
+}
+
+#[test]
+fn a_locked_registry_records_nothing() {
+    let sandbox = Sandbox::new();
+    let broker = sandbox.serve();
+    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 5);
+    assert_eq!(register(&broker, "5", "sensor1", "device-secret"), 135);
+    assert_eq!(pending_count(&sandbox), 0);
+    assert!(broker.log().contains("registry locked"), "{}", broker.log());
+}
+
+#[test]
+fn the_registry_locks_itself() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    let broker = sandbox.serve();
+    sandbox.run(&["registry", "unlock", "--for", "2s"]).ok();
+    assert!(eventually(LIVE, || {
+        register(&broker, "311", "early1", "device-secret");
+        pending_count(&sandbox) == 1
+    }));
+    assert!(eventually(Duration::from_secs(3), || sandbox
+        .json(&["registry", "status"])["locked"]
+        == json!(true)));
+    assert_eq!(register(&broker, "311", "late1", "device-secret"), 5);
+    assert_eq!(
+        pending_count(&sandbox),
+        1,
+        "nothing recorded after the window"
+    );
+}
+
+#[test]
+fn locking_takes_effect_while_serving() {
+    let (sandbox, broker) = open_registry();
+    sandbox.run(&["registry", "lock"]).ok();
+    std::thread::sleep(LIVE);
+    register(&broker, "311", "sensor1", "device-secret");
+    assert_eq!(pending_count(&sandbox), 0);
+}
+
+#[test]
+fn failed_logins_never_touch_users() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "known1", "--role", "sensor"],
+            "right-password\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let before = sandbox.text();
+    assert_eq!(register(&broker, "311", "known1", "wrong-password"), 5);
+    assert_eq!(register(&broker, "5", "known1", "wrong-password"), 135);
+    let (code, _) = broker.mosquitto_pub(&["-V", "311", "-t", "x", "-m", "anonymous"]);
+    assert_eq!(code, 5, "no credentials");
+    assert_eq!(
+        register(&broker, "311", "bad-name", "device-secret"),
+        5,
+        "invalid username"
+    );
+    assert_eq!(
+        register(&broker, "311", "shortpw", "abc"),
+        5,
+        "password against policy"
+    );
+    assert_eq!(sandbox.text(), before, "no user changed, nothing recorded");
+    assert_eq!(register(&broker, "311", "known1", "right-password"), 0);
+    let log = broker.log();
+    for reason in [
+        "wrong password",
+        "no username or password",
+        "invalid username",
+        "against policy",
+    ] {
+        assert!(log.contains(reason), "log lacks {reason}:\n{log}");
+    }
+    for secret in ["wrong-password", "right-password", "device-secret"] {
+        assert!(!log.contains(secret), "a password reached the log:\n{log}");
+    }
+}
+
+#[test]
+fn a_second_password_marks_a_conflict_that_needs_force() {
+    let (sandbox, broker) = open_registry();
+    register(&broker, "311", "sensor1", "first-password");
+    register(&broker, "311", "sensor1", "first-password");
+    let request = &pending(&sandbox)[0];
+    assert_eq!(
+        (request["attempts"].clone(), request["conflict"].clone()),
+        (json!(2), json!(false))
+    );
+    register(&broker, "5", "sensor1", "other-password");
+    let request = &pending(&sandbox)[0];
+    assert_eq!(
+        (request["attempts"].clone(), request["conflict"].clone()),
+        (json!(3), json!(true))
+    );
+    assert!(broker.log().contains("conflict"), "{}", broker.log());
+
+    sandbox.run(&["registry", "approve", "sensor1"]).code(4);
+    sandbox
+        .run(&[
+            "registry", "approve", "sensor1", "--force", "--role", "sensor",
+        ])
+        .ok();
+    // The first password is the one kept.
+    assert!(eventually(LIVE, || register(
+        &broker,
+        "311",
+        "sensor1",
+        "first-password"
+    ) == 0));
+    assert_eq!(register(&broker, "311", "sensor1", "other-password"), 5);
+}
+
+#[test]
+fn approve_match_with_role_lets_a_fleet_in() {
+    let (sandbox, broker) = open_registry();
+    for name in ["sensor1", "sensor2", "sensor3", "pump1"] {
+        register(&broker, "311", name, &format!("{name}-secret"));
+    }
+    sandbox
+        .run(&[
+            "registry", "approve", "--match", "sensor*", "--role", "sensor",
+        ])
+        .ok();
+    for name in ["sensor1", "sensor2", "sensor3"] {
+        let password = format!("{name}-secret");
+        assert!(eventually(LIVE, || broker
+            .mosquitto_pub(&[
+                "-V",
+                "5",
+                "-u",
+                name,
+                "-P",
+                &password,
+                "-q",
+                "1",
+                "-t",
+                &format!("devices/{name}/t"),
+                "-m",
+                "1"
+            ])
+            .0
+            == 0));
+    }
+    assert_eq!(register(&broker, "311", "pump1", "pump1-secret"), 5);
+    assert_eq!(pending(&sandbox)[0]["username"], json!("pump1"));
+}
+
+#[test]
+fn a_revoked_permission_stops_working_on_a_live_connection() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor1", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let ops = broker.client("ops-1", "operator", "ops-secret");
+    ops.expect_connected();
+    ops.subscribe("devices/#");
+    let device = broker.client("sensor1-board", "sensor1", "device-secret");
+    device.expect_connected();
+    device.subscribe("commands/sensor1");
+    device.publish("devices/sensor1/temp", "before");
+    assert_eq!(ops.message(Duration::from_secs(5)).unwrap().1, "before");
+    ops.publish("commands/sensor1", "cmd-before");
+    assert_eq!(
+        device.message(Duration::from_secs(5)).unwrap().1,
+        "cmd-before"
+    );
+
+    sandbox
+        .run(&["user", "revoke-role", "sensor1", "sensor"])
+        .ok();
+    std::thread::sleep(LIVE);
+    device.publish("devices/sensor1/temp", "after");
+    ops.publish("commands/sensor1", "cmd-after");
+    assert_eq!(
+        ops.message(Duration::from_millis(500)),
+        None,
+        "publishes refused"
+    );
+    assert_eq!(
+        device.message(Duration::from_millis(500)),
+        None,
+        "deliveries stopped"
+    );
+
+    // Granting again works on the same connections, and nobody was disconnected.
+    sandbox
+        .run(&["user", "grant-role", "sensor1", "sensor"])
+        .ok();
+    std::thread::sleep(LIVE);
+    device.publish("devices/sensor1/temp", "again");
+    assert_eq!(ops.message(Duration::from_secs(5)).unwrap().1, "again");
+}
+
+#[test]
+fn a_role_change_applies_to_every_holder_live() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "read:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor1", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let ops = broker.client("ops-1", "operator", "ops-secret");
+    ops.expect_connected();
+    ops.subscribe("devices/#");
+    let device = broker.client("sensor1-board", "sensor1", "device-secret");
+    device.expect_connected();
+    sandbox
+        .run(&["role", "disallow", "sensor", "write:devices/{username}/#"])
+        .ok();
+    std::thread::sleep(LIVE);
+    device.publish("devices/sensor1/temp", "after");
+    assert_eq!(ops.message(Duration::from_millis(500)), None);
+}
+
+#[test]
+fn a_deleted_user_is_disconnected_and_others_are_not() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor1", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor2", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let doomed = broker.client("c1", "sensor1", "device-secret");
+    doomed.expect_connected();
+    let survivor = broker.client("c2", "sensor2", "device-secret");
+    survivor.expect_connected();
+    sandbox.run(&["user", "delete", "sensor1"]).ok();
+    assert!(matches!(
+        doomed.next(Duration::from_secs(5)),
+        Some(Seen::Closed)
+    ));
+    assert!(
+        survivor.next(Duration::from_millis(500)).is_none(),
+        "others stay connected"
+    );
+    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 5);
+}
+
+#[test]
+fn a_will_needs_write_permission() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "read:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor1", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let ops = broker.client("ops-1", "operator", "ops-secret");
+    ops.expect_connected();
+    ops.subscribe("#");
+    for (topic, delivered) in [("alarms/all", false), ("devices/sensor1/status", true)] {
+        let mut options = rumqttc::MqttOptions::new("willer", "127.0.0.1", broker.port);
+        options.set_credentials("sensor1", "device-secret");
+        options.set_last_will(rumqttc::LastWill::new(
+            topic,
+            "gone",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+        ));
+        let (client, mut connection) = rumqttc::Client::new(options, 10);
+        for event in connection.iter() {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) = event {
+                break;
+            }
+        }
+        // Vanish without DISCONNECT: dropping the connection closes the socket.
+        drop(connection);
+        drop(client);
+        let got = ops.message(Duration::from_secs(2));
+        assert_eq!(got.is_some(), delivered, "will on {topic}: {got:?}");
+    }
+}
+
+#[test]
+fn retained_messages_work() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let (code, out) = broker.mosquitto_pub(&[
+        "-u",
+        "operator",
+        "-P",
+        "ops-secret",
+        "-t",
+        "config/x",
+        "-m",
+        "kept",
+        "-r",
+        "-q",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = broker.mosquitto_sub(&[
+        "-u",
+        "operator",
+        "-P",
+        "ops-secret",
+        "-t",
+        "config/#",
+        "-C",
+        "1",
+        "-W",
+        "5",
+    ]);
+    assert_eq!((code, out.trim()), (0, "kept"));
+}
+
+#[test]
+fn users_survive_a_restart_and_sigterm_exits_0() {
+    let (sandbox, broker) = open_registry();
+    register(&broker, "311", "sensor1", "device-secret");
+    sandbox
+        .run(&["registry", "approve", "sensor1", "--role", "sensor"])
+        .ok();
+    assert!(eventually(LIVE, || register(
+        &broker,
+        "311",
+        "sensor1",
+        "device-secret"
+    ) == 0));
+    assert_eq!(broker.stop(), Some(0));
+    let broker = sandbox.serve();
+    assert_eq!(register(&broker, "5", "sensor1", "device-secret"), 0);
+    assert_eq!(register(&broker, "5", "sensor1", "device-secreT"), 135);
+}
+
+#[test]
+fn a_corrupt_state_file_while_serving_keeps_the_last_good_state() {
+    let (sandbox, broker) = open_registry();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "sensor1", "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+    std::thread::sleep(LIVE);
+    let good = sandbox.text();
+    std::fs::write(&sandbox.state, "this is [not toml").unwrap();
+    assert!(eventually(LIVE, || broker
+        .log()
+        .contains("cannot read state file")));
+    assert!(broker.log().contains("last good state"), "{}", broker.log());
+    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 0);
+    assert_eq!(sandbox.text(), "this is [not toml", "never overwritten");
+    std::fs::write(
+        &sandbox.state,
+        good.replace("[users.sensor1]", "[users.sensor9]"),
+    )
+    .unwrap();
+    assert!(eventually(LIVE, || register(
+        &broker,
+        "311",
+        "sensor9",
+        "device-secret"
+    ) == 0));
+}
+
+#[test]
+fn a_state_file_that_does_not_parse_stops_serve_from_starting() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.state.parent().unwrap()).unwrap();
+    std::fs::write(&sandbox.state, "version = \n").unwrap();
+    sandbox
+        .run(&["serve", "--listen", "127.0.0.1:0"])
+        .code(1)
+        .stderr_has("line 1, column");
+}
+
+#[test]
+fn concurrent_registrations_and_cli_writes_lose_nothing() {
+    let (sandbox, broker) = open_registry();
+    let devices: Vec<_> = (0..30)
+        .map(|i| {
+            std::process::Command::new("mosquitto_pub")
+                .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+                .args([
+                    "-u",
+                    &format!("fleet{i:02}"),
+                    "-P",
+                    "fleet-secret",
+                    "-t",
+                    "x",
+                    "-m",
+                    "1",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let admins: Vec<_> = (0..20)
+        .map(|i| {
+            sandbox
+                .command(&["role", "create", &format!("extra{i:02}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for device in devices {
+        device.wait_with_output().unwrap();
+    }
+    for admin in admins {
+        let output = admin.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(pending_count(&sandbox), 30);
+    assert_eq!(
+        sandbox.json(&["role", "list"]).as_array().unwrap().len(),
+        21
+    );
+}
