@@ -284,11 +284,10 @@ impl Broker {
                 }
             }
         });
-        let client = Client {
+        Client {
             client,
             events: received,
-        };
-        client
+        }
     }
 }
 
