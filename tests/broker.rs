@@ -784,3 +784,50 @@ fn concurrent_registrations_and_cli_writes_lose_nothing() {
         21
     );
 }
+
+#[test]
+fn a_tls_listener_serves_the_same_rules() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["role", "create", "ops", "--allow", "readwrite:#"]).ok();
+    sandbox.run_with_stdin(&["user", "add", "operator", "--role", "ops"], "ops-secret\n").ok();
+    let dir = sandbox.dir.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let broker = sandbox.serve_with(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let tls_port = broker.tls_port().expect("a TLS listener").to_string();
+    let tls = |password: &str| {
+        let output = std::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &tls_port, "--cafile", cert.to_str().unwrap()])
+            .args(["-V", "5", "-u", "operator", "-P", password, "-q", "1", "-t", "a/b", "-m", "x"])
+            .output()
+            .unwrap();
+        output.status.code()
+    };
+    assert_eq!(tls("ops-secret"), Some(0));
+    assert_eq!(tls("wrong-secret"), Some(135));
+}
+
+#[test]
+fn tls_needs_a_certificate_and_a_key() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&["serve", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .code(2)
+        .stderr_has("--tls-cert");
+}

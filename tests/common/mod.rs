@@ -183,8 +183,15 @@ impl Sandbox {
     }
 
     pub fn serve(&self) -> Broker {
+        self.serve_with(&[])
+    }
+
+    /// `mqreg serve --listen 127.0.0.1:0 EXTRA...`, once it listens.
+    pub fn serve_with(&self, extra: &[&str]) -> Broker {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
         let mut child = self
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .command(&args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -198,8 +205,10 @@ impl Sandbox {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("listening on ").nth(1) {
-                    let port: u16 = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
-                    let _ = found.send(port);
+                    if !addr.contains("TLS") {
+                        let port: u16 = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
+                        let _ = found.send(port);
+                    }
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -219,6 +228,19 @@ impl Sandbox {
 impl Broker {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The port of the TLS listener, from the log.
+    pub fn tls_port(&self) -> Option<u16> {
+        let mut port = None;
+        eventually(Duration::from_secs(5), || {
+            port = self.log().lines().find_map(|line| {
+                let addr = line.split("listening on ").nth(1)?.strip_suffix(" (TLS)")?;
+                addr.rsplit(':').next()?.parse().ok()
+            });
+            port.is_some()
+        });
+        port
     }
 
     /// Sends SIGTERM and returns the exit code.
