@@ -788,20 +788,46 @@ fn concurrent_registrations_and_cli_writes_lose_nothing() {
 #[test]
 fn a_tls_listener_serves_the_same_rules() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["role", "create", "ops", "--allow", "readwrite:#"]).ok();
-    sandbox.run_with_stdin(&["user", "add", "operator", "--role", "ops"], "ops-secret\n").ok();
+    sandbox
+        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
     let dir = sandbox.dir.path();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl (apt-get install openssl)");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let broker = sandbox.serve_with(&[
         "--tls-listen",
         "127.0.0.1:0",
@@ -813,8 +839,17 @@ fn a_tls_listener_serves_the_same_rules() {
     let tls_port = broker.tls_port().expect("a TLS listener").to_string();
     let tls = |password: &str| {
         let output = std::process::Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &tls_port, "--cafile", cert.to_str().unwrap()])
-            .args(["-V", "5", "-u", "operator", "-P", password, "-q", "1", "-t", "a/b", "-m", "x"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &tls_port,
+                "--cafile",
+                cert.to_str().unwrap(),
+            ])
+            .args([
+                "-V", "5", "-u", "operator", "-P", password, "-q", "1", "-t", "a/b", "-m", "x",
+            ])
             .output()
             .unwrap();
         output.status.code()
@@ -827,7 +862,50 @@ fn a_tls_listener_serves_the_same_rules() {
 fn tls_needs_a_certificate_and_a_key() {
     let sandbox = Sandbox::new();
     sandbox
-        .run(&["serve", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .run(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+        ])
         .code(2)
         .stderr_has("--tls-cert");
+}
+
+#[test]
+fn pending_requests_are_bounded() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    mqreg::state::store::Store::new(&sandbox.state)
+        .update(|state| {
+            state.registry.max_pending = 3;
+            Ok(())
+        })
+        .unwrap();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    for i in 0..5 {
+        assert_eq!(
+            register(&broker, "311", &format!("flood{i}"), "flood-secret"),
+            5
+        );
+    }
+    let names: Vec<_> = pending(&sandbox)
+        .iter()
+        .map(|r| r["username"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        vec![json!("flood0"), json!("flood1"), json!("flood2")],
+        "the first ones are kept"
+    );
+    assert!(
+        broker.log().contains("pending requests full"),
+        "{}",
+        broker.log()
+    );
+    // Known requests are still updated when the registry is full.
+    register(&broker, "311", "flood0", "flood-secret");
+    assert_eq!(pending(&sandbox)[0]["attempts"], json!(2));
 }

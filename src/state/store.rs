@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use fs2::FileExt;
 
-use super::State;
+use super::{split, State};
 use crate::error::{Error, Result};
 
 /// How long a writer waits for the lock unless `MQREG_LOCK_TIMEOUT` says otherwise.
@@ -93,13 +93,10 @@ impl Store {
 
     /// Parses state-file text; the error names `path`, the line and the column.
     pub fn parse(path: &Path, text: &str) -> Result<State> {
-        let state: State = toml::from_str(text).map_err(|e| {
-            Error::failure(format!(
-                "cannot read state file {}: {}\nThe file was left untouched; fix it by hand or restore a backup.",
-                path.display(),
-                describe_toml_error(text, &e)
-            ))
-        })?;
+        let state = match split::parse(text) {
+            Some(state) => state,
+            None => Self::parse_whole(path, text)?,
+        };
         state.check().map_err(|e| {
             Error::failure(format!(
                 "state file {} is not valid: {e}\nThe file was left untouched; fix it by hand.",
@@ -107,6 +104,16 @@ impl Store {
             ))
         })?;
         Ok(state)
+    }
+
+    fn parse_whole(path: &Path, text: &str) -> Result<State> {
+        toml::from_str(text).map_err(|e| {
+            Error::failure(format!(
+                "cannot read state file {}: {}\nThe file was left untouched; fix it by hand or restore a backup.",
+                path.display(),
+                describe_toml_error(text, &e)
+            ))
+        })
     }
 
     fn read(&self) -> Result<Loaded> {
@@ -131,7 +138,7 @@ impl Store {
         let Loaded { mut state, text } = self.read()?;
         let result = change(&mut state)?;
         state.prune_expired(chrono::Utc::now());
-        let new_text = toml::to_string(&state)
+        let new_text = split::serialize(&state)
             .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
         if text.as_deref() != Some(new_text.as_str()) {
             self.replace(&new_text)?;
