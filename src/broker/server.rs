@@ -2,6 +2,7 @@
 //! the state file.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// argon2 computations at once.
     pub hash_workers: usize,
+    /// Per client: queued QoS 1/2 messages, and unacknowledged ones in flight.
+    pub max_queued_messages: usize,
+    pub max_inflight: u16,
 }
 
 /// Runs the broker until SIGINT or SIGTERM.
@@ -93,7 +97,9 @@ pub async fn run(live: Arc<LiveState>, config: Config) -> Result<()> {
             .laddr(*addr)
             .reuseaddr(Some(true))
             .nodelay(true)
-            .allow_anonymous(false);
+            .allow_anonymous(false)
+            .max_mqueue_len(config.max_queued_messages)
+            .max_inflight(NonZeroU16::new(config.max_inflight).unwrap_or(NonZeroU16::MIN));
         if tls {
             let (Some(cert), Some(key)) = tls_files else {
                 return Err(Error::usage("--tls-listen needs --tls-cert and --tls-key"));

@@ -27,6 +27,12 @@ pub struct ServeArgs {
     /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, value_name = "PATH")]
     tls_key: Option<PathBuf>,
+    /// QoS 1 and 2 messages queued for one slow client before the oldest are dropped
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_queued_messages: usize,
+    /// QoS 1 and 2 messages in flight to one client, unacknowledged
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
+    max_inflight: u16,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     hash_workers: Option<u16>,
@@ -42,6 +48,8 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         hash_workers: args.hash_workers.map_or(cpus, usize::from),
+        max_queued_messages: args.max_queued_messages,
+        max_inflight: args.max_inflight,
     };
     tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
