@@ -7,7 +7,7 @@
 //! The registry window is a deadline (`unlocked_until`), not a flag, so the
 //! registry locks itself when the time passes, across restarts, with no timer.
 
-mod split;
+mod bulk;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use fs2::FileExt;
 
-use super::{split, State};
+use super::{bulk, State};
 use crate::error::{Error, Result};
 
 /// How long a writer waits for the lock unless `MQREG_LOCK_TIMEOUT` says otherwise.
@@ -93,7 +93,7 @@ impl Store {
 
     /// Parses state-file text; the error names `path`, the line and the column.
     pub fn parse(path: &Path, text: &str) -> Result<State> {
-        let state = match split::parse(text) {
+        let state = match bulk::parse(text) {
             Some(state) => state,
             None => Self::parse_whole(path, text)?,
         };
@@ -138,7 +138,7 @@ impl Store {
         let Loaded { mut state, text } = self.read()?;
         let result = change(&mut state)?;
         state.prune_expired(chrono::Utc::now());
-        let new_text = split::serialize(&state)
+        let new_text = bulk::serialize(&state)
             .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
         if text.as_deref() != Some(new_text.as_str()) {
             self.replace(&new_text)?;
