@@ -66,7 +66,8 @@ fn seed(path: &Path) {
         parallelism: 1,
     };
     let hash = password::hash("benchmark-password", cost);
-    let now = chrono::Utc::now();
+    // Whole seconds, as mqreg itself stores times.
+    let now = mqreg::commands::now();
     Store::new(path)
         .update(|state| {
             let mut role = Role::default();
