@@ -550,6 +550,48 @@ fn a_hand_edited_username_that_escapes_substitution_is_refused() {
 }
 
 #[test]
+fn the_parse_cache_never_hides_a_hand_edit() {
+    let sandbox = Sandbox::new();
+    let requests: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("device{i:03}"), format!("pw-{i}")))
+        .collect();
+    let requests: Vec<(&str, &str, bool)> = requests
+        .iter()
+        .map(|(name, password)| (name.as_str(), password.as_str(), false))
+        .collect();
+    sandbox.seed_pending(&requests);
+    sandbox.run(&["role", "create", "ops"]).ok();
+    let cache = sandbox.state.with_file_name(".state.toml.cache");
+    assert!(cache.exists(), "a big state gets a parse cache");
+    assert_eq!(mode_of(&cache), 0o600, "it holds hashes too");
+    assert!(!std::fs::read_to_string(&cache).unwrap().contains("pw-1"));
+
+    let edited = sandbox.text().replace("[roles.ops]", "[roles.dev]");
+    std::fs::write(&sandbox.state, &edited).unwrap();
+    assert_eq!(sandbox.json(&["role", "list"])[0]["name"], json!("dev"));
+
+    std::fs::write(&cache, b"{ not json").unwrap();
+    assert_eq!(sandbox.json(&["role", "list"])[0]["name"], json!("dev"));
+    sandbox.run(&["role", "create", "ops"]).ok();
+    let names: Vec<_> = sandbox
+        .json(&["role", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("dev"), json!("ops")]);
+    assert_eq!(
+        sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        300
+    );
+}
+
+#[test]
 fn json_mode_prints_only_json() {
     let sandbox = Sandbox::new();
     sandbox.seed_pending(&[("sensor1", "a-pass", true)]);
