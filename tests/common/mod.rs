@@ -243,6 +243,12 @@ impl Broker {
         port
     }
 
+    /// Kills the broker with SIGKILL, as a crash would.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and returns the exit code.
     pub fn stop(mut self) -> Option<i32> {
         self.terminate()

@@ -1,0 +1,277 @@
+//! Hostile input: the broker survives malformed, truncated and oversize
+//! packets, and clients that never speak, and still answers the next client;
+//! the CLI loses nothing when its processes are killed mid-write.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{eventually, Sandbox};
+
+fn mqtt_string(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A 3.1.1 CONNECT with raw (possibly invalid) username and password bytes.
+fn connect(client_id: &[u8], username: &[u8], password: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 60];
+    body.extend(mqtt_string(client_id));
+    body.extend(mqtt_string(username));
+    body.extend(mqtt_string(password));
+    let mut packet = vec![0x10];
+    let mut len = body.len();
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        packet.push(byte);
+        if len == 0 {
+            break;
+        }
+    }
+    packet.extend(body);
+    packet
+}
+
+/// Sends `bytes` and returns whatever comes back before the server closes or
+/// goes quiet for a second.
+fn exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let _ = stream.write_all(bytes);
+    let mut reply = Vec::new();
+    let mut buffer = [0u8; 256];
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buffer[..n]);
+    }
+    reply
+}
+
+#[test]
+fn the_broker_survives_bad_packets_and_answers_the_next_client() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
+        .ok();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let port = broker.port;
+
+    // Clients that connect and never say anything, left open meanwhile.
+    let silent: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+
+    let huge = vec![b'a'; 65_535];
+    let refused = [0x20, 0x02, 0x00, 0x05];
+    for (what, packet) in [
+        ("oversize username", connect(b"c1", &huge, b"password1")),
+        (
+            "oversize password, known user",
+            connect(b"c2", b"known1", &huge),
+        ),
+        (
+            "oversize password, unknown user",
+            connect(b"c3", b"newdevice1", &huge),
+        ),
+        (
+            "non-UTF-8 password",
+            connect(b"c5", b"newdevice2", b"pass\xffword"),
+        ),
+    ] {
+        let reply = exchange(port, &packet);
+        assert!(
+            reply.is_empty() || reply.starts_with(&refused),
+            "{what}: a refusal or a closed socket, not {reply:?}"
+        );
+    }
+    // A CONNECT whose strings do not decode is a malformed packet: rmqtt answers
+    // CONNACK 3 before any login check, the same for every username.
+    let malformed = [0x20, 0x02, 0x00, 0x03];
+    for (what, packet) in [
+        (
+            "non-UTF-8 username",
+            connect(b"c4", b"dev\xff\xfe1", b"password1"),
+        ),
+        ("NUL in username", connect(b"c6", b"dev\x001", b"password1")),
+        (
+            "non-UTF-8 client id",
+            connect(b"c\xff", b"known1", b"right-password"),
+        ),
+    ] {
+        let reply = exchange(port, &packet);
+        assert!(
+            reply.is_empty() || reply.starts_with(&refused) || reply.starts_with(&malformed),
+            "{what}: got {reply:?}"
+        );
+    }
+    for (what, bytes) in [
+        ("garbage", b"GET / HTTP/1.1\r\n\r\n".to_vec()),
+        (
+            "truncated CONNECT",
+            connect(b"c7", b"known1", b"right-password")[..12].to_vec(),
+        ),
+        (
+            "length past the end",
+            vec![0x10, 0xff, 0xff, 0xff, 0x7f, 0, 4],
+        ),
+        (
+            "PUBLISH before CONNECT",
+            vec![0x30, 0x05, 0, 1, b'a', b'x', b'y'],
+        ),
+        ("wrong protocol name", {
+            let mut packet = connect(b"c8", b"known1", b"right-password");
+            packet[4] = b'X';
+            packet
+        }),
+    ] {
+        let reply = exchange(port, &bytes);
+        assert!(
+            reply.is_empty() || reply.starts_with(&[0x20]),
+            "{what}: got {reply:?}"
+        );
+    }
+    // Nothing bogus was recorded, and the broker still serves.
+    let pending = sandbox.json(&["registry", "list"]);
+    assert!(pending.as_array().unwrap().is_empty(), "{pending}");
+    assert_eq!(
+        exchange(port, &connect(b"c9", b"known1", b"right-password"))[..4],
+        [0x20, 0x02, 0x00, 0x00]
+    );
+    assert!(eventually(Duration::from_secs(5), || broker
+        .mosquitto_pub(&["-u", "known1", "-P", "right-password", "-t", "x", "-m", "1"])
+        .0
+        == 0));
+    drop(silent);
+    assert!(!broker.log().contains("right-password"));
+}
+
+/// A cheap source of varied delays, no crate needed.
+fn jitter(round: u64, bound_ms: u64) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    Duration::from_millis((nanos ^ round.wrapping_mul(0x9E37_79B9)) % bound_ms)
+}
+
+#[test]
+fn killed_cli_writers_never_corrupt_the_state_or_lose_a_reported_change() {
+    let sandbox = Sandbox::new();
+    let bulk: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("device{i:03}"), "pw-bulk".to_owned()))
+        .collect();
+    let bulk: Vec<(&str, &str, bool)> = bulk
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_str(), false))
+        .collect();
+    sandbox.seed_pending(&bulk);
+    let mut reported = Vec::new();
+    let mut killed = 0;
+    for round in 0..12u64 {
+        let children: Vec<(String, std::process::Child)> = (0..8)
+            .map(|i| {
+                let role = format!("r{round:02}x{i}");
+                let child = sandbox
+                    .command(&["role", "create", &role])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                (role, child)
+            })
+            .collect();
+        std::thread::sleep(jitter(round, 40));
+        for (index, (role, mut child)) in children.into_iter().enumerate() {
+            if index % 2 == 1 && matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                killed += 1;
+            }
+            if child.wait().unwrap().success() {
+                reported.push(role);
+            }
+        }
+        // Whatever was killed where, the file parses and holds every reported change.
+        let roles = sandbox.json(&["role", "list"]);
+        let names: Vec<&str> = roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        for role in &reported {
+            assert!(
+                names.contains(&role.as_str()),
+                "round {round}: {role} reported done but missing"
+            );
+        }
+    }
+    assert!(killed > 0, "the test killed nothing");
+    assert_eq!(
+        sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        200
+    );
+    eprintln!(
+        "{killed} writers killed, {} changes reported and present",
+        reported.len()
+    );
+}
+
+#[test]
+fn a_crashed_broker_leaves_a_state_that_serves_again() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
+    for round in 0..3u64 {
+        let broker = sandbox.serve();
+        let port = broker.port.to_string();
+        let devices: Vec<_> = (0..20)
+            .map(|i| {
+                std::process::Command::new("mosquitto_pub")
+                    .args(["-h", "127.0.0.1", "-p", &port])
+                    .args([
+                        "-u",
+                        &format!("crash{round}x{i:02}"),
+                        "-P",
+                        "device-secret",
+                        "-t",
+                        "x",
+                        "-m",
+                        "1",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(jitter(round, 50));
+        broker.crash();
+        for mut device in devices {
+            let _ = device.wait();
+        }
+        let pending = sandbox.json(&["registry", "list"]);
+        assert!(pending.as_array().unwrap().len() <= 20 * (round as usize + 1));
+    }
+    let broker = sandbox.serve();
+    assert!(eventually(Duration::from_secs(5), || broker
+        .mosquitto_pub(&["-u", "after1", "-P", "device-secret", "-t", "x", "-m", "1"])
+        .0
+        == 5));
+}
