@@ -511,6 +511,35 @@ fn the_state_file_is_private() {
 }
 
 #[test]
+fn a_loose_pre_existing_folder_is_warned_about_and_files_stay_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let folder = sandbox.state.parent().unwrap();
+    std::fs::create_dir_all(folder).unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&sandbox.state, "version = 1\n").unwrap();
+    std::fs::set_permissions(&sandbox.state, std::fs::Permissions::from_mode(0o644)).unwrap();
+    sandbox
+        .run_with_stdin(&["user", "add", "alice"], "s3cret-pw\n")
+        .ok()
+        .stderr_has("chmod 700");
+    assert_eq!(
+        mode_of(&sandbox.state),
+        0o600,
+        "the rewritten file is private"
+    );
+    assert_eq!(
+        mode_of(&sandbox.state.with_file_name("state.toml.lock")),
+        0o600
+    );
+    assert_eq!(
+        mode_of(folder),
+        0o755,
+        "a folder mqreg did not create is left alone"
+    );
+}
+
+#[test]
 fn a_corrupt_state_file_is_never_overwritten() {
     let sandbox = Sandbox::new();
     with_role(&sandbox, "ops", &[]);

@@ -195,6 +195,8 @@ impl Store {
                 .mode(0o700)
                 .create(&folder)
                 .map_err(|e| io_error("cannot create the state folder", &folder, e))?;
+        } else {
+            warn_if_exposed(&folder);
         }
         Ok(folder)
     }
@@ -320,6 +322,28 @@ impl Store {
             let _ = fs::remove_file(&temp);
             io_error("cannot write state file", &self.path, e)
         })
+    }
+}
+
+/// A folder that existed before mqreg may be shared (`--state /tmp/x.toml`), so
+/// it is never chmod-ed; the files in it are always 0600 whatever the folder.
+/// Others seeing it is worth one warning per process.
+fn warn_if_exposed(folder: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    static WARN_ONCE: std::sync::Once = std::sync::Once::new();
+    let Ok(meta) = fs::metadata(folder) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        WARN_ONCE.call_once(|| {
+            eprintln!(
+                "warning: the state folder {} is open to other users (mode {mode:o}); the state files in it are 0600, \
+                 but `chmod 700 {}` keeps even their names private",
+                folder.display(),
+                folder.display()
+            );
+        });
     }
 }
 
