@@ -275,3 +275,80 @@ fn a_crashed_broker_leaves_a_state_that_serves_again() {
         .0
         == 5));
 }
+
+#[test]
+fn a_flood_of_new_names_stays_bounded_and_known_users_still_get_in() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
+        .ok();
+    sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
+    let broker = sandbox.serve();
+    let port = broker.port;
+    let rss_before = broker.rss_kib();
+
+    let flood_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let known_logins = {
+        let done = flood_done.clone();
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let reply = exchange(port, &connect(b"known-c", b"known1", b"right-password"));
+                answers.push(reply.get(3).copied());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            answers
+        })
+    };
+    const FLOOD: usize = 5_000;
+    const THREADS: usize = 25;
+    let flooders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                for i in (t..FLOOD).step_by(THREADS) {
+                    let name = format!("flood{i:05}");
+                    let reply = exchange(
+                        port,
+                        &connect(name.as_bytes(), name.as_bytes(), b"flood-password"),
+                    );
+                    if reply.starts_with(&[0x20, 0x02, 0x00, 0x05]) {
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    let refused: usize = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+    flood_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let known = known_logins.join().unwrap();
+
+    assert_eq!(refused, FLOOD, "every flood login got CONNACK 5");
+    assert!(
+        !known.is_empty() && known.iter().all(|code| *code == Some(0)),
+        "known user during the flood: {known:?}"
+    );
+    let pending = sandbox
+        .json(&["registry", "list"])
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        pending > 0 && pending <= 1000,
+        "{pending} pending, bound 1000"
+    );
+    let size = std::fs::metadata(&sandbox.state).unwrap().len();
+    assert!(size < 1024 * 1024, "state file {size} bytes");
+    let rss_after = broker.rss_kib();
+    eprintln!(
+        "flood: {FLOOD} refused, {pending} pending recorded, state {} KiB, broker RSS {rss_before} -> {rss_after} KiB, {} known logins all accepted",
+        size / 1024,
+        known.len()
+    );
+    assert!(
+        rss_after < rss_before + 200 * 1024,
+        "memory grew from {rss_before} to {rss_after} KiB"
+    );
+}

@@ -20,6 +20,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use tokio::sync::Semaphore;
 
 use super::live::LiveState;
+use super::recorder::Recorder;
 use crate::names;
 use crate::password;
 use crate::state::{LoginAttempt, OfferedPassword, Recorded};
@@ -104,22 +105,25 @@ pub struct Authenticator {
     /// Registrations waiting for a hashing slot; past `max_waiting` they are refused.
     waiting: AtomicUsize,
     max_waiting: usize,
+    recorder: Recorder,
 }
 
 impl Authenticator {
     /// `workers` argon2 computations run at once; at most `max_waiting`
-    /// registrations queue behind them.
+    /// registrations queue behind them. Starts the registration writer, so
+    /// call it within the runtime.
     pub fn new(live: Arc<LiveState>, workers: usize, max_waiting: usize) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         Self {
-            live,
+            live: live.clone(),
             key,
             verified: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(workers.max(1)),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            recorder: Recorder::start(live.clone()),
         }
     }
 
@@ -200,6 +204,17 @@ impl Authenticator {
 
     /// Records or updates the pending request of an unknown user.
     async fn register(&self, login: &Login, username: &str, password: &str) -> Verdict {
+        // A full registry refuses newcomers before any hashing, so a flood of
+        // new names costs no argon2 work once the bound is reached.
+        {
+            let snapshot = self.live.snapshot();
+            let state = &snapshot.state;
+            if !state.pending.contains_key(username)
+                && state.live_pending(chrono::Utc::now()).count() >= state.registry.max_pending
+            {
+                return Err(Refusal::PendingFull);
+            }
+        }
         // Refuse early rather than queue unbounded argon2 work: a flood of
         // registrations must not delay the logins of known users for long.
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
@@ -239,13 +254,7 @@ impl Authenticator {
             protocol: login.protocol.to_owned(),
             password: offered,
         };
-        let live = self.live.clone();
-        let recorded = tokio::task::spawn_blocking(move || {
-            live.update(|state| state.record_attempt(attempt, chrono::Utc::now()))
-        })
-        .await
-        .expect("state update panicked");
-        match recorded {
+        match self.recorder.record(attempt).await {
             Ok(Recorded::Created) => Err(Refusal::Pending {
                 created: true,
                 conflict: false,

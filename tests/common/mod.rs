@@ -243,6 +243,16 @@ impl Broker {
         port
     }
 
+    /// Resident memory of the broker process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Kills the broker with SIGKILL, as a crash would.
     pub fn crash(mut self) {
         let _ = self.child.kill();
