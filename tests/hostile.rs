@@ -352,3 +352,83 @@ fn a_flood_of_new_names_stays_bounded_and_known_users_still_get_in() {
         "memory grew from {rss_before} to {rss_after} KiB"
     );
 }
+
+#[test]
+fn twenty_cli_writers_and_500_registrations_at_once_lose_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
+    let broker = sandbox.serve();
+    let port = broker.port;
+    const DEVICES: usize = 500;
+    // Fifty devices at a time, each once; the retry loop below plays the
+    // devices that were turned away while the broker was saturated.
+    let registering: Vec<_> = (0..50)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in (t..DEVICES).step_by(50) {
+                    let name = format!("fleet{i:03}");
+                    exchange(
+                        port,
+                        &connect(name.as_bytes(), name.as_bytes(), b"fleet-password"),
+                    );
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            sandbox
+                .command(&["role", "create", &format!("team{i:02}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for writer in writers {
+        let output = writer.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for thread in registering {
+        thread.join().unwrap();
+    }
+    // Devices retry, as real ones do: a refusal while the broker is saturated is
+    // expected, a lost registration is not.
+    for _round in 0..20 {
+        let recorded: std::collections::HashSet<String> = sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["username"].as_str().unwrap().to_owned())
+            .collect();
+        let missing: Vec<String> = (0..DEVICES)
+            .map(|i| format!("fleet{i:03}"))
+            .filter(|name| !recorded.contains(name))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        for name in missing {
+            exchange(
+                port,
+                &connect(name.as_bytes(), name.as_bytes(), b"fleet-password"),
+            );
+        }
+    }
+    let pending = sandbox.json(&["registry", "list"]);
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), DEVICES);
+    assert!(pending
+        .iter()
+        .all(|r| r["conflict"] == serde_json::json!(false)));
+    assert_eq!(
+        sandbox.json(&["role", "list"]).as_array().unwrap().len(),
+        20
+    );
+}
