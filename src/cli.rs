@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{docs, registry, role, serve, user};
+use crate::commands::{audit, docs, registry, role, serve, user};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,10 @@ pub struct GlobalArgs {
     /// Print the command's data or result as JSON on stdout, and nothing else
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// The audit log [default: audit.jsonl beside the state file]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +58,8 @@ pub enum Command {
     /// Manage roles and their topic permissions
     #[command(subcommand)]
     Role(role::RoleCommand),
+    /// Show the latest entries of the audit log
+    Audit(audit::AuditArgs),
     /// Write shell completions and man pages (for packagers and this repository)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),

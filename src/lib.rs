@@ -4,6 +4,7 @@
 //! validation rules, the topic logic, and (in `broker`) the MQTT glue. The binary
 //! in `main.rs` parses arguments and calls into it.
 
+pub mod audit;
 pub mod broker;
 pub mod cli;
 pub mod commands;

@@ -909,3 +909,48 @@ fn pending_requests_are_bounded() {
     register(&broker, "311", "flood0", "flood-secret");
     assert_eq!(pending(&sandbox)[0]["attempts"], json!(2));
 }
+
+#[test]
+fn registrations_and_refused_logins_are_audited() {
+    let (sandbox, broker) = open_registry();
+    register(&broker, "311", "sensor1", "Broker-Canary-1");
+    register(&broker, "5", "sensor1", "Broker-Canary-1");
+    sandbox.run(&["registry", "lock"]).ok();
+    std::thread::sleep(LIVE);
+    register(&broker, "311", "stranger1", "Broker-Canary-2");
+    let entries = sandbox.json(&["audit", "-n", "100"]);
+    let broker_entries: Vec<(String, String)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == json!("broker"))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        broker_entries,
+        vec![
+            ("registration recorded".to_owned(), "sensor1".to_owned()),
+            ("registration updated".to_owned(), "sensor1".to_owned()),
+            ("login refused".to_owned(), "stranger1".to_owned()),
+        ]
+    );
+    let stranger = entries.as_array().unwrap().last().unwrap();
+    assert!(stranger["outcome"]
+        .as_str()
+        .unwrap()
+        .contains("registry locked"));
+    assert!(stranger["detail"]
+        .as_str()
+        .unwrap()
+        .contains("stranger1-board"));
+    let text = std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl")).unwrap();
+    assert!(
+        !text.contains("Canary") && !text.contains("argon2"),
+        "{text}"
+    );
+}

@@ -752,3 +752,93 @@ fn completions_and_man_pages_are_up_to_date() {
         }
     }
 }
+
+// ---------------------------------------------------------------- audit
+
+#[test]
+fn every_change_is_audited_with_its_outcome_and_never_a_password() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["role", "create", "ops"]).ok();
+    sandbox.run(&["role", "create", "ops"]).code(4);
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "alice", "--role", "ops"],
+            "Audit-Canary-1\n",
+        )
+        .ok();
+    sandbox.run(&["user", "list"]).ok();
+    sandbox.run(&["registry", "status"]).ok();
+    sandbox.run(&["user", "delete", "ghost"]).code(3);
+
+    let entries = sandbox.json(&["audit"]);
+    let entries = entries.as_array().unwrap();
+    let summary: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap_or("").to_owned(),
+                e["outcome"]
+                    .as_str()
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("role create", "ops", "ok"),
+        ("role create", "ops", "exit 4"),
+        ("user add", "alice", "ok"),
+        ("user delete", "ghost", "exit 3"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, t, o)| (a.to_string(), t.to_string(), o.to_string()))
+        .collect();
+    assert_eq!(
+        summary, expected,
+        "reads are not audited, changes and failures are"
+    );
+    for entry in entries {
+        assert!(
+            entry["actor"].as_str().unwrap().starts_with("cli:"),
+            "{entry}"
+        );
+        chrono::DateTime::parse_from_rfc3339(entry["time"].as_str().unwrap()).unwrap();
+    }
+    assert!(entries[2]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("user add alice --role ops"));
+    let log_path = sandbox.state.with_file_name("audit.jsonl");
+    assert_eq!(mode_of(&log_path), 0o600);
+    assert!(!std::fs::read_to_string(&log_path)
+        .unwrap()
+        .contains("Canary"));
+
+    let last = sandbox.json(&["audit", "-n", "1"]);
+    assert_eq!(last.as_array().unwrap().len(), 1);
+    assert_eq!(last[0]["target"], json!("ghost"));
+    let table = sandbox.run(&["audit"]).ok().stdout;
+    assert!(
+        table.contains("user add") && table.contains("ACTOR"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_audit_log_can_live_elsewhere() {
+    let sandbox = Sandbox::new();
+    let elsewhere = sandbox.dir.path().join("logs/mqreg-audit.jsonl");
+    let flag = elsewhere.to_str().unwrap();
+    sandbox
+        .run(&["--audit-log", flag, "registry", "unlock"])
+        .ok();
+    assert!(elsewhere.exists());
+    assert!(!sandbox.state.with_file_name("audit.jsonl").exists());
+    let entries = sandbox.json(&["--audit-log", flag, "audit"]);
+    assert_eq!(entries[0]["action"], json!("registry unlock"));
+}

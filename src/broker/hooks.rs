@@ -23,6 +23,7 @@ use rmqtt::types::{
 use super::acl::Grants;
 use super::auth::{Authenticator, Login, Refusal};
 use super::live::LiveState;
+use crate::audit::{AuditLog, Entry};
 use crate::names::printable;
 
 /// The grants of every connected client, recomputed when the state changes.
@@ -72,6 +73,7 @@ impl Grantbook {
 pub struct Hooks {
     pub authenticator: Arc<Authenticator>,
     pub grants: Arc<Grantbook>,
+    pub audit: Arc<AuditLog>,
 }
 
 fn protocol_name(level: u8) -> &'static str {
@@ -114,6 +116,34 @@ fn log_refusal(login: &Login, refusal: &Refusal) {
     }
 }
 
+impl Hooks {
+    fn audit_refusal(&self, login: &Login, refusal: &Refusal) {
+        let action = match refusal {
+            Refusal::Pending { created: true, .. } => "registration recorded",
+            Refusal::Pending { .. } => "registration updated",
+            _ => "login refused",
+        };
+        let mut entry = Entry::now(
+            "broker".into(),
+            action,
+            login.username.as_deref().map(printable),
+            refusal.to_string(),
+        );
+        entry.detail = Some(format!(
+            "client id {} from {}, MQTT {}",
+            printable(&login.client_id),
+            login.address,
+            login.protocol
+        ));
+        if let Err(error) = self.audit.append(&entry) {
+            tracing::error!(
+                "cannot write the audit log {}: {error}",
+                self.audit.path().display()
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl Handler for Hooks {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
@@ -128,6 +158,7 @@ impl Handler for Hooks {
                     }
                     Err(refusal) => {
                         log_refusal(&login, &refusal);
+                        self.audit_refusal(&login, &refusal);
                         // One answer for every failure, so usernames cannot be probed.
                         AuthResult::NotAuthorized
                     }

@@ -17,6 +17,7 @@ use rmqtt::types::{ClientId, Id};
 use super::auth::Authenticator;
 use super::hooks::{Grantbook, Hooks};
 use super::live::{LiveState, Snapshot};
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 
 /// How often the state file is checked for changes made by the CLI.
@@ -39,7 +40,7 @@ pub struct Config {
 }
 
 /// Runs the broker until SIGINT or SIGTERM.
-pub async fn run(live: Arc<LiveState>, config: Config) -> Result<()> {
+pub async fn run(live: Arc<LiveState>, audit: Arc<AuditLog>, config: Config) -> Result<()> {
     let scx = ServerContext::new()
         .node_id(1)
         // rmqtt refuses logins (CONNACK 3) when the CPU is busy: a connect storm
@@ -77,6 +78,7 @@ pub async fn run(live: Arc<LiveState>, config: Config) -> Result<()> {
                 Box::new(Hooks {
                     authenticator: authenticator.clone(),
                     grants: grants.clone(),
+                    audit: audit.clone(),
                 }),
             )
             .await;

@@ -1,6 +1,7 @@
 //! One module per command group: its arguments, then its `exec`, in the manner
 //! of cargo's `src/bin/cargo/commands/`.
 
+pub mod audit;
 pub mod docs;
 pub mod registry;
 pub mod role;
@@ -12,15 +13,17 @@ use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 
+use crate::audit::{AuditLog, Entry};
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::state::store::{self, Store};
 use crate::state::Timestamp;
 
-/// What every command gets: the state store and the output mode.
+/// What every command gets: the state store, the audit log and the output mode.
 pub struct Context {
     pub store: Store,
+    pub audit: AuditLog,
     pub json: bool,
 }
 
@@ -32,16 +35,72 @@ pub fn exec(cli: Cli) -> Result<()> {
         Some(path) => path,
         None => store::default_path()?,
     };
+    let audit = match cli.global.audit_log {
+        Some(log) => AuditLog::new(log),
+        None => AuditLog::beside(&path),
+    };
     let context = Context {
         store: Store::new(path).with_lock_timeout(lock_timeout()?),
+        audit,
         json: cli.global.json,
     };
-    match cli.command {
+    let action = admin_action(&cli.command);
+    let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
         Command::Registry(command) => registry::exec(&context, command),
         Command::User(command) => user::exec(&context, command),
         Command::Role(command) => role::exec(&context, command),
+        Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
+    };
+    if let Some((action, target)) = action {
+        record(&context, action, target, &result);
+    }
+    result
+}
+
+/// The commands that change the state, as the audit log names them, with
+/// the user or role they act on.
+fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
+    use registry::RegistryCommand as R;
+    use role::RoleCommand as O;
+    use user::UserCommand as U;
+    Some(match command {
+        Command::Registry(R::Unlock { .. }) => ("registry unlock", None),
+        Command::Registry(R::Lock) => ("registry lock", None),
+        Command::Registry(R::Approve { .. }) => ("registry approve", None),
+        Command::Registry(R::Reject { .. }) => ("registry reject", None),
+        Command::User(U::Add { user, .. }) => ("user add", Some(user.clone())),
+        Command::User(U::Passwd { user }) => ("user passwd", Some(user.clone())),
+        Command::User(U::Delete { user }) => ("user delete", Some(user.clone())),
+        Command::User(U::GrantRole { user, .. }) => ("user grant-role", Some(user.clone())),
+        Command::User(U::RevokeRole { user, .. }) => ("user revoke-role", Some(user.clone())),
+        Command::Role(O::Create { role, .. }) => ("role create", Some(role.clone())),
+        Command::Role(O::Allow { role, .. }) => ("role allow", Some(role.clone())),
+        Command::Role(O::Disallow { role, .. }) => ("role disallow", Some(role.clone())),
+        Command::Role(O::Delete { role }) => ("role delete", Some(role.clone())),
+        _ => return None,
+    })
+}
+
+/// Appends what a change did to the audit log; the command line (which never
+/// holds a password: those come from stdin) is the detail.
+fn record(context: &Context, action: &str, target: Option<String>, result: &Result<()>) {
+    let outcome = match result {
+        Ok(()) => "ok".to_owned(),
+        Err(error) => format!(
+            "exit {}: {}",
+            error.code as i32,
+            error.message.lines().next().unwrap_or_default()
+        ),
+    };
+    let mut entry = Entry::now(crate::audit::cli_actor(), action, target, outcome);
+    entry.detail = Some(std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+    if let Err(error) = context.audit.append(&entry) {
+        eprintln!(
+            "warning: cannot write the audit log {}: {error}",
+            context.audit.path().display()
+        );
     }
 }
 

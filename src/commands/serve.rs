@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Context;
+use crate::audit::AuditLog;
 use crate::broker::live::LiveState;
 use crate::broker::server::{self, Config};
 use crate::error::{Error, Result};
@@ -56,7 +57,9 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(server::run(live, config));
+    let audit = Arc::new(AuditLog::new(context.audit.path().to_path_buf()));
+    tracing::info!(audit_log = %context.audit.path().display(), "audit log");
+    let result = runtime.block_on(server::run(live, audit, config));
     // Connections still open are closed with the process; a state write in
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));

@@ -1,0 +1,163 @@
+//! The audit log: one JSON object per line, appended, never rewritten.
+//!
+//! Every admin change made with the CLI, every registration the broker records
+//! and every login it refuses leaves a line with the time, who did it (the CLI's
+//! Unix user, or `broker`), what, and how it ended. It lives beside the state
+//! file as `audit.jsonl` unless `--audit-log PATH` says otherwise, mode 0600.
+//! Lines are written with one `write` on a file opened for appending, so
+//! concurrent writers never interleave within a line. Passwords never reach it:
+//! the CLI reads them from stdin, and the broker writes names and reasons only.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// `cli:USER` or `broker`.
+    pub actor: String,
+    /// `registry approve`, `user add`, `login refused`, `registration recorded`, ...
+    pub action: String,
+    /// The user, role or request acted on, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `ok`, or what went wrong.
+    pub outcome: String,
+    /// The command line (CLI), or client id and peer (broker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Entry {
+    pub fn now(actor: String, action: &str, target: Option<String>, outcome: String) -> Self {
+        Self {
+            time: crate::output::rfc3339(chrono::Utc::now()),
+            actor,
+            action: action.to_owned(),
+            target,
+            outcome,
+            detail: None,
+        }
+    }
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+    /// Kept open by the broker, which appends often.
+    file: Mutex<Option<File>>,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: Mutex::new(None),
+        }
+    }
+
+    /// `audit.jsonl` in the state file's folder.
+    pub fn beside(state: &Path) -> Self {
+        Self::new(state.with_file_name("audit.jsonl"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&self, entry: &Entry) -> io::Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if file.is_none() {
+            if let Some(folder) = self.path.parent().filter(|f| !f.as_os_str().is_empty()) {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(folder)?;
+            }
+            *file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(&self.path)?,
+            );
+        }
+        file.as_mut().expect("opened above").write_all(&line)
+    }
+
+    /// The last `count` entries, oldest first; lines that do not parse are skipped.
+    pub fn tail(&self, count: usize) -> io::Result<Vec<Entry>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut entries: Vec<Entry> = text
+            .lines()
+            .rev()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .take(count)
+            .collect();
+        entries.reverse();
+        Ok(entries)
+    }
+}
+
+/// Who runs this CLI: `cli:alice`, or `cli:root (sudo by alice)`.
+pub fn cli_actor() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| {
+            std::fs::metadata("/proc/self")
+                .map_or_else(|_| "unknown".into(), |m| format!("uid {}", m.uid()))
+        });
+    match std::env::var("SUDO_USER") {
+        Ok(by) if by != user => format!("cli:{user} (sudo by {by})"),
+        _ => format!("cli:{user}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_append_and_tail_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::beside(&dir.path().join("sub/state.toml"));
+        for i in 0..5 {
+            log.append(&Entry::now(
+                "broker".into(),
+                "login refused",
+                Some(format!("dev{i}")),
+                "wrong password".into(),
+            ))
+            .unwrap();
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        let tail = log.tail(3).unwrap();
+        let targets: Vec<_> = tail.iter().map(|e| e.target.clone().unwrap()).collect();
+        assert_eq!(targets, ["dev2", "dev3", "dev4"]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(log.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(AuditLog::new(dir.path().join("none.jsonl"))
+            .tail(5)
+            .unwrap()
+            .is_empty());
+    }
+}
