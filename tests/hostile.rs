@@ -432,3 +432,33 @@ fn twenty_cli_writers_and_500_registrations_at_once_lose_nothing() {
         20
     );
 }
+
+#[test]
+fn unknown_users_and_wrong_passwords_are_refused_alike_in_time() {
+    // The default argon2 cost, so a real password check takes milliseconds.
+    let sandbox = Sandbox::new();
+    sandbox
+        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
+        .ok();
+    let broker = sandbox.serve();
+    let median_refusal = |user: &[u8], password: &[u8]| {
+        let mut times: Vec<Duration> = (0..11)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let reply = exchange(broker.port, &connect(b"probe", user, password));
+                assert_eq!(reply, [0x20, 0x02, 0x00, 0x05]);
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[5]
+    };
+    let wrong_password = median_refusal(b"known1", b"wrong-password");
+    let unknown_user = median_refusal(b"nobody1", b"wrong-password");
+    let ratio = unknown_user.as_secs_f64() / wrong_password.as_secs_f64();
+    eprintln!("median refusal: wrong password {wrong_password:?}, unknown user {unknown_user:?}");
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown user {unknown_user:?} vs wrong password {wrong_password:?}: the difference tells which users exist"
+    );
+}

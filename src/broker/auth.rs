@@ -13,8 +13,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use tokio::sync::Semaphore;
@@ -86,6 +87,16 @@ impl fmt::Display for Refusal {
 
 pub type Verdict = Result<(), Refusal>;
 
+/// One check against a hash with the state's cost: what refusals start out
+/// taking, before real checks refine it.
+fn measure_verify(live: &LiveState) -> Duration {
+    let cost = live.snapshot().state.argon2;
+    let hash = password::hash("calibration", cost);
+    let started = Instant::now();
+    password::verify(b"not the password", &hash);
+    started.elapsed()
+}
+
 /// Longest password accepted for checking; argon2 takes any length, but a
 /// 64 KiB password would only be a way to make us hash more.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -106,6 +117,9 @@ pub struct Authenticator {
     waiting: AtomicUsize,
     max_waiting: usize,
     recorder: Recorder,
+    /// How long a password check takes here, in microseconds: the least time
+    /// any refusal takes.
+    typical_verify_micros: AtomicU64,
 }
 
 impl Authenticator {
@@ -124,6 +138,7 @@ impl Authenticator {
             waiting: AtomicUsize::new(0),
             max_waiting,
             recorder: Recorder::start(live.clone()),
+            typical_verify_micros: AtomicU64::new(measure_verify(&live).as_micros() as u64),
         }
     }
 
@@ -135,7 +150,22 @@ impl Authenticator {
         *hasher.finalize().as_bytes()
     }
 
+    /// Decides a login. Every refusal takes at least as long as a typical
+    /// password check, so the time to answer does not tell an unknown user
+    /// from a wrong password; the wait is a timer, not work, so it costs no CPU.
     pub async fn authenticate(&self, login: &Login) -> Verdict {
+        let started = Instant::now();
+        let verdict = self.decide(login).await;
+        if verdict.is_err() {
+            let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
+            if let Some(rest) = typical.checked_sub(started.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+        verdict
+    }
+
+    async fn decide(&self, login: &Login) -> Verdict {
         let (Some(username), Some(password)) = (&login.username, &login.password) else {
             return Err(Refusal::NoCredentials);
         };
@@ -182,9 +212,17 @@ impl Authenticator {
         }
         let password_copy = password.to_vec();
         let stored_copy = stored.to_owned();
-        let matches = self
-            .hash_work(move || password::verify(&password_copy, &stored_copy))
+        let (matches, took) = self
+            .hash_work(move || {
+                let started = Instant::now();
+                let matches = password::verify(&password_copy, &stored_copy);
+                (matches, started.elapsed())
+            })
             .await;
+        // A moving average, so refusals keep matching what a check costs now.
+        let old = self.typical_verify_micros.load(Ordering::Relaxed);
+        let new = (old * 7 + took.as_micros() as u64) / 8;
+        self.typical_verify_micros.store(new, Ordering::Relaxed);
         if matches {
             let mut verified = self.verified.lock().unwrap();
             if verified.len() >= CACHE_LIMIT {
