@@ -45,6 +45,29 @@ fn open_registry() -> (Sandbox, Broker) {
     (sandbox, broker)
 }
 
+/// An `operator` user (password `ops-secret`) whose role `ops` has `ACCESS:#`.
+fn add_operator(sandbox: &Sandbox, access: &str) {
+    sandbox
+        .run(&["role", "create", "ops", "--allow", &format!("{access}:#")])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "operator", "--role", "ops"],
+            "ops-secret\n",
+        )
+        .ok();
+}
+
+/// A device user with the `sensor` role and the password `device-secret`.
+fn add_device(sandbox: &Sandbox, name: &str) {
+    sandbox
+        .run_with_stdin(
+            &["user", "add", name, "--role", "sensor"],
+            "device-secret\n",
+        )
+        .ok();
+}
+
 /// Publishes once as a device so that a pending request is recorded.
 fn register(broker: &Broker, version: &str, user: &str, password: &str) -> i32 {
     broker
@@ -272,15 +295,7 @@ fn the_whole_flow_on_mqtt_5() {
 #[test]
 fn messages_flow_within_granted_topics_only() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "readwrite");
     register(&broker, "311", "sensor1", "device-secret");
     sandbox
         .run(&["registry", "approve", "sensor1", "--role", "sensor"])
@@ -392,6 +407,7 @@ fn failed_logins_never_touch_users() {
     for secret in ["wrong-password", "right-password", "device-secret"] {
         assert!(!log.contains(secret), "a password reached the log:\n{log}");
     }
+    assert!(!log.contains("$argon2"), "a hash reached the log:\n{log}");
 }
 
 #[test]
@@ -466,21 +482,8 @@ fn approve_match_with_role_lets_a_fleet_in() {
 #[test]
 fn a_revoked_permission_stops_working_on_a_live_connection() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor1", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "readwrite");
+    add_device(&sandbox, "sensor1");
     std::thread::sleep(LIVE);
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
@@ -525,21 +528,8 @@ fn a_revoked_permission_stops_working_on_a_live_connection() {
 #[test]
 fn a_role_change_applies_to_every_holder_live() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "read:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor1", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "read");
+    add_device(&sandbox, "sensor1");
     std::thread::sleep(LIVE);
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
@@ -557,18 +547,8 @@ fn a_role_change_applies_to_every_holder_live() {
 #[test]
 fn a_deleted_user_is_disconnected_and_others_are_not() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor1", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor2", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    add_device(&sandbox, "sensor1");
+    add_device(&sandbox, "sensor2");
     std::thread::sleep(LIVE);
     let doomed = broker.client("c1", "sensor1", "device-secret");
     doomed.expect_connected();
@@ -589,21 +569,8 @@ fn a_deleted_user_is_disconnected_and_others_are_not() {
 #[test]
 fn a_will_needs_write_permission() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "read:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor1", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "read");
+    add_device(&sandbox, "sensor1");
     std::thread::sleep(LIVE);
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
@@ -634,15 +601,7 @@ fn a_will_needs_write_permission() {
 #[test]
 fn retained_messages_work() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "readwrite");
     std::thread::sleep(LIVE);
     let (code, out) = broker.mosquitto_pub(&[
         "-u",
@@ -695,12 +654,7 @@ fn users_survive_a_restart_and_sigterm_exits_0() {
 #[test]
 fn a_corrupt_state_file_while_serving_keeps_the_last_good_state() {
     let (sandbox, broker) = open_registry();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "sensor1", "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    add_device(&sandbox, "sensor1");
     std::thread::sleep(LIVE);
     let good = sandbox.text();
     std::fs::write(&sandbox.state, "this is [not toml").unwrap();
@@ -788,15 +742,7 @@ fn concurrent_registrations_and_cli_writes_lose_nothing() {
 #[test]
 fn a_tls_listener_serves_the_same_rules() {
     let sandbox = Sandbox::new();
-    sandbox
-        .run(&["role", "create", "ops", "--allow", "readwrite:#"])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
+    add_operator(&sandbox, "readwrite");
     let dir = sandbox.dir.path();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")

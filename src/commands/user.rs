@@ -142,11 +142,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
         }
         UserCommand::GrantRole { user, roles } => {
             let (missing, record) = context.store.update(|state| {
-                let missing: Vec<String> = state
-                    .missing_roles(&roles)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
+                let missing = undefined_roles(state, &roles);
                 let record = state
                     .users
                     .get_mut(&user)
@@ -161,11 +157,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
         }
         UserCommand::RevokeRole { user, roles } => {
             let (missing, record) = context.store.update(|state| {
-                let missing: Vec<String> = state
-                    .missing_roles(&roles)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
+                let missing = undefined_roles(state, &roles);
                 let record = state
                     .users
                     .get_mut(&user)
@@ -208,6 +200,14 @@ fn list(context: &Context, state: &State) -> Result<()> {
     }
     println!("{table}");
     Ok(())
+}
+
+fn undefined_roles(state: &State, roles: &[String]) -> Vec<String> {
+    state
+        .missing_roles(roles)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn refuse_existing(state: &State, user: &str) -> Result<()> {
