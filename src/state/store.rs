@@ -175,12 +175,18 @@ impl Store {
         let new_text = bulk::serialize(&state)
             .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
         let changed = text.as_deref() != Some(new_text.as_str());
-        if changed {
-            self.replace(&new_text)?;
-        }
-        if changed || !from_cache {
-            self.write_cache(&new_text, &state);
-        }
+        // The cache is written on a second thread while the state is fsynced:
+        // a cache that lands first, or for a write that then fails, only fails
+        // its digest check and is ignored.
+        std::thread::scope(|scope| {
+            if changed || !from_cache {
+                scope.spawn(|| self.write_cache(&new_text, &state));
+            }
+            if changed {
+                self.replace(&new_text)?;
+            }
+            Ok::<(), Error>(())
+        })?;
         Ok(result)
     }
 
