@@ -59,8 +59,9 @@ struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        let _ = Command::new("sh")
+            // The shell's own `kill`: no procps needed on a minimal machine.
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

@@ -265,8 +265,9 @@ impl Broker {
     }
 
     fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        let _ = Command::new("sh")
+            // The shell's own `kill`: no procps needed on a minimal machine.
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
