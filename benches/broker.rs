@@ -2,7 +2,8 @@
 //! latency with the same users and equivalent ACLs, as ratios mqreg/mosquitto.
 //!
 //! Run with `cargo bench --bench broker` (needs Debian's `mosquitto` and
-//! `taskset`). Each broker is pinned to CPU 0; the load runs on one tokio worker.
+//! `taskset`). Each broker is pinned to CPU 0; the load runs on one tokio
+//! worker pinned to CPU 1.
 //! `MQREG_BENCH_ROUNDS` (default 3) sets the rounds; the median is printed.
 //! This measures, it asserts nothing about time.
 //!
@@ -451,6 +452,12 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     eprintln!("hashing {USERS} passwords with argon2id defaults...");
     let state = prepare_mqreg(dir.path());
+    // The load runs on CPU 1, the brokers on CPU 0: neither slows the other.
+    let pinned = Command::new("taskset")
+        .args(["-cp", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -472,9 +479,12 @@ fn main() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_default();
+    let cpus = std::fs::read_to_string("/proc/cpuinfo").map_or(0, |info| {
+        info.lines().filter(|l| l.starts_with("processor")).count()
+    });
     println!(
-        "machine: {} CPUs, {machine}; brokers pinned to CPU 0; median of {rounds} rounds",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "machine: {cpus} CPUs, {machine}; brokers pinned to CPU 0, load {}; median of {rounds} rounds",
+        if pinned { "to CPU 1" } else { "not pinned" }
     );
     println!(
         "{:<40} {:>12} {:>12} {:>8}",
