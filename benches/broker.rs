@@ -389,6 +389,59 @@ async fn fan_in(port: u16) -> (f64, f64, usize) {
     (at(0.5), at(0.99), expected - latencies.len())
 }
 
+/// p99 latency (ms) of a publisher sending 100 msg/s to a subscriber while
+/// `running` holds: what the cold storm does to traffic already flowing.
+async fn live_publisher_latency(port: u16, running: Arc<std::sync::atomic::AtomicBool>) -> f64 {
+    let base = Instant::now();
+    let (subscriber, mut sub_events) = client(port, "probe-sub", USERS - 2).await;
+    let topic = format!("bench/{}/probe", user(USERS - 3));
+    subscriber
+        .subscribe(&topic, rumqttc::QoS::AtMostOnce)
+        .await
+        .unwrap();
+    loop {
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) = sub_events.poll().await {
+            break;
+        }
+    }
+    let (publisher, mut pub_events) = client(port, "probe-pub", USERS - 3).await;
+    let pump = tokio::spawn(async move { while pub_events.poll().await.is_ok() {} });
+    let sending = {
+        let running = running.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(10));
+            while running.load(Ordering::Relaxed) {
+                ticks.tick().await;
+                let sent = base.elapsed().as_nanos() as u64;
+                let _ = publisher
+                    .publish(
+                        &topic,
+                        rumqttc::QoS::AtMostOnce,
+                        false,
+                        sent.to_be_bytes().to_vec(),
+                    )
+                    .await;
+            }
+        })
+    };
+    let mut latencies = Vec::new();
+    while running.load(Ordering::Relaxed) {
+        if let Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) =
+            tokio::time::timeout(Duration::from_millis(200), sub_events.poll()).await
+        {
+            if let Ok(bytes) = p.payload[..].try_into() {
+                latencies.push(base.elapsed().as_nanos() as u64 - u64::from_be_bytes(bytes));
+            }
+        }
+    }
+    let _ = sending.await;
+    pump.abort();
+    latencies.sort_unstable();
+    latencies
+        .get((latencies.len().max(1) - 1) * 99 / 100)
+        .map_or(f64::NAN, |ns| *ns as f64 / 1e6)
+}
+
 type Figures = Vec<(&'static str, f64)>;
 
 async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
@@ -411,11 +464,15 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
 
     let broker = start(kind, dir, state);
     let started = Instant::now();
+    let storming = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let probe = tokio::spawn(live_publisher_latency(broker.port, storming.clone()));
     let (_, ok) = storm(broker.port, right.clone(), 0).await;
     figures.push((
         "cold storm: seconds for 2,000 logins",
         started.elapsed().as_secs_f64(),
     ));
+    storming.store(false, Ordering::Relaxed);
+    figures.push(("cold storm: live publisher p99 (ms)", probe.await.unwrap()));
     figures.push(("cold storm: logins refused", (USERS - ok) as f64));
     let (rate, ok) = storm(broker.port, right.clone(), 0).await;
     figures.push(("warm connect storm (logins/s)", rate));
