@@ -309,7 +309,7 @@ fn messages_flow_within_granted_topics_only() {
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
     ops.subscribe("devices/#");
-    let device = broker.client("sensor1-board", "sensor1", "device-secret");
+    let device = broker.client("sensor1-live", "sensor1", "device-secret");
     device.expect_connected();
     device.publish("devices/sensor2/temp", "spoofed");
     device.publish("devices/sensor1/temp", "21.5");

@@ -388,7 +388,7 @@ impl Client {
 
     #[track_caller]
     pub fn expect_connected(&self) {
-        match self.next(Duration::from_secs(10)) {
+        match self.next(Duration::from_secs(30)) {
             Some(Seen::Connected) => {}
             Some(Seen::Refused(code)) => panic!("refused: {code}"),
             _ => panic!("no CONNACK"),
