@@ -66,10 +66,6 @@ impl LiveState {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.read().expect("state lock poisoned").clone()
     }

@@ -94,8 +94,9 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
     match command {
         RegistryCommand::Unlock { window } => {
             let status = context.store.update(|state| {
-                state.unlock(now(), window);
-                Ok(state.status(now()))
+                let now = now();
+                state.unlock(now, window);
+                Ok(state.status(now))
             })?;
             print_status(context, &status)
         }
