@@ -23,6 +23,10 @@ use mqreg::state::{Role, User};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "../tests/common/connect.rs"]
+mod connect;
+use connect::connect_packet;
+
 const USERS: usize = 2_000;
 const CONCURRENCY: usize = 100;
 const MESSAGES: usize = 100_000;
@@ -192,29 +196,6 @@ fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
         .unwrap();
     wait_for_port(port);
     Running { child, port }
-}
-
-fn connect_packet(client_id: &str, username: &str, password: &str) -> Vec<u8> {
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 60];
-    for field in [client_id, username, password] {
-        body.extend_from_slice(&(field.len() as u16).to_be_bytes());
-        body.extend_from_slice(field.as_bytes());
-    }
-    let mut packet = vec![0x10];
-    let mut len = body.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        packet.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    packet.extend_from_slice(&body);
-    packet
 }
 
 /// Connects, returns the CONNACK code (None: no CONNACK), disconnects.
@@ -448,17 +429,35 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
     let mut figures = Figures::new();
     let right: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..USERS)
-            .map(|i| connect_packet(&format!("c{i}"), &user(i), &secret(i)))
+            .map(|i| {
+                connect_packet(
+                    format!("c{i}").as_bytes(),
+                    user(i).as_bytes(),
+                    secret(i).as_bytes(),
+                )
+            })
             .collect(),
     );
     let unknown: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..USERS)
-            .map(|i| connect_packet(&format!("u{i}"), &format!("nobody{i:04}"), "whatever-pw"))
+            .map(|i| {
+                connect_packet(
+                    format!("u{i}").as_bytes(),
+                    format!("nobody{i:04}").as_bytes(),
+                    b"whatever-pw",
+                )
+            })
             .collect(),
     );
     let wrong: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..USERS)
-            .map(|i| connect_packet(&format!("w{i}"), &user(i), "wrong-password"))
+            .map(|i| {
+                connect_packet(
+                    format!("w{i}").as_bytes(),
+                    user(i).as_bytes(),
+                    b"wrong-password",
+                )
+            })
             .collect(),
     );
 

@@ -8,36 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::connect::connect_packet as connect;
 use common::{eventually, Sandbox};
-
-fn mqtt_string(bytes: &[u8]) -> Vec<u8> {
-    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// A 3.1.1 CONNECT with raw (possibly invalid) username and password bytes.
-fn connect(client_id: &[u8], username: &[u8], password: &[u8]) -> Vec<u8> {
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 60];
-    body.extend(mqtt_string(client_id));
-    body.extend(mqtt_string(username));
-    body.extend(mqtt_string(password));
-    let mut packet = vec![0x10];
-    let mut len = body.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        packet.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    packet.extend(body);
-    packet
-}
 
 /// Sends `bytes` and returns whatever comes back before the server closes or
 /// goes quiet for a second.

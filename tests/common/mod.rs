@@ -2,6 +2,8 @@
 //! way to run the real `mqreg` binary against it.
 #![allow(dead_code)]
 
+pub mod connect;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
