@@ -1,0 +1,178 @@
+//! The two brokers under test, set up alike: the same 2,000 users (argon2id
+//! hashes for mqreg, mosquitto_passwd's for mosquitto) and the same rights,
+//! each started pinned to CPU 0 on a port of its own.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mqreg::password::{self, HashCost};
+use mqreg::state::store::Store;
+use mqreg::state::{Role, User};
+
+use crate::{secret, user, USERS};
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kind {
+    Mqreg,
+    Mosquitto,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mqreg => "mqreg",
+            Kind::Mosquitto => "mosquitto",
+        }
+    }
+}
+
+pub struct Running {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            // The shell's own `kill`: no procps needed on a minimal machine.
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "broker on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Users with real argon2id hashes (the crate's defaults), a role with the
+/// same rights as the mosquitto ACL below.
+pub fn prepare_mqreg(dir: &Path) -> PathBuf {
+    // A folder of its own, which mqreg creates private; mosquitto (which
+    // drops to its own user) reads its files from the shared one.
+    let state = dir.join("mqreg").join("state.toml");
+    let cost = HashCost::default();
+    let hashes: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                scope.spawn(move || {
+                    (0..USERS)
+                        .filter(|i| i % 2 == w)
+                        .map(|i| (i, password::hash(&secret(i), cost)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, String)> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        all.sort();
+        all.into_iter().map(|(_, hash)| hash).collect()
+    });
+    Store::new(&state)
+        .update(|s| {
+            let mut role = Role::default();
+            role.allow(&"readwrite:bench/{username}/#".parse().unwrap());
+            role.allow(&"read:bench/#".parse().unwrap());
+            s.roles.insert("bench".into(), role);
+            for (i, hash) in hashes.iter().enumerate() {
+                s.users.insert(
+                    user(i),
+                    User {
+                        password_hash: hash.clone(),
+                        roles: vec!["bench".into()],
+                        created: chrono::Utc::now(),
+                    },
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    state
+}
+
+fn prepare_mosquitto(dir: &Path, port: u16) -> PathBuf {
+    let passwords = dir.join("passwd");
+    let mut text = String::new();
+    for i in 0..USERS {
+        writeln!(text, "{}:{}", user(i), secret(i)).unwrap();
+    }
+    std::fs::write(&passwords, text).unwrap();
+    let status = Command::new("mosquitto_passwd")
+        .arg("-U")
+        .arg(&passwords)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mosquitto_passwd -U failed");
+    let acl = dir.join("acl");
+    std::fs::write(&acl, "pattern readwrite bench/%u/#\npattern read bench/#\n").unwrap();
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
+             set_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 100\n\
+             log_type error\n",
+            passwords.display(),
+            acl.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
+    let port = free_port();
+    let mut command = Command::new("taskset");
+    command.args(["-c", "0"]);
+    match kind {
+        Kind::Mqreg => {
+            command
+                .arg(env!("CARGO_BIN_EXE_mqreg"))
+                .arg("--state")
+                .arg(state)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                // For trying other settings, e.g. `--hash-workers 2`.
+                .args(
+                    std::env::var("MQREG_BENCH_SERVE_ARGS")
+                        .unwrap_or_default()
+                        .split_whitespace(),
+                )
+                .env("RUST_LOG", "error");
+        }
+        Kind::Mosquitto => {
+            let config = prepare_mosquitto(dir, port);
+            command.arg("mosquitto").arg("-c").arg(config);
+        }
+    }
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    Running { child, port }
+}

@@ -1,0 +1,340 @@
+//! The loads themselves: login storms, one-to-one throughput, fan-in latency,
+//! and a live publisher probing latency while something else goes on.
+//! Each is bounded in messages and in time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use crate::raw::{self, PacketReader, PublishTemplate};
+use crate::{secret, user};
+
+pub const CONCURRENCY: usize = 100;
+pub const MESSAGES: usize = 100_000;
+pub const PAYLOAD: usize = 100;
+pub const FAN_IN_PUBLISHERS: usize = 100;
+pub const FAN_IN_RATE: u64 = 100;
+pub const FAN_IN_SECONDS: u64 = 3;
+/// Unacknowledged QoS 1 messages a publisher keeps in flight, as the brokers'
+/// own limit towards subscribers (`--max-inflight`, `max_inflight_messages`).
+const QOS1_WINDOW: usize = 100;
+/// Packets written with one system call.
+const BATCH: usize = 64;
+/// A receiver that hears nothing for this long stops waiting.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Connects, returns the CONNACK code (None: no CONNACK), disconnects.
+async fn login(port: u16, packet: &[u8]) -> Option<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    stream.write_all(packet).await.ok()?;
+    let mut ack = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut ack))
+        .await
+        .ok()?
+        .ok()?;
+    if ack[3] == 0 {
+        let _ = stream.write_all(&[0xE0, 0]).await;
+    }
+    Some(ack[3])
+}
+
+/// Logins per second, `CONCURRENCY` at a time, and how many got the expected
+/// CONNACK code.
+pub async fn storm(port: u16, packets: Arc<Vec<Vec<u8>>>, expect: u8) -> (f64, usize) {
+    let next = Arc::new(AtomicU64::new(0));
+    let good = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (next, good, packets) = (next.clone(), good.clone(), packets.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= packets.len() {
+                        break;
+                    }
+                    if login(port, &packets[i]).await == Some(expect) {
+                        good.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = packets.len() as f64 / start.elapsed().as_secs_f64();
+    (rate, good.load(Ordering::Relaxed) as usize)
+}
+
+pub struct Throughput {
+    /// Distinct messages delivered per second, from the first sent to the last received.
+    pub rate: f64,
+    pub lost: usize,
+    pub duplicates: usize,
+}
+
+/// `MESSAGES` numbered messages from one publisher, as fast as the broker
+/// takes them, to one wildcard subscriber (which acknowledges QoS 1 at once).
+pub async fn throughput(port: u16, qos: u8) -> Throughput {
+    let mut subscriber = raw::connect(port, "tp-sub", &user(1), &secret(1))
+        .await
+        .unwrap();
+    raw::subscribe(&mut subscriber, "bench/#", qos)
+        .await
+        .unwrap();
+    let publisher = raw::connect(port, "tp-pub", &user(0), &secret(0))
+        .await
+        .unwrap();
+    let template = PublishTemplate::new(&format!("bench/{}/data", user(0)), qos, PAYLOAD);
+    let start = Instant::now();
+    let sending = tokio::spawn(publish_numbered(publisher, template));
+
+    let mut seen = vec![false; MESSAGES];
+    let (mut received, mut duplicates) = (0, 0);
+    let mut last = start;
+    let mut reader = PacketReader::new();
+    let mut acks = Vec::new();
+    let deadline = start + Duration::from_secs(60);
+    while received < MESSAGES && Instant::now() < deadline {
+        match tokio::time::timeout(QUIET, reader.fill(&mut subscriber)).await {
+            Ok(Ok(true)) => {}
+            _ => break,
+        }
+        let now = Instant::now();
+        while let Some(packet) = reader.next_packet() {
+            if !packet.is_publish() {
+                continue;
+            }
+            let (packet_id, payload) = packet.publish_parts();
+            if let Some(id) = packet_id {
+                acks.extend_from_slice(&raw::puback(id));
+            }
+            let number = u32::from_be_bytes(payload[..4].try_into().unwrap()) as usize;
+            if std::mem::replace(&mut seen[number], true) {
+                duplicates += 1;
+            } else {
+                received += 1;
+                last = now;
+            }
+        }
+        if !acks.is_empty() {
+            subscriber.write_all(&acks).await.unwrap();
+            acks.clear();
+        }
+    }
+    let _ = tokio::time::timeout(QUIET, sending).await;
+    Throughput {
+        rate: received as f64 / (last - start).as_secs_f64().max(1e-9),
+        lost: MESSAGES - received,
+        duplicates,
+    }
+}
+
+/// Publishes messages numbered 0..MESSAGES in batches; at QoS 1 keeps at
+/// most `QOS1_WINDOW` unacknowledged.
+async fn publish_numbered(stream: TcpStream, template: PublishTemplate) {
+    let qos1 = template.packet_id_at.is_some();
+    let (mut incoming, mut outgoing) = stream.into_split();
+    let window = Arc::new(Semaphore::new(if qos1 {
+        QOS1_WINDOW
+    } else {
+        Semaphore::MAX_PERMITS
+    }));
+    let acknowledging = qos1.then(|| {
+        let window = window.clone();
+        tokio::spawn(async move {
+            let mut reader = PacketReader::new();
+            let mut acked = 0;
+            while acked < MESSAGES {
+                match tokio::time::timeout(QUIET * 5, reader.fill(&mut incoming)).await {
+                    Ok(Ok(true)) => {}
+                    _ => break,
+                }
+                let mut count = 0;
+                while let Some(packet) = reader.next_packet() {
+                    count += usize::from(packet.is_puback());
+                }
+                window.add_permits(count);
+                acked += count;
+            }
+        })
+    });
+    let mut batch = Vec::with_capacity(BATCH * template.bytes.len());
+    let mut number = 0;
+    while number < MESSAGES {
+        let Ok(Ok(first)) = tokio::time::timeout(QUIET * 5, window.clone().acquire_owned()).await
+        else {
+            break;
+        };
+        first.forget();
+        let more = window
+            .available_permits()
+            .min(BATCH - 1)
+            .min(MESSAGES - number - 1);
+        if more > 0 {
+            window.try_acquire_many(more as u32).unwrap().forget();
+        }
+        batch.clear();
+        for _ in 0..=more {
+            let packet_id = (number % 65_535) as u16 + 1;
+            template.append(&mut batch, packet_id, &(number as u32).to_be_bytes());
+            number += 1;
+        }
+        if outgoing.write_all(&batch).await.is_err() {
+            break;
+        }
+    }
+    if let Some(acknowledging) = acknowledging {
+        let _ = acknowledging.await;
+    }
+}
+
+/// Latencies in nanoseconds, as p50 and p99 in milliseconds.
+fn percentiles(mut latencies: Vec<u64>) -> (f64, f64) {
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * q) as usize)
+            .map_or(f64::NAN, |ns| *ns as f64 / 1e6)
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Collects the latency of every timestamped PUBLISH until `expected` have
+/// come, the stream falls quiet, or `keep_going` turns false.
+async fn receive_latencies(
+    stream: &mut TcpStream,
+    base: Instant,
+    expected: usize,
+    keep_going: &AtomicBool,
+) -> Vec<u64> {
+    let mut reader = PacketReader::new();
+    let mut latencies = Vec::with_capacity(expected.min(1 << 20));
+    while latencies.len() < expected && keep_going.load(Ordering::Relaxed) {
+        match tokio::time::timeout(Duration::from_millis(200), reader.fill(stream)).await {
+            Ok(Ok(true)) => {}
+            Ok(_) => break,
+            Err(_) => continue,
+        }
+        let now = base.elapsed().as_nanos() as u64;
+        while let Some(packet) = reader.next_packet() {
+            if packet.is_publish() {
+                let (_, payload) = packet.publish_parts();
+                let sent = u64::from_be_bytes(payload[..8].try_into().unwrap());
+                latencies.push(now.saturating_sub(sent));
+            }
+        }
+    }
+    latencies
+}
+
+/// Sends a timestamped message every `period`, starting after `phase`,
+/// `count` times or until `keep_going` turns false.
+async fn publish_timestamps(
+    mut stream: TcpStream,
+    template: PublishTemplate,
+    base: Instant,
+    phase: Duration,
+    period: Duration,
+    count: u64,
+    keep_going: Arc<AtomicBool>,
+) {
+    tokio::time::sleep(phase).await;
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut packet = Vec::with_capacity(template.bytes.len());
+    for _ in 0..count {
+        ticks.tick().await;
+        if !keep_going.load(Ordering::Relaxed) {
+            break;
+        }
+        packet.clear();
+        let sent = base.elapsed().as_nanos() as u64;
+        template.append(&mut packet, 0, &sent.to_be_bytes());
+        if stream.write_all(&packet).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// p50 and p99 latency (ms) of `FAN_IN_PUBLISHERS` publishers × `FAN_IN_RATE`
+/// msg/s into one wildcard subscriber, and how many messages were lost. The
+/// publishers tick at evenly spread moments, as independent devices would.
+pub async fn fan_in(port: u16) -> (f64, f64, usize) {
+    let base = Instant::now();
+    let subscriber_user = crate::USERS - 1;
+    let mut subscriber = raw::connect(
+        port,
+        "fan-sub",
+        &user(subscriber_user),
+        &secret(subscriber_user),
+    )
+    .await
+    .unwrap();
+    raw::subscribe(&mut subscriber, "bench/#", 0).await.unwrap();
+    let period = Duration::from_micros(1_000_000 / FAN_IN_RATE);
+    let always = Arc::new(AtomicBool::new(true));
+    // Everyone logs in first: the subscriber is not reading yet.
+    let mut streams = Vec::new();
+    for p in 0..FAN_IN_PUBLISHERS {
+        let stream = raw::connect(port, &format!("fan-pub-{p}"), &user(p), &secret(p))
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    let mut publishers = Vec::new();
+    for (p, stream) in streams.into_iter().enumerate() {
+        let template = PublishTemplate::new(&format!("bench/{}/t", user(p)), 0, PAYLOAD);
+        let phase = period * p as u32 / FAN_IN_PUBLISHERS as u32;
+        publishers.push(tokio::spawn(publish_timestamps(
+            stream,
+            template,
+            base,
+            phase,
+            period,
+            FAN_IN_RATE * FAN_IN_SECONDS,
+            always.clone(),
+        )));
+    }
+    let expected = FAN_IN_PUBLISHERS * (FAN_IN_RATE * FAN_IN_SECONDS) as usize;
+    let latencies = receive_latencies(&mut subscriber, base, expected, &always).await;
+    for publisher in publishers {
+        let _ = publisher.await;
+    }
+    let lost = expected - latencies.len();
+    let (p50, p99) = percentiles(latencies);
+    (p50, p99, lost)
+}
+
+/// p99 latency (ms) of a publisher sending 100 msg/s to a subscriber while
+/// `running` holds: what a storm does to traffic already flowing.
+pub async fn live_publisher_latency(port: u16, running: Arc<AtomicBool>) -> f64 {
+    let base = Instant::now();
+    let probe = crate::USERS - 3;
+    let mut subscriber = raw::connect(port, "probe-sub", &user(probe - 1), &secret(probe - 1))
+        .await
+        .unwrap();
+    let topic = format!("bench/{}/probe", user(probe));
+    raw::subscribe(&mut subscriber, &topic, 0).await.unwrap();
+    let publisher = raw::connect(port, "probe-pub", &user(probe), &secret(probe))
+        .await
+        .unwrap();
+    let sending = tokio::spawn(publish_timestamps(
+        publisher,
+        PublishTemplate::new(&topic, 0, PAYLOAD),
+        base,
+        Duration::ZERO,
+        Duration::from_millis(10),
+        u64::MAX,
+        running.clone(),
+    ));
+    let latencies = receive_latencies(&mut subscriber, base, usize::MAX, &running).await;
+    let _ = sending.await;
+    percentiles(latencies).1
+}

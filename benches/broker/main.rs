@@ -1,0 +1,190 @@
+//! mqreg against mosquitto on this machine, in one run: logins, throughput and
+//! latency with the same users and equivalent ACLs, as ratios mqreg/mosquitto.
+//!
+//! Run with `cargo bench --bench broker` (needs Debian's `mosquitto` and
+//! `taskset`). Each broker is pinned to CPU 0; the load runs on one tokio
+//! worker pinned to CPU 1.
+//! `MQREG_BENCH_ROUNDS` (default 3) sets the rounds; the median is printed.
+//! This measures, it asserts nothing about time.
+//!
+//! The load speaks raw MQTT (`raw.rs`): hand-built CONNECTs for the storms,
+//! pre-encoded PUBLISH packets written in batches for throughput, so that the
+//! one core of load outruns the one core of broker.
+
+mod brokers;
+mod load;
+mod raw;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use brokers::Kind;
+use raw::connect_packet;
+
+const USERS: usize = 2_000;
+
+fn user(i: usize) -> String {
+    format!("bench{i:04}")
+}
+fn secret(i: usize) -> String {
+    format!("secret-{i:04}")
+}
+
+type Figures = Vec<(&'static str, f64)>;
+
+async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
+    let mut figures = Figures::new();
+    let right: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..USERS)
+            .map(|i| {
+                connect_packet(
+                    format!("c{i}").as_bytes(),
+                    user(i).as_bytes(),
+                    secret(i).as_bytes(),
+                )
+            })
+            .collect(),
+    );
+    let unknown: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..USERS)
+            .map(|i| {
+                connect_packet(
+                    format!("u{i}").as_bytes(),
+                    format!("nobody{i:04}").as_bytes(),
+                    b"whatever-pw",
+                )
+            })
+            .collect(),
+    );
+    let wrong: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..USERS)
+            .map(|i| {
+                connect_packet(
+                    format!("w{i}").as_bytes(),
+                    user(i).as_bytes(),
+                    b"wrong-password",
+                )
+            })
+            .collect(),
+    );
+
+    let wanted = |group: &str| {
+        std::env::var("MQREG_BENCH_ONLY")
+            .map_or(true, |only| only.split(',').any(|g| g.trim() == group))
+    };
+    let broker = brokers::start(kind, dir, state);
+    let port = broker.port;
+    if wanted("storms") {
+        let started = Instant::now();
+        let storming = Arc::new(AtomicBool::new(true));
+        let probe = tokio::spawn(load::live_publisher_latency(port, storming.clone()));
+        let (_, ok) = load::storm(port, right.clone(), 0).await;
+        figures.push((
+            "cold storm: seconds for 2,000 logins",
+            started.elapsed().as_secs_f64(),
+        ));
+        storming.store(false, Ordering::Relaxed);
+        figures.push(("cold storm: live publisher p99 (ms)", probe.await.unwrap()));
+        figures.push(("cold storm: logins refused", (USERS - ok) as f64));
+        let (rate, ok) = load::storm(port, right.clone(), 0).await;
+        figures.push(("warm connect storm (logins/s)", rate));
+        figures.push(("warm storm: logins refused", (USERS - ok) as f64));
+    }
+    if wanted("refused") {
+        let (rate, _) = load::storm(port, unknown.clone(), 5).await;
+        figures.push(("refused, unknown users, first (/s)", rate));
+        let (rate, _) = load::storm(port, unknown, 5).await;
+        figures.push(("refused, unknown users, again (/s)", rate));
+        let (rate, _) = load::storm(port, wrong.clone(), 5).await;
+        figures.push(("refused, wrong password, first (/s)", rate));
+        let (rate, _) = load::storm(port, wrong, 5).await;
+        figures.push(("refused, wrong password, again (/s)", rate));
+    }
+    if wanted("throughput") {
+        for (qos, name) in [(0, "QoS 0"), (1, "QoS 1")] {
+            let result = load::throughput(port, qos).await;
+            figures.push((leak(format!("{name} delivered (msgs/s)")), result.rate));
+            figures.push((leak(format!("{name} lost")), result.lost as f64));
+            figures.push((leak(format!("{name} duplicates")), result.duplicates as f64));
+        }
+    }
+    if wanted("fan-in") {
+        let (p50, p99, lost) = load::fan_in(port).await;
+        figures.push(("fan-in p50 (ms)", p50));
+        figures.push(("fan-in p99 (ms)", p99));
+        figures.push(("fan-in lost", lost as f64));
+    }
+    figures
+}
+
+/// Figure names live for the whole run.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::var("MQREG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().unwrap();
+    eprintln!("hashing {USERS} passwords with argon2id defaults...");
+    let state = brokers::prepare_mqreg(dir.path());
+    // The load runs on CPU 1, the brokers on CPU 0: neither slows the other.
+    let pinned = Command::new("taskset")
+        .args(["-cp", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results: Vec<(Kind, Vec<Figures>)> =
+        vec![(Kind::Mqreg, vec![]), (Kind::Mosquitto, vec![])];
+    for round in 0..rounds {
+        for (kind, runs) in &mut results {
+            eprintln!("round {}/{rounds}: {}", round + 1, kind.name());
+            runs.push(runtime.block_on(measure(*kind, dir.path(), &state)));
+        }
+    }
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cpus = std::fs::read_to_string("/proc/cpuinfo").map_or(0, |info| {
+        info.lines().filter(|l| l.starts_with("processor")).count()
+    });
+    println!(
+        "machine: {cpus} CPUs, {machine}; brokers pinned to CPU 0, load {}; median of {rounds} rounds",
+        if pinned { "to CPU 1" } else { "not pinned" }
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>8}",
+        "figure", "mqreg", "mosquitto", "ratio"
+    );
+    let names: Vec<&str> = results[0].1[0].iter().map(|(name, _)| *name).collect();
+    for (index, name) in names.iter().enumerate() {
+        let value = |k: usize| median(results[k].1.iter().map(|run| run[index].1).collect());
+        let (ours, theirs) = (value(0), value(1));
+        let ratio = if theirs != 0.0 {
+            format!("{:.2}", ours / theirs)
+        } else {
+            "-".into()
+        };
+        println!("{name:<40} {ours:>12.2} {theirs:>12.2} {ratio:>8}");
+    }
+}
