@@ -413,11 +413,14 @@ fn unknown_users_and_wrong_passwords_are_refused_alike_in_time() {
         .run_with_stdin(&["user", "add", "known1"], "right-password\n")
         .ok();
     let broker = sandbox.serve();
-    let median_refusal = |user: &[u8], password: &[u8]| {
+    let median_refusal = |user: &[u8], password: &dyn Fn(usize) -> String| {
         let mut times: Vec<Duration> = (0..11)
-            .map(|_| {
+            .map(|i| {
                 let started = std::time::Instant::now();
-                let reply = exchange(broker.port, &connect(b"probe", user, password));
+                let reply = exchange(
+                    broker.port,
+                    &connect(b"probe", user, password(i).as_bytes()),
+                );
                 assert_eq!(reply, [0x20, 0x02, 0x00, 0x05]);
                 started.elapsed()
             })
@@ -425,12 +428,32 @@ fn unknown_users_and_wrong_passwords_are_refused_alike_in_time() {
         times.sort();
         times[5]
     };
-    let wrong_password = median_refusal(b"known1", b"wrong-password");
-    let unknown_user = median_refusal(b"nobody1", b"wrong-password");
+    // First tries: a new password each time, so each is checked in full.
+    let fresh = |i: usize| format!("wrong-password-{i}");
+    let wrong_password = median_refusal(b"known1", &fresh);
+    let unknown_user = median_refusal(b"nobody1", &fresh);
+    eprintln!(
+        "first refusals, median: wrong password {wrong_password:?}, unknown user {unknown_user:?}"
+    );
     let ratio = unknown_user.as_secs_f64() / wrong_password.as_secs_f64();
-    eprintln!("median refusal: wrong password {wrong_password:?}, unknown user {unknown_user:?}");
     assert!(
         (0.5..2.0).contains(&ratio),
         "unknown user {unknown_user:?} vs wrong password {wrong_password:?}: the difference tells which users exist"
     );
+    // Repeats of a pair refused before are answered at once, for both alike.
+    let same = |_: usize| "wrong-password-0".to_owned();
+    let wrong_again = median_refusal(b"known1", &same);
+    let unknown_again = median_refusal(b"nobody1", &same);
+    eprintln!(
+        "repeated refusals, median: wrong password {wrong_again:?}, unknown user {unknown_again:?}"
+    );
+    for (case, again) in [
+        ("wrong password", wrong_again),
+        ("unknown user", unknown_again),
+    ] {
+        assert!(
+            again < wrong_password / 2,
+            "a repeated {case} took {again:?}, a first one {wrong_password:?}: repeats should not be held"
+        );
+    }
 }

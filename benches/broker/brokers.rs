@@ -150,8 +150,11 @@ pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
     command.args(["-c", "0"]);
     match kind {
         Kind::Mqreg => {
+            // Another build of mqreg (one with symbols, for a profiler) may stand in.
+            let binary = std::env::var_os("MQREG_BENCH_BINARY")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_mqreg").into());
             command
-                .arg(env!("CARGO_BIN_EXE_mqreg"))
+                .arg(binary)
                 .arg("--state")
                 .arg(state)
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])

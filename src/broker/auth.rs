@@ -3,28 +3,37 @@
 //! Every refusal looks the same to the client (CONNACK 5 / 0x87), so usernames
 //! cannot be probed; the reason goes to the log only.
 //!
-//! Argon2 is deliberately slow (about 11 ms a verify with the defaults), so it
-//! runs on a small pool of blocking threads, never on the async workers that
-//! route messages, and is skipped where the answer is already known:
+//! Argon2 is deliberately slow (about 15 ms a verify with the defaults), so it
+//! runs on its own low-priority threads ([`HashPool`]), never on the async
+//! workers that route messages, and is skipped where the answer is already known:
 //! - a locked registry refuses unknown users without hashing anything;
 //! - a user's last verified password is remembered as a keyed BLAKE3 digest
 //!   (never the password), valid while the user's stored hash is unchanged;
-//! - recent wrong passwords are remembered the same way and refused at once.
+//! - recent refusals are remembered the same way (the digest of username and
+//!   password) and refused at once.
+//!
+//! Timing: the first refusal of a (username, password) pair is held until a
+//! typical password check would have finished, so an unknown user and a wrong
+//! password take the same time and usernames cannot be told apart by the
+//! clock. The hold is a timer, not work. A pair refused before is known bad
+//! whatever the reason, so its repeats are answered at once, for unknown
+//! users and wrong passwords alike: a client retrying in a loop costs neither
+//! argon2 work nor a held connection, and still learns nothing.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
-use tokio::sync::Semaphore;
-
+use super::hash_pool::HashPool;
 use super::live::LiveState;
 use super::recorder::Recorder;
 use crate::names;
 use crate::password;
 use crate::state::{LoginAttempt, OfferedPassword, Recorded};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 
 /// A CONNECT's credentials and where it came from.
 #[derive(Debug, Clone)]
@@ -110,9 +119,10 @@ pub struct Authenticator {
     key: [u8; 32],
     /// username → (stored PHC hash it was verified against, digest of the password).
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
-    /// digest of (username, password) → stored PHC hash it failed against.
-    failed: Mutex<HashMap<[u8; 32], String>>,
-    hashing: Semaphore,
+    /// digest of (username, password) of recent refusals → the stored PHC hash
+    /// a wrong password failed against (empty for other reasons).
+    refused: Mutex<HashMap<[u8; 32], String>>,
+    hashing: HashPool,
     /// Registrations waiting for a hashing slot; past `max_waiting` they are refused.
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -133,8 +143,8 @@ impl Authenticator {
             live: live.clone(),
             key,
             verified: Mutex::new(HashMap::new()),
-            failed: Mutex::new(HashMap::new()),
-            hashing: Semaphore::new(workers.max(1)),
+            refused: Mutex::new(HashMap::new()),
+            hashing: HashPool::new(workers),
             waiting: AtomicUsize::new(0),
             max_waiting,
             recorder: Recorder::start(live.clone()),
@@ -150,13 +160,21 @@ impl Authenticator {
         *hasher.finalize().as_bytes()
     }
 
-    /// Decides a login. Every refusal takes at least as long as a typical
-    /// password check, so the time to answer does not tell an unknown user
-    /// from a wrong password; the wait is a timer, not work, so it costs no CPU.
+    /// Decides a login. The first refusal of a (username, password) pair takes
+    /// at least as long as a typical password check, so the time to answer
+    /// does not tell an unknown user from a wrong password; the wait is a
+    /// timer, so it costs no CPU. Repeats of a refused pair are answered at once.
     pub async fn authenticate(&self, login: &Login) -> Verdict {
         let started = Instant::now();
-        let verdict = self.decide(login).await;
-        if verdict.is_err() {
+        let digest = self.digest(
+            login.username.as_deref().unwrap_or(""),
+            login.password.as_deref().unwrap_or(b""),
+        );
+        let refused_before = self.refused.lock().unwrap().contains_key(&digest);
+        let verdict = self.decide(login, &digest).await;
+        if verdict.is_err() && !refused_before {
+            // A wrong password is already remembered with its stored hash.
+            remember_if_new(&self.refused, digest, String::new);
             let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
             if let Some(rest) = typical.checked_sub(started.elapsed()) {
                 tokio::time::sleep(rest).await;
@@ -165,7 +183,7 @@ impl Authenticator {
         verdict
     }
 
-    async fn decide(&self, login: &Login) -> Verdict {
+    async fn decide(&self, login: &Login, digest: &[u8; 32]) -> Verdict {
         let (Some(username), Some(password)) = (&login.username, &login.password) else {
             return Err(Refusal::NoCredentials);
         };
@@ -179,7 +197,7 @@ impl Authenticator {
                 return Err(Refusal::WrongPassword);
             }
             return self
-                .verify_known(username, password, &user.password_hash)
+                .verify_known(username, password, digest, &user.password_hash)
                 .await;
         }
         if !state.is_unlocked(chrono::Utc::now()) {
@@ -194,18 +212,23 @@ impl Authenticator {
         self.register(login, username, text).await
     }
 
-    async fn verify_known(&self, username: &str, password: &[u8], stored: &str) -> Verdict {
-        let digest = self.digest(username, password);
+    async fn verify_known(
+        &self,
+        username: &str,
+        password: &[u8],
+        digest: &[u8; 32],
+        stored: &str,
+    ) -> Verdict {
         if let Some((hash, known)) = self.verified.lock().unwrap().get(username) {
-            if hash == stored && *known == digest {
+            if hash == stored && known == digest {
                 return Ok(());
             }
         }
         if self
-            .failed
+            .refused
             .lock()
             .unwrap()
-            .get(&digest)
+            .get(digest)
             .is_some_and(|hash| hash == stored)
         {
             return Err(Refusal::WrongPassword);
@@ -224,18 +247,14 @@ impl Authenticator {
         let new = (old * 7 + took.as_micros() as u64) / 8;
         self.typical_verify_micros.store(new, Ordering::Relaxed);
         if matches {
-            let mut verified = self.verified.lock().unwrap();
-            if verified.len() >= CACHE_LIMIT {
-                verified.clear();
-            }
-            verified.insert(username.to_owned(), (stored.to_owned(), digest));
+            remember(
+                &self.verified,
+                username.to_owned(),
+                (stored.to_owned(), *digest),
+            );
             Ok(())
         } else {
-            let mut failed = self.failed.lock().unwrap();
-            if failed.len() >= CACHE_LIMIT {
-                failed.clear();
-            }
-            failed.insert(digest, stored.to_owned());
+            remember(&self.refused, *digest, stored.to_owned());
             Err(Refusal::WrongPassword)
         }
     }
@@ -315,15 +334,34 @@ impl Authenticator {
         }
     }
 
-    /// Runs argon2 work on a blocking thread, at most `workers` at a time.
+    /// Runs argon2 work on the hashing threads, at most `workers` at a time.
     async fn hash_work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        tokio::task::spawn_blocking(work)
-            .await
-            .expect("argon2 work panicked")
+        self.hashing.run(work).await
     }
+}
+
+/// Inserts into a bounded cache; a full one starts over, which only costs
+/// some argon2 work again.
+fn remember<K: Hash + Eq, V>(cache: &Mutex<HashMap<K, V>>, key: K, value: V) {
+    let mut cache = cache.lock().unwrap();
+    if cache.len() >= CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(key, value);
+}
+
+/// Like [`remember`], but keeps what is already there.
+fn remember_if_new<K: Hash + Eq, V>(
+    cache: &Mutex<HashMap<K, V>>,
+    key: K,
+    value: impl FnOnce() -> V,
+) {
+    let mut cache = cache.lock().unwrap();
+    if cache.contains_key(&key) {
+        return;
+    }
+    if cache.len() >= CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(key, value());
 }
