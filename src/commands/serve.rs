@@ -40,6 +40,7 @@ pub struct ServeArgs {
 }
 
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
+    keep_backtraces_for_panics_only();
     init_logging();
     let live = Arc::new(LiveState::open(context.store.clone())?);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -64,6 +65,18 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// rmqtt makes an `anyhow` error for every refused or dropped connection, and
+/// with `RUST_BACKTRACE=1` in the environment each of those captures a
+/// backtrace that nobody reads (refused logins ran about 15 % slower).
+/// `RUST_LIB_BACKTRACE=0` switches off error backtraces and leaves panics
+/// theirs. An explicit `RUST_LIB_BACKTRACE` is respected.
+fn keep_backtraces_for_panics_only() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // Before any other thread exists, so nothing reads the environment meanwhile.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, rmqtt's own
