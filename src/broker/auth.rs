@@ -27,13 +27,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+
 use super::hash_pool::HashPool;
 use super::live::LiveState;
 use super::recorder::Recorder;
 use crate::names;
 use crate::password;
 use crate::state::{LoginAttempt, OfferedPassword, Recorded};
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 
 /// A CONNECT's credentials and where it came from.
 #[derive(Debug, Clone)]

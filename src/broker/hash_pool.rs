@@ -12,6 +12,7 @@
 //!   and argon2 gets what is left. Logins are then slower under load, never
 //!   the message traffic.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -41,7 +42,11 @@ impl HashPool {
                         // The lock is held only while waiting for a job, not running it.
                         let job = queue.lock().unwrap().recv();
                         match job {
-                            Ok(job) => job(),
+                            // A panic fails that one login (its caller sees the
+                            // result dropped), not the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     }
@@ -102,6 +107,15 @@ mod tests {
             results.push(task.await.unwrap());
         }
         assert_eq!(results, vec![0, 1, 4, 9, 16, 25, 36, 49]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_caller_and_leaves_the_thread_working() {
+        let pool = Arc::new(HashPool::new(1));
+        let shared = pool.clone();
+        let failed = tokio::spawn(async move { shared.run(|| -> u8 { panic!("bad hash") }).await });
+        assert!(failed.await.is_err());
+        assert_eq!(pool.run(|| 7).await, 7);
     }
 
     #[tokio::test]
