@@ -33,6 +33,29 @@ pub struct Running {
     pub port: u16,
 }
 
+impl Running {
+    /// CPU time the broker has used so far (user + system), from
+    /// `/proc/<pid>/stat`; `taskset` execs the broker, so the pid is the broker's.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of the whole line.
+        // SAFETY: sysconf reads a constant.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / per_second
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = Command::new("sh")

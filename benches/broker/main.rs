@@ -121,8 +121,16 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
     }
     if wanted("throughput") {
         for (qos, name) in [(0, "QoS 0"), (1, "QoS 1")] {
+            let cpu_before = broker.cpu_seconds();
             let result = load::throughput(port, qos).await;
+            let cpu = broker.cpu_seconds() - cpu_before;
             figures.push((leak(format!("{name} delivered (msgs/s)")), result.rate));
+            // Less sensitive to a noisy machine than the rate: what each message
+            // cost the broker's core, whatever else was running.
+            figures.push((
+                leak(format!("{name}: broker CPU per message (us)")),
+                cpu * 1e6 / (load::MESSAGES - result.lost).max(1) as f64,
+            ));
             figures.push((leak(format!("{name} lost")), result.lost as f64));
             figures.push((leak(format!("{name} duplicates")), result.duplicates as f64));
         }
