@@ -69,7 +69,7 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
 
 /// rmqtt makes an `anyhow` error for every refused or dropped connection, and
 /// with `RUST_BACKTRACE=1` in the environment each of those captures a
-/// backtrace that nobody reads (refused logins ran about 15 % slower).
+/// backtrace that nobody reads (refused logins ran ~15 % slower in one run).
 /// `RUST_LIB_BACKTRACE=0` switches off error backtraces and leaves panics
 /// theirs. An explicit `RUST_LIB_BACKTRACE` is respected.
 fn keep_backtraces_for_panics_only() {
