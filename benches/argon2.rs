@@ -12,27 +12,11 @@
 //! lanes run one after another in one thread; p > 1 adds no speed here, only
 //! the same work split differently. It is measured once to show that.
 
-use std::time::{Duration, Instant};
-
 use mqreg::password::{self, HashCost};
 
 const STORM_DEVICES: f64 = 2_000.0;
 /// Verifies timed per setting, after one untimed warm-up.
 const SAMPLES: usize = 15;
-
-fn median_verify(cost: HashCost) -> Duration {
-    let phc = password::hash("the-right-password", cost);
-    password::verify(b"warm-up", &phc);
-    let mut times: Vec<Duration> = (0..SAMPLES)
-        .map(|_| {
-            let started = Instant::now();
-            assert!(!password::verify(b"a-wrong-password", &phc));
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[SAMPLES / 2]
-}
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -60,8 +44,7 @@ fn main() {
         ..default
     });
     for cost in settings {
-        let verify = median_verify(cost);
-        let seconds = verify.as_secs_f64();
+        let seconds = password::time_verify(cost, SAMPLES).as_secs_f64();
         let marker = if cost == default { "  <- default" } else { "" };
         println!(
             "{:>10} {:>3} {:>3} {:>10.2} {:>12.0} {:>22.1}{marker}",

@@ -5,6 +5,8 @@
 //! only for a password that would be accepted) judge a password alike.
 //! Character classes are Unicode classes: `É` counts as upper case, `٣` as numeric.
 
+use std::time::{Duration, Instant};
+
 use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,23 @@ pub fn hash(password: &str, cost: HashCost) -> String {
         .hash_password(password.as_bytes(), &salt)
         .expect("argon2id hashing with valid parameters cannot fail")
         .to_string()
+}
+
+/// How long one check against a hash of `cost` takes on this thread: the
+/// median of `samples` (at least one), after an untimed warm-up, since the
+/// first check on a thread also pays for its working memory.
+pub fn time_verify(cost: HashCost, samples: usize) -> Duration {
+    let phc = hash("calibration", cost);
+    verify(b"warm-up", &phc);
+    let mut times: Vec<Duration> = (0..samples.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            verify(b"not the password", &phc);
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
 }
 
 /// Whether `password` matches a PHC hash; the hash carries its own parameters.

@@ -81,7 +81,8 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         // measured in the same run, on the broker's core, just before the storm.
         let verify = std::thread::spawn(|| {
             pin_this_thread_to_cpu(0);
-            median_verify_seconds()
+            // The cost the bench users were hashed with.
+            mqreg::password::time_verify(mqreg::password::HashCost::default(), 9).as_secs_f64()
         })
         .join()
         .unwrap();
@@ -146,23 +147,6 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
 
 /// The broker is pinned to one core (CPU 0).
 const BROKER_CORES: f64 = 1.0;
-
-/// One argon2 verify with the cost the bench users were hashed with: the
-/// median of 9, after a warm-up.
-fn median_verify_seconds() -> f64 {
-    use mqreg::password::{self, HashCost};
-    let phc = password::hash("calibration", HashCost::default());
-    password::verify(b"warm-up", &phc);
-    median(
-        (0..9)
-            .map(|_| {
-                let started = Instant::now();
-                password::verify(b"not-the-password", &phc);
-                started.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
 
 fn pin_this_thread_to_cpu(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; the call reads it only.

@@ -97,18 +97,6 @@ impl fmt::Display for Refusal {
 
 pub type Verdict = Result<(), Refusal>;
 
-/// One check against a hash with the state's cost: what refusals start out
-/// taking, before real checks refine it.
-fn measure_verify(live: &LiveState) -> Duration {
-    let cost = live.snapshot().state.argon2;
-    let hash = password::hash("calibration", cost);
-    // The first check on a thread also pays for its working memory.
-    password::verify(b"warm-up", &hash);
-    let started = Instant::now();
-    password::verify(b"not the password", &hash);
-    started.elapsed()
-}
-
 /// Longest password accepted for checking; argon2 takes any length, but a
 /// 64 KiB password would only be a way to make us hash more.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -151,7 +139,10 @@ impl Authenticator {
             waiting: AtomicUsize::new(0),
             max_waiting,
             recorder: Recorder::start(live.clone()),
-            typical_verify_micros: AtomicU64::new(measure_verify(&live).as_micros() as u64),
+            // What refusals start out taking, before real checks refine it.
+            typical_verify_micros: AtomicU64::new(
+                password::time_verify(live.snapshot().state.argon2, 1).as_micros() as u64,
+            ),
         }
     }
 
@@ -346,11 +337,7 @@ impl Authenticator {
 /// Inserts into a bounded cache; a full one starts over, which only costs
 /// some argon2 work again.
 fn remember<K: Hash + Eq, V>(cache: &Mutex<HashMap<K, V>>, key: K, value: V) {
-    let mut cache = cache.lock().unwrap();
-    if cache.len() >= CACHE_LIMIT {
-        cache.clear();
-    }
-    cache.insert(key, value);
+    insert_bounded(&mut cache.lock().unwrap(), key, value);
 }
 
 /// Like [`remember`], but keeps what is already there.
@@ -360,11 +347,14 @@ fn remember_if_new<K: Hash + Eq, V>(
     value: impl FnOnce() -> V,
 ) {
     let mut cache = cache.lock().unwrap();
-    if cache.contains_key(&key) {
-        return;
+    if !cache.contains_key(&key) {
+        insert_bounded(&mut cache, key, value());
     }
+}
+
+fn insert_bounded<K: Hash + Eq, V>(cache: &mut HashMap<K, V>, key: K, value: V) {
     if cache.len() >= CACHE_LIMIT {
         cache.clear();
     }
-    cache.insert(key, value());
+    cache.insert(key, value);
 }
