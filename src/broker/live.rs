@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::Result;
@@ -45,6 +46,9 @@ fn identity(store: &Store) -> Option<FileIdentity> {
 pub struct LiveState {
     store: Store,
     current: RwLock<Arc<Snapshot>>,
+    /// The current snapshot's generation, readable without the lock: the
+    /// message path asks it on every publish.
+    generation: AtomicU64,
     /// The identity last read, good or bad, so a bad file is reported once.
     /// Held while reading or writing the file and installing the result, so a
     /// slow re-read can never install an older version over a newer one.
@@ -62,8 +66,13 @@ impl LiveState {
                 state,
                 generation: 1,
             })),
+            generation: AtomicU64::new(1),
             seen: Mutex::new(seen),
         })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -98,6 +107,8 @@ impl LiveState {
             generation: current.generation + 1,
         });
         *current = snapshot.clone();
+        self.generation
+            .store(snapshot.generation, Ordering::Release);
         snapshot
     }
 

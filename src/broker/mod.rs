@@ -1,17 +1,24 @@
-//! The MQTT broker: rmqtt, with mqreg's logins and permissions plugged in.
+//! The MQTT broker: a core of our own on ntex-mqtt's protocol layer, with
+//! mqreg's logins and permissions.
 //!
-//! - [`live`] keeps the last good state and follows the file;
+//! - [`core`] routes messages: sessions, subscriptions, queues, retained
+//!   messages, wills; it knows nothing of sockets or of the registry;
+//! - [`mqtt`] is the glue between ntex-mqtt's packets and the core;
+//! - [`policy`] is the one door to the registry: logins, with their log and
+//!   audit lines;
 //! - [`auth`] decides logins and records registrations (through [`recorder`],
 //!   which writes them in batches);
 //! - [`hash_pool`] runs argon2 on threads that yield to message traffic;
 //! - [`acl`] turns roles into a session's concrete topic grants;
-//! - [`hooks`] answers rmqtt's questions from those;
+//! - [`live`] keeps the last good state and follows the file;
 //! - [`server`] starts, watches and stops it all.
 
 pub mod acl;
 pub mod auth;
+pub mod core;
 pub mod hash_pool;
-pub mod hooks;
 pub mod live;
+pub mod mqtt;
+pub mod policy;
 pub mod recorder;
 pub mod server;

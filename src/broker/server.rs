@@ -1,22 +1,27 @@
-//! Starting and stopping the broker, and keeping live sessions in step with
-//! the state file.
+//! Starting and stopping the broker: the listeners, the network worker that
+//! owns the broker core, and the watcher that keeps it in step with the
+//! state file.
+//!
+//! Two runtimes share the process. The network worker is ntex's: one thread
+//! with its own event loop, owning every connection and the core (nothing on
+//! the message path crosses threads). Logins, argon2, state writes and the
+//! file watcher run on a multi-threaded tokio runtime beside it, so a storm of
+//! password checks never delays a message.
 
-use std::net::SocketAddr;
-use std::num::NonZeroU16;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmqtt::context::ServerContext;
-use rmqtt::hook::Type;
-use rmqtt::net::Builder;
-use rmqtt::server::MqttServer;
-use rmqtt::session::Session;
-use rmqtt::types::{ClientId, Id};
+use ntex_mqtt::{v3, v5, MqttServer, MqttServiceConfig};
+use ntex_service::cfg::SharedCfg;
+use tokio::sync::mpsc;
 
 use super::auth::Authenticator;
-use super::hooks::{Grantbook, Hooks};
-use super::live::{LiveState, Snapshot};
+use super::core::Limits;
+use super::live::LiveState;
+use super::mqtt::{self, Context, ProtocolLimits};
+use super::policy::Policy;
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 
@@ -34,109 +39,196 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// argon2 computations at once.
     pub hash_workers: usize,
-    /// Per client: queued QoS 1/2 messages, and unacknowledged ones in flight.
+    /// Per client: queued messages, and unacknowledged ones in flight.
     pub max_queued_messages: usize,
     pub max_inflight: u16,
+    pub connect_timeout: Duration,
+    pub max_packet_size: u32,
+    pub max_topic_levels: usize,
+    pub max_topic_bytes: usize,
 }
 
-/// Runs the broker until SIGINT or SIGTERM.
-pub async fn run(live: Arc<LiveState>, audit: Arc<AuditLog>, config: Config) -> Result<()> {
-    let scx = ServerContext::new()
-        .node_id(1)
-        // rmqtt refuses logins (CONNACK 3) when the CPU is busy: a connect storm
-        // is exactly when that must not happen.
-        .busy_check_enable(false)
-        .plugins_config_map_add(
-            "rmqtt-retainer",
-            "storage.type = \"ram\"\nretained_message_ttl = \"0s\"\nmax_retained_messages = 0\n",
-        )
-        .build()
-        .await;
-    rmqtt_retainer::register(&scx, true, false)
-        .await
-        .map_err(|e| Error::failure(format!("cannot enable retained messages: {e}")))?;
-
-    let authenticator = Arc::new(Authenticator::new(
-        live.clone(),
-        config.hash_workers,
-        MAX_QUEUED_REGISTRATIONS,
-    ));
-    let grants = Arc::new(Grantbook::new(live.clone()));
-    let register = scx.extends.hook_mgr().register();
-    for hook in [
-        Type::ClientAuthenticate,
-        Type::MessagePublishCheckAcl,
-        Type::ClientSubscribeCheckAcl,
-        Type::MessagePublish,
-        Type::MessageExpiryCheck,
-        Type::ClientDisconnected,
-    ] {
-        register
-            .add_priority(
-                hook,
-                100,
-                Box::new(Hooks {
-                    authenticator: authenticator.clone(),
-                    grants: grants.clone(),
-                    audit: audit.clone(),
-                }),
+/// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
+/// because the service's type cannot be named.
+macro_rules! mqtt_server {
+    ($context:expr) => {{
+        let v3_context: Arc<Context> = $context;
+        let v5_context = v3_context.clone();
+        MqttServer::new()
+            .v3(
+                v3::MqttServer::new(async |session: &mqtt::v3::Session, publish| {
+                    mqtt::v3::publish(session, publish).await
+                })
+                .protocol(async |session: &mqtt::v3::Session, message| {
+                    mqtt::v3::protocol(session, message).await
+                })
+                .control(mqtt::v3::control)
+                .build(move |handshake| mqtt::v3::connect(v3_context.clone(), handshake)),
             )
-            .await;
-    }
-    register.start().await;
+            .v5(
+                v5::MqttServer::new(async |session: &mqtt::v5::Session, publish| {
+                    mqtt::v5::publish(session, publish).await
+                })
+                .protocol(async |session: &mqtt::v5::Session, message| {
+                    mqtt::v5::protocol(session, message).await
+                })
+                .control(mqtt::v5::control)
+                .build(move |handshake| mqtt::v5::connect(v5_context.clone(), handshake)),
+            )
+    }};
+}
 
-    let mut server = MqttServer::new(scx.clone());
-    let mut bound = Vec::new();
-    let tls_files = (config.tls_cert.as_ref(), config.tls_key.as_ref());
-    let all = config
+/// Runs the broker until SIGINT or SIGTERM. `runtime` runs logins and the
+/// watcher; the calling thread runs the network.
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    live: Arc<LiveState>,
+    audit: Arc<AuditLog>,
+    config: Config,
+) -> Result<()> {
+    let authenticator = {
+        let _inside = runtime.enter();
+        Arc::new(Authenticator::new(
+            live.clone(),
+            config.hash_workers,
+            MAX_QUEUED_REGISTRATIONS,
+        ))
+    };
+    let policy = Arc::new(Policy::new(authenticator, audit, runtime.handle().clone()));
+    let (changes, changes_received) = mpsc::unbounded_channel();
+    let context = Arc::new(Context {
+        policy,
+        live: live.clone(),
+        limits: ProtocolLimits {
+            max_topic_levels: config.max_topic_levels,
+            max_topic_bytes: config.max_topic_bytes,
+            max_client_id_bytes: 256,
+            max_packet_size: config.max_packet_size,
+        },
+        core_limits: Limits {
+            max_queued: config.max_queued_messages,
+            max_inflight: config.max_inflight,
+            ..Limits::default()
+        },
+        changes: Mutex::new(Some(changes_received)),
+    });
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) if !config.tls_listen.is_empty() => Some(tls_config(cert, key)?),
+        _ if !config.tls_listen.is_empty() => {
+            return Err(Error::usage("--tls-listen needs --tls-cert and --tls-key"))
+        }
+        _ => None,
+    };
+    let mut listeners = Vec::new();
+    for (addr, is_tls) in config
         .listen
         .iter()
         .map(|addr| (addr, false))
-        .chain(config.tls_listen.iter().map(|addr| (addr, true)));
-    for (index, (addr, tls)) in all.enumerate() {
-        let mut builder = Builder::new()
-            .name(if tls { "tls" } else { "tcp" })
-            .laddr(*addr)
-            .reuseaddr(Some(true))
-            .nodelay(true)
-            .allow_anonymous(false)
-            .max_mqueue_len(config.max_queued_messages)
-            .max_inflight(NonZeroU16::new(config.max_inflight).unwrap_or(NonZeroU16::MIN));
-        if tls {
-            let (Some(cert), Some(key)) = tls_files else {
-                return Err(Error::usage("--tls-listen needs --tls-cert and --tls-key"));
-            };
-            builder = builder
-                .tls_cert(Some(cert.display().to_string()))
-                .tls_key(Some(key.display().to_string()));
-        }
-        let listener = builder
-            .bind()
+        .chain(config.tls_listen.iter().map(|addr| (addr, true)))
+    {
+        let listener = TcpListener::bind(addr)
             .map_err(|e| Error::failure(format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr().unwrap_or(*addr);
-        let listener = if tls { listener.tls() } else { listener.tcp() }
-            .map_err(|e| Error::failure(format!("cannot set up the listener on {addr}: {e}")))?;
-        server = server.listener_by_id(listener, index as u16);
-        bound.push((local, tls));
+        listeners.push((listener, local, is_tls));
     }
-    let accepting = tokio::spawn(server.build().run());
-    for (addr, tls) in &bound {
-        tracing::info!("listening on {addr}{}", if *tls { " (TLS)" } else { "" });
-    }
-    let watcher = tokio::spawn(watch(live, scx.clone(), grants));
-
-    tokio::select! {
-        () = shutdown_signal() => tracing::info!("stopping"),
-        result = accepting => {
-            watcher.abort();
-            return match result {
-                Ok(Err(e)) => Err(Error::failure(format!("the broker stopped: {e}"))),
-                _ => Err(Error::failure("the broker stopped unexpectedly")),
-            };
+    let announce: Vec<(SocketAddr, bool)> = listeners
+        .iter()
+        .map(|(_, local, is_tls)| (*local, *is_tls))
+        .collect();
+    let watcher = runtime.spawn(watch(live, changes));
+    let mqtt_config = SharedCfg::new("mqreg")
+        .add(
+            MqttServiceConfig::new()
+                .set_connect_timeout(ntex_util::time::Seconds(
+                    config
+                        .connect_timeout
+                        .as_secs()
+                        .clamp(1, u64::from(u16::MAX)) as u16,
+                ))
+                .protocol_version_timeout(ntex_util::time::Seconds(
+                    config
+                        .connect_timeout
+                        .as_secs()
+                        .clamp(1, u64::from(u16::MAX)) as u16,
+                ))
+                .set_max_qos(ntex_mqtt::QoS::ExactlyOnce)
+                .set_max_size(config.max_packet_size)
+                .set_max_send(config.max_inflight)
+                .set_max_receive(config.max_inflight),
+        )
+        .build();
+    let system = ntex_rt::System::build()
+        .name("mqreg")
+        .disable_signals()
+        .build(ntex_net::DefaultRuntime);
+    let result = system.block_on(async move {
+        let mut builder = ntex_server::net::build()
+            .workers(1)
+            .disable_signals()
+            .backlog(1024);
+        for (listener, local, is_tls) in listeners {
+            let context = context.clone();
+            let name = if is_tls { "mqtt-tls" } else { "mqtt" };
+            builder = if is_tls {
+                let tls = tls.clone().expect("checked above");
+                builder.listen(name, listener, mqtt_config.clone(), async move |_| {
+                    ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls.clone()))
+                        .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
+                        .and_then(mqtt_server!(context.clone()))
+                })
+            } else {
+                builder.listen(name, listener, mqtt_config.clone(), async move |_| {
+                    mqtt_server!(context.clone())
+                })
+            }
+            .map_err(|e| Error::failure(format!("cannot listen on {local}: {e}")))?;
         }
-    }
+        let server = builder.run();
+        for (local, is_tls) in announce {
+            tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
+        }
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        server.stop(false).await;
+        Ok::<(), Error>(())
+    });
     watcher.abort();
-    Ok(())
+    result
+}
+
+/// A rustls server configuration from PEM files.
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| {
+            Error::failure(format!(
+                "cannot read the TLS certificate {}: {e}",
+                cert.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(Error::failure(format!(
+            "no certificate in {}: give a PEM file with a CERTIFICATE block",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        Error::failure(format!(
+            "cannot read the TLS private key {}: {e} (PKCS#8, PKCS#1 or SEC1 PEM)",
+            key.display()
+        ))
+    })?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::failure(format!("cannot set up TLS: {e}")))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| Error::failure(format!("the TLS certificate and key do not fit: {e}")))?;
+    Ok(Arc::new(config))
 }
 
 async fn shutdown_signal() {
@@ -149,54 +241,26 @@ async fn shutdown_signal() {
     }
 }
 
-/// Re-reads the state file when it changes and applies what must take effect
-/// on live connections: deleted users are disconnected. Permission changes
-/// need nothing here; the hooks consult the new grants on the next packet.
-async fn watch(live: Arc<LiveState>, scx: ServerContext, grants: Arc<Grantbook>) {
+/// Re-reads the state file when it changes and tells the network worker, which
+/// closes the connections of deleted users. Permission changes need nothing
+/// more: grants are recomputed from the new state on the next packet.
+async fn watch(live: Arc<LiveState>, changes: mpsc::UnboundedSender<()>) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = live.generation();
     loop {
         ticks.tick().await;
         let reader = live.clone();
-        let Ok(Some(snapshot)) = tokio::task::spawn_blocking(move || reader.refresh()).await else {
-            continue;
-        };
-        tracing::debug!(generation = snapshot.generation, "state file reloaded");
-        disconnect_deleted_users(&scx, &snapshot, &grants).await;
-    }
-}
-
-async fn disconnect_deleted_users(scx: &ServerContext, snapshot: &Snapshot, grants: &Grantbook) {
-    let sessions: Vec<Session> = {
-        let shared = scx.extends.shared().await;
-        shared.iter().filter_map(|entry| entry.session()).collect()
-    };
-    for session in sessions {
-        let Some(username) = session.id.username.as_ref() else {
-            continue;
-        };
-        if snapshot.state.users.contains_key::<str>(username) {
-            continue;
+        if let Ok(Some(snapshot)) = tokio::task::spawn_blocking(move || reader.refresh()).await {
+            tracing::debug!(generation = snapshot.generation, "state file reloaded");
         }
-        let client_id = session.id.client_id.clone();
-        tracing::info!(
-            username = %crate::names::printable(username),
-            client_id = %crate::names::printable(&client_id),
-            "user deleted: disconnecting"
-        );
-        grants.forget(&client_id);
-        let scx = scx.clone();
-        // Kicking waits for the session task; never hold up the watcher for it.
-        tokio::spawn(async move {
-            let mut entry = {
-                scx.extends
-                    .shared()
-                    .await
-                    .entry(Id::from(scx.node.id(), ClientId::from(client_id.as_ref())))
-            };
-            if let Err(e) = entry.kick(true, true, true).await {
-                tracing::warn!("cannot disconnect {client_id}: {e}");
+        // The broker's own writes (registrations) install new generations too.
+        let now = live.generation();
+        if now != seen {
+            seen = now;
+            if changes.send(()).is_err() {
+                return;
             }
-        });
+        }
     }
 }

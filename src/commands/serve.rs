@@ -28,15 +28,36 @@ pub struct ServeArgs {
     /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, value_name = "PATH")]
     tls_key: Option<PathBuf>,
-    /// QoS 1 and 2 messages queued for one slow client before the oldest are dropped
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    max_queued_messages: usize,
+    /// Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session's oldest messages are dropped
+    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_queued_messages: u64,
     /// QoS 1 and 2 messages in flight to one client, unacknowledged
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
     max_inflight: u16,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     hash_workers: Option<u16>,
+    /// Close sockets that have not completed a CONNECT within this time
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    connect_timeout: Duration,
+    /// Largest MQTT packet accepted, in bytes; larger ones close the connection
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(64..=268_435_455))]
+    max_packet_size: u32,
+    /// Most levels in a topic or filter (PUBLISH, SUBSCRIBE, wills)
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    max_topic_levels: u64,
+    /// Most bytes in a topic or filter
+    #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    max_topic_bytes: u64,
+}
+
+fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration like 10s or 1m: {e}"))?;
+    if duration < Duration::from_secs(1) || duration > Duration::from_secs(3600) {
+        return Err(format!("'{text}' is out of range: give 1s to 1h"));
+    }
+    Ok(duration)
 }
 
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
@@ -50,9 +71,14 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         hash_workers: args.hash_workers.map_or(cpus, usize::from),
-        max_queued_messages: args.max_queued_messages,
+        max_queued_messages: usize::try_from(args.max_queued_messages).unwrap_or(usize::MAX),
         max_inflight: args.max_inflight,
+        connect_timeout: args.connect_timeout,
+        max_packet_size: args.max_packet_size,
+        max_topic_levels: args.max_topic_levels as usize,
+        max_topic_bytes: args.max_topic_bytes as usize,
     };
+    raise_open_file_limit();
     tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,18 +86,18 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     let audit = Arc::new(AuditLog::new(context.audit.path().to_path_buf()));
     tracing::info!(audit_log = %context.audit.path().display(), "audit log");
-    let result = runtime.block_on(server::run(live, audit, config));
+    let result = server::run(&runtime, live, audit, config);
     // Connections still open are closed with the process; a state write in
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-/// rmqtt makes an `anyhow` error for every refused or dropped connection, and
-/// with `RUST_BACKTRACE=1` in the environment each of those captures a
-/// backtrace that nobody reads (refused logins ran ~15 % slower in one run).
-/// `RUST_LIB_BACKTRACE=0` switches off error backtraces and leaves panics
-/// theirs. An explicit `RUST_LIB_BACKTRACE` is respected.
+/// Error types that capture backtraces (ntex's among them) would do so for
+/// every refused or dropped connection when `RUST_BACKTRACE=1` is in the
+/// environment, and nobody reads them. `RUST_LIB_BACKTRACE=0` switches off
+/// error backtraces and leaves panics theirs. An explicit
+/// `RUST_LIB_BACKTRACE` is respected.
 fn keep_backtraces_for_panics_only() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         // Before any other thread exists, so nothing reads the environment meanwhile.
@@ -79,11 +105,36 @@ fn keep_backtraces_for_panics_only() {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, rmqtt's own
-/// chatter about every refused connection at warn).
+/// Every connection is a file descriptor, and the usual soft limit (1024) is
+/// far below what a gateway serves; the hard limit is what the admin allows.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    tracing::info!(open_files = limit.rlim_cur, "open file limit");
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, the protocol
+/// layer's own chatter about every dropped connection at warn).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,rmqtt=warn,rmqtt_net=warn,rmqtt_retainer=warn".into());
+        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,0 +1,819 @@
+//! The broker core: sessions, subscriptions, queues, retained messages and
+//! wills, with no knowledge of sockets or of the MQTT wire format.
+//!
+//! It runs on one thread (the network worker that owns the connections), so its
+//! state is plain data behind one `RefCell`, with no locks on the message path.
+//! The protocol glue ([`super::mqtt`]) calls it for each packet and gives each
+//! connection an [`Outlet`] to send through.
+//!
+//! Flow control, the rule that no acknowledged message is lost:
+//! - every delivery goes through its session's queue, and the queue is pumped
+//!   into the connection while the client's in-flight window (its Receive
+//!   Maximum) and the socket's write buffer have room;
+//! - a publish that fills a subscriber's queue past its bound is not
+//!   acknowledged until the queue has room again ([`Broker::publish`] returns
+//!   what to wait for), so the publisher is read no faster than delivery goes;
+//! - the wait is bounded ([`Limits::full_queue_wait`]): a subscriber that stops
+//!   reading loses its oldest messages, counted and logged, rather than
+//!   stalling everyone (and two clients publishing to each other cannot wait
+//!   on each other forever).
+
+pub mod message;
+pub mod retained;
+pub mod trie;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU16;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+pub use self::message::Message;
+use self::message::{Delivery, Qos};
+use self::retained::RetainedStore;
+use self::trie::Trie;
+use super::acl::Grants;
+use super::live::LiveState;
+use crate::names::printable;
+
+/// Bounds that keep one client from taking the broker down.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Messages queued for one session before the publisher waits (online)
+    /// or the oldest are dropped (offline).
+    pub max_queued: usize,
+    /// Unacknowledged QoS 1/2 deliveries per client, at most.
+    pub max_inflight: u16,
+    /// How long a publisher waits for a full subscriber queue before that
+    /// subscriber's oldest messages are dropped.
+    pub full_queue_wait: Duration,
+    pub max_retained: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_queued: 1_000,
+            max_inflight: 100,
+            full_queue_wait: Duration::from_secs(5),
+            max_retained: 100_000,
+        }
+    }
+}
+
+/// A connection's way out, implemented by the protocol glue.
+pub trait Outlet {
+    /// Whether a packet can be written now (in-flight window and write buffer).
+    fn is_ready(&self) -> bool;
+    /// Writes one delivery. `packet_id` is set for QoS 1 and 2.
+    fn send(&self, delivery: &Delivery, now: Instant) -> Result<(), SendError>;
+    /// Calls back [`Broker::pump`] once the outlet is ready again.
+    fn wake_when_ready(&self, client_id: Rc<str>, serial: u64);
+    /// Closes the connection; `reason` is a v5 DISCONNECT reason code.
+    fn close(&self, reason: u8);
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Larger than the client's Maximum Packet Size: skipped (MQTT-3.1.2-25).
+    TooLarge,
+    Closed,
+}
+
+/// v5 DISCONNECT reasons the core closes connections with.
+pub mod reason {
+    pub const SESSION_TAKEN_OVER: u8 = 0x8E;
+    pub const ADMINISTRATIVE_ACTION: u8 = 0x98;
+    pub const NOT_AUTHORIZED: u8 = 0x87;
+}
+
+/// What a subscription asked for (v5 options; v3 uses the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubscriptionOptions {
+    pub qos: Qos,
+    pub no_local: bool,
+    pub retain_as_published: bool,
+    /// 0: send retained messages; 1: only for a new subscription; 2: never.
+    pub retain_handling: u8,
+    pub subscription_id: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Subscription {
+    options: SubscriptionOptions,
+    /// The filter in the trie (without `$share/GROUP/`).
+    filter: String,
+    key: Rc<str>,
+    shared: bool,
+}
+
+impl Subscription {
+    fn trie_ref(&self, client_id: &Rc<str>) -> SubscriberRef {
+        SubscriberRef {
+            client_id: client_id.clone(),
+            key: self.key.clone(),
+            shared: self.shared,
+        }
+    }
+}
+
+/// A trie entry: a session and its subscription, by the filter it was
+/// requested with (for a shared one, the whole `$share/GROUP/FILTER`, which
+/// names the group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SubscriberRef {
+    client_id: Rc<str>,
+    key: Rc<str>,
+    shared: bool,
+}
+
+/// A will, held until the connection ends without a normal DISCONNECT.
+#[derive(Debug, Clone)]
+pub struct Will {
+    pub message: Message,
+    pub delay: Duration,
+}
+
+struct Connection {
+    serial: u64,
+    outlet: Rc<dyn Outlet>,
+    receive_max: usize,
+    will: Option<Will>,
+}
+
+struct Session {
+    client_id: Rc<str>,
+    username: Rc<str>,
+    grants: Rc<Grants>,
+    subscriptions: HashMap<String, Subscription>,
+    queue: VecDeque<Delivery>,
+    /// Sent, not yet acknowledged, in the order sent.
+    inflight: VecDeque<Delivery>,
+    next_packet_id: u16,
+    connection: Option<Connection>,
+    /// Seconds the session outlives its connection; `u32::MAX` is forever.
+    expiry: u32,
+    /// Serial of the last connection, so a stale timer or close is ignored.
+    last_serial: u64,
+    dropped: u64,
+    room: Rc<Notify>,
+}
+
+impl Session {
+    fn is_full(&self, max_queued: usize) -> bool {
+        self.queue.len() >= max_queued
+    }
+
+    fn allocate_packet_id(&mut self) -> NonZeroU16 {
+        loop {
+            self.next_packet_id = self.next_packet_id.wrapping_add(1);
+            let Some(id) = NonZeroU16::new(self.next_packet_id) else {
+                continue;
+            };
+            if !self.inflight.iter().any(|d| d.packet_id == Some(id)) {
+                return id;
+            }
+        }
+    }
+}
+
+/// A CONNECT that passed the login check.
+pub struct ConnectRequest {
+    pub client_id: Rc<str>,
+    pub username: Rc<str>,
+    pub clean_start: bool,
+    pub session_expiry: u32,
+    pub receive_max: u16,
+    pub will: Option<Will>,
+    pub outlet: Rc<dyn Outlet>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    Accepted {
+        serial: u64,
+        session_present: bool,
+    },
+    /// The client id is held by a live session of another user.
+    ClientIdInUse,
+}
+
+/// Why a SUBSCRIBE filter was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubscribeRefusal {
+    NotAuthorized,
+    Invalid,
+}
+
+/// What the publisher of a message must wait for before acknowledging it.
+#[derive(Default)]
+pub struct Backlog {
+    pub full: Vec<(Rc<str>, Rc<Notify>)>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counters {
+    pub dropped: u64,
+}
+
+pub struct Broker {
+    live: Arc<LiveState>,
+    limits: Limits,
+    sessions: HashMap<Rc<str>, Session>,
+    subscriptions: Trie<SubscriberRef>,
+    retained: RetainedStore,
+    share_cursor: HashMap<Rc<str>, usize>,
+    next_serial: u64,
+    counters: Counters,
+}
+
+pub type Shared = Rc<RefCell<Broker>>;
+
+impl Broker {
+    pub fn new(live: Arc<LiveState>, limits: Limits) -> Self {
+        let max_retained = limits.max_retained;
+        Self {
+            live,
+            limits,
+            sessions: HashMap::new(),
+            subscriptions: Trie::new(),
+            retained: RetainedStore::new(max_retained),
+            share_cursor: HashMap::new(),
+            next_serial: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    fn grants_for(&self, username: &str, client_id: &str) -> Rc<Grants> {
+        let snapshot = self.live.snapshot();
+        Rc::new(Grants::compute(
+            &snapshot.state,
+            snapshot.generation,
+            username,
+            client_id,
+        ))
+    }
+
+    /// The session's grants, recomputed when the state changed.
+    fn current_grants(live: &LiveState, session: &mut Session) -> Rc<Grants> {
+        if session.grants.generation != live.generation() {
+            let snapshot = live.snapshot();
+            session.grants = Rc::new(Grants::compute(
+                &snapshot.state,
+                snapshot.generation,
+                &session.username,
+                &session.client_id,
+            ));
+        }
+        session.grants.clone()
+    }
+
+    /// Binds a logged-in connection to its session (MQTT-3.1.2-4..6, MQTT-3.2.2-1..3).
+    pub fn connect(&mut self, request: ConnectRequest) -> (ConnectOutcome, Vec<Will>) {
+        let mut wills = Vec::new();
+        if let Some(existing) = self.sessions.get(&request.client_id) {
+            if existing.connection.is_some() && existing.username != request.username {
+                return (ConnectOutcome::ClientIdInUse, wills);
+            }
+        }
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        let mut session_present = false;
+        let discard = match self.sessions.get_mut(&request.client_id) {
+            Some(existing) => {
+                // Takeover (MQTT-3.1.4-3): the old connection goes, its will
+                // with it unless it is delayed and the session resumes.
+                if let Some(old) = existing.connection.take() {
+                    old.outlet.close(reason::SESSION_TAKEN_OVER);
+                    if let Some(will) = old.will {
+                        if will.delay.is_zero() || request.clean_start {
+                            wills.push(will);
+                        }
+                    }
+                }
+                request.clean_start || existing.username != request.username
+            }
+            None => false,
+        };
+        if discard {
+            self.remove_session(&request.client_id.clone());
+        }
+        let grants = self.grants_for(&request.username, &request.client_id);
+        let session = self
+            .sessions
+            .entry(request.client_id.clone())
+            .or_insert_with(|| Session {
+                client_id: request.client_id.clone(),
+                username: request.username.clone(),
+                grants: grants.clone(),
+                subscriptions: HashMap::new(),
+                queue: VecDeque::new(),
+                inflight: VecDeque::new(),
+                next_packet_id: 0,
+                connection: None,
+                expiry: 0,
+                last_serial: 0,
+                dropped: 0,
+                room: Rc::new(Notify::new()),
+            });
+        if session.last_serial != 0 {
+            session_present = true;
+            // Unacknowledged deliveries go out again first, same packet ids, DUP set.
+            while let Some(mut delivery) = session.inflight.pop_back() {
+                delivery.dup = true;
+                session.queue.push_front(delivery);
+            }
+        }
+        session.grants = grants;
+        session.expiry = request.session_expiry;
+        session.last_serial = serial;
+        let receive_max = usize::from(request.receive_max.min(self.limits.max_inflight).max(1));
+        session.connection = Some(Connection {
+            serial,
+            outlet: request.outlet,
+            receive_max,
+            will: request.will,
+        });
+        (
+            ConnectOutcome::Accepted {
+                serial,
+                session_present,
+            },
+            wills,
+        )
+    }
+
+    /// The client sent DISCONNECT: no will unless v5 reason 0x04 asked for it,
+    /// and a v5 client may change its session expiry (MQTT-3.14.4-3, 3.14.2-2).
+    pub fn disconnect_requested(
+        &mut self,
+        client_id: &str,
+        serial: u64,
+        keep_will: bool,
+        session_expiry: Option<u32>,
+    ) {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        if let Some(connection) = session.connection.as_mut().filter(|c| c.serial == serial) {
+            if !keep_will {
+                connection.will = None;
+            }
+            if let Some(expiry) = session_expiry {
+                session.expiry = expiry;
+            }
+        }
+    }
+
+    /// The connection ended. Returns the will to send now or after its delay,
+    /// and how long the session stays (`None`: forever; zero: removed now).
+    pub fn disconnected(&mut self, client_id: &str, serial: u64) -> Option<Closed> {
+        let session = self.sessions.get_mut(client_id)?;
+        if session.connection.as_ref().map(|c| c.serial) != Some(serial) {
+            return None;
+        }
+        let connection = session.connection.take().expect("checked above");
+        let expiry = session.expiry;
+        // Deliveries that were only queued go back to the queue for redelivery.
+        let will = connection.will;
+        if expiry == 0 {
+            self.remove_session(client_id);
+        } else {
+            // QoS 0 messages are not kept for offline sessions.
+            session.queue.retain(|delivery| delivery.qos > 0);
+            session.room.notify_waiters();
+        }
+        Some(Closed {
+            will,
+            session_expiry: (expiry != u32::MAX).then(|| Duration::from_secs(u64::from(expiry))),
+        })
+    }
+
+    /// Ends a session whose expiry ran out, if it is still offline since `serial`.
+    pub fn expire_session(&mut self, client_id: &str, serial: u64) {
+        if let Some(session) = self.sessions.get(client_id) {
+            if session.connection.is_none() && session.last_serial == serial {
+                self.remove_session(client_id);
+            }
+        }
+    }
+
+    /// Whether the session that `serial` connected is still offline (a will
+    /// delay that runs out then sends the will).
+    pub fn still_offline(&self, client_id: &str, serial: u64) -> bool {
+        self.sessions
+            .get(client_id)
+            .is_none_or(|session| session.connection.is_none() && session.last_serial == serial)
+    }
+
+    fn remove_session(&mut self, client_id: &str) {
+        if let Some(session) = self.sessions.remove(client_id) {
+            for subscription in session.subscriptions.values() {
+                self.subscriptions.remove(
+                    &subscription.filter,
+                    &subscription.trie_ref(&session.client_id),
+                );
+            }
+            session.room.notify_waiters();
+        }
+    }
+
+    /// Adds a subscription after checking the read permission; returns the
+    /// retained messages to send for it, already queued.
+    pub fn subscribe(
+        &mut self,
+        client_id: &str,
+        requested: &str,
+        options: SubscriptionOptions,
+    ) -> Result<Qos, SubscribeRefusal> {
+        let Some((share, filter)) = parse_shared(requested) else {
+            return Err(SubscribeRefusal::Invalid);
+        };
+        let live = self.live.clone();
+        let session = self
+            .sessions
+            .get_mut(client_id)
+            .ok_or(SubscribeRefusal::NotAuthorized)?;
+        let grants = Self::current_grants(&live, session);
+        if !grants.may_subscribe(filter) {
+            return Err(SubscribeRefusal::NotAuthorized);
+        }
+        let subscription = Subscription {
+            options,
+            filter: filter.to_owned(),
+            key: Rc::from(requested),
+            shared: share.is_some(),
+        };
+        self.subscriptions
+            .insert(filter, subscription.trie_ref(&session.client_id));
+        let existed = session
+            .subscriptions
+            .insert(requested.to_owned(), subscription)
+            .is_some();
+        // Retained messages: never for shared subscriptions (MQTT-3.8.4-?), and
+        // as the v5 Retain Handling option says (MQTT-3.3.1-9..11).
+        let send_retained = share.is_none()
+            && match options.retain_handling {
+                0 => true,
+                1 => !existed,
+                _ => false,
+            };
+        if send_retained {
+            let now = Instant::now();
+            let session = self.sessions.get_mut(client_id).expect("looked up above");
+            for message in self.retained.matching(filter, now) {
+                if !grants.may_receive(&message.topic) {
+                    continue;
+                }
+                session.queue.push_back(Delivery {
+                    qos: message.qos.min(options.qos),
+                    message,
+                    retain: true,
+                    subscription_ids: options.subscription_id.into_iter().collect(),
+                    packet_id: None,
+                    dup: false,
+                });
+            }
+            self.pump(client_id);
+        }
+        Ok(options.qos)
+    }
+
+    /// Removes a subscription; returns whether there was one.
+    pub fn unsubscribe(&mut self, client_id: &str, requested: &str) -> bool {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return false;
+        };
+        let Some(subscription) = session.subscriptions.remove(requested) else {
+            return false;
+        };
+        self.subscriptions.remove(
+            &subscription.filter,
+            &subscription.trie_ref(&session.client_id),
+        );
+        true
+    }
+
+    /// Whether the session's user may publish to `topic` now.
+    pub fn may_publish(&mut self, client_id: &str, topic: &str) -> bool {
+        let live = self.live.clone();
+        self.sessions
+            .get_mut(client_id)
+            .is_some_and(|session| Self::current_grants(&live, session).may_publish(topic))
+    }
+
+    /// Whether the user may publish its will to `topic`, judged with the rights
+    /// the user has now (none if deleted).
+    pub fn may_send_will(&self, username: &str, client_id: &str, topic: &str) -> bool {
+        self.grants_for(username, client_id).may_publish(topic)
+    }
+
+    /// Routes a message (whose publish permission was checked) to every
+    /// matching subscription and to the retained store.
+    pub fn publish(&mut self, message: Message) -> Backlog {
+        let now = Instant::now();
+        let message = Rc::new(message);
+        if message.retain {
+            self.retained.store(message.clone());
+        }
+        // client → (granted QoS, retain flag, subscription ids), one delivery per client.
+        let mut targets: HashMap<Rc<str>, (Qos, bool, Vec<u32>)> = HashMap::new();
+        let mut groups: HashMap<Rc<str>, Vec<Rc<str>>> = HashMap::new();
+        let sessions = &self.sessions;
+        self.subscriptions
+            .for_each_match(&message.topic, |subscriber| {
+                if subscriber.shared {
+                    groups
+                        .entry(subscriber.key.clone())
+                        .or_default()
+                        .push(subscriber.client_id.clone());
+                    return;
+                }
+                let Some(session) = sessions.get(&subscriber.client_id) else {
+                    return;
+                };
+                let Some(subscription) = session.subscriptions.get(&*subscriber.key) else {
+                    return;
+                };
+                let options = subscription.options;
+                if options.no_local && message.publisher.as_deref() == Some(&*session.client_id) {
+                    return;
+                }
+                // A client with overlapping subscriptions gets one delivery,
+                // at the highest QoS, with every subscription id (MQTT-3.3.4-2, -5).
+                let entry =
+                    targets
+                        .entry(session.client_id.clone())
+                        .or_insert((0, false, Vec::new()));
+                entry.0 = entry.0.max(options.qos.min(message.qos));
+                entry.1 |= options.retain_as_published && message.retain;
+                entry.2.extend(options.subscription_id);
+            });
+        for (share, mut members) in groups {
+            members.sort_unstable();
+            members.dedup();
+            if let Some((client, options)) = self.pick_share_member(&share, &members, &message) {
+                targets.insert(
+                    client,
+                    (
+                        options.qos.min(message.qos),
+                        options.retain_as_published && message.retain,
+                        options.subscription_id.into_iter().collect(),
+                    ),
+                );
+            }
+        }
+        let mut backlog = Backlog::default();
+        let live = self.live.clone();
+        for (client_id, (qos, retain, subscription_ids)) in targets {
+            let Some(session) = self.sessions.get_mut(&client_id) else {
+                continue;
+            };
+            // A revoked permission stops deliveries even to old subscriptions.
+            if !Self::current_grants(&live, session).may_receive(&message.topic) {
+                continue;
+            }
+            if session.connection.is_none() && qos == 0 {
+                continue;
+            }
+            session.queue.push_back(Delivery {
+                message: message.clone(),
+                qos,
+                retain,
+                subscription_ids,
+                packet_id: None,
+                dup: false,
+            });
+            if session.connection.is_none() {
+                // Offline: bounded, oldest dropped.
+                if session.queue.len() > self.limits.max_queued {
+                    session.queue.pop_front();
+                    session.dropped += 1;
+                    self.counters.dropped += 1;
+                }
+                continue;
+            }
+            self.pump(&client_id);
+            if let Some(session) = self.sessions.get(&client_id) {
+                if session.connection.is_some() && session.is_full(self.limits.max_queued) {
+                    backlog.full.push((client_id.clone(), session.room.clone()));
+                }
+            }
+        }
+        let _ = now;
+        backlog
+    }
+
+    /// One member of a shared subscription group, round robin, preferring
+    /// members that are online and still allowed to read the topic.
+    fn pick_share_member(
+        &mut self,
+        share: &Rc<str>,
+        members: &[Rc<str>],
+        message: &Message,
+    ) -> Option<(Rc<str>, SubscriptionOptions)> {
+        let cursor = self.share_cursor.entry(share.clone()).or_insert(0);
+        let start = *cursor;
+        *cursor = cursor.wrapping_add(1);
+        let live = self.live.clone();
+        let mut offline = None;
+        for step in 0..members.len() {
+            let client = &members[(start + step) % members.len()];
+            let Some(session) = self.sessions.get_mut(client) else {
+                continue;
+            };
+            let Some(options) = session.subscriptions.get(&**share).map(|s| s.options) else {
+                continue;
+            };
+            if options.no_local && message.publisher.as_deref() == Some(&session.client_id) {
+                continue;
+            }
+            if !Self::current_grants(&live, session).may_receive(&message.topic) {
+                continue;
+            }
+            if session.connection.is_some() {
+                return Some((client.clone(), options));
+            }
+            offline.get_or_insert((client.clone(), options));
+        }
+        offline
+    }
+
+    /// Whether the session's queue is still over its bound.
+    pub fn is_full(&self, client_id: &str) -> bool {
+        self.sessions.get(client_id).is_some_and(|session| {
+            session.connection.is_some() && session.is_full(self.limits.max_queued)
+        })
+    }
+
+    /// A publisher waited long enough for this session: drop its oldest
+    /// queued messages down to the bound, count and log them.
+    pub fn shed(&mut self, client_id: &str) {
+        let max_queued = self.limits.max_queued;
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let mut dropped = 0u64;
+        while session.queue.len() >= max_queued && !session.queue.is_empty() {
+            session.queue.pop_front();
+            dropped += 1;
+        }
+        if dropped > 0 {
+            session.dropped += dropped;
+            self.counters.dropped += dropped;
+            tracing::warn!(
+                client_id = %printable(client_id),
+                dropped,
+                dropped_total = session.dropped,
+                "subscriber not reading: oldest queued messages dropped"
+            );
+            session.room.notify_waiters();
+        }
+    }
+
+    /// Sends queued deliveries while the client's window and socket have room.
+    pub fn pump(&mut self, client_id: &str) {
+        let max_queued = self.limits.max_queued;
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let Some(connection) = session.connection.as_ref() else {
+            return;
+        };
+        let was_full = session.is_full(max_queued);
+        let now = Instant::now();
+        let outlet = connection.outlet.clone();
+        let receive_max = connection.receive_max;
+        let serial = connection.serial;
+        while let Some(front) = session.queue.front() {
+            if front.message.is_expired(now) {
+                session.queue.pop_front();
+                continue;
+            }
+            if front.qos > 0 && session.inflight.len() >= receive_max {
+                break;
+            }
+            if !outlet.is_ready() {
+                outlet.wake_when_ready(session.client_id.clone(), serial);
+                break;
+            }
+            let mut delivery = session.queue.pop_front().expect("front exists");
+            if delivery.qos > 0 && delivery.packet_id.is_none() {
+                delivery.packet_id = Some(session.allocate_packet_id());
+            }
+            match outlet.send(&delivery, now) {
+                Ok(()) => {
+                    if delivery.qos > 0 {
+                        session.inflight.push_back(delivery);
+                    }
+                }
+                Err(SendError::TooLarge) => {
+                    tracing::debug!(client_id = %printable(client_id), "message over the client's maximum packet size: not sent");
+                }
+                Err(SendError::Closed) => {
+                    session.queue.push_front(delivery);
+                    break;
+                }
+            }
+        }
+        if was_full && !session.is_full(max_queued) {
+            session.room.notify_waiters();
+        }
+    }
+
+    /// The client acknowledged a QoS 1 delivery (PUBACK) or completed a QoS 2
+    /// one (PUBCOMP).
+    pub fn acknowledged(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        if session.connection.as_ref().map(|c| c.serial) != Some(serial) {
+            return;
+        }
+        if let Some(position) = session
+            .inflight
+            .iter()
+            .position(|d| d.packet_id == Some(packet_id))
+        {
+            session.inflight.remove(position);
+        }
+        self.pump(client_id);
+    }
+
+    /// Applies a new state: connections of users that no longer exist are closed
+    /// and their sessions removed. Revoked permissions need nothing here: grants
+    /// are recomputed on the next packet or delivery.
+    pub fn apply_state(&mut self) {
+        let snapshot = self.live.snapshot();
+        let gone: Vec<Rc<str>> = self
+            .sessions
+            .values()
+            .filter(|session| !snapshot.state.users.contains_key(&*session.username))
+            .map(|session| session.client_id.clone())
+            .collect();
+        for client_id in gone {
+            if let Some(session) = self.sessions.get_mut(&client_id) {
+                if let Some(connection) = session.connection.take() {
+                    tracing::info!(
+                        username = %printable(&session.username),
+                        client_id = %printable(&client_id),
+                        "user deleted: disconnecting"
+                    );
+                    connection.outlet.close(reason::NOT_AUTHORIZED);
+                }
+            }
+            self.remove_session(&client_id);
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+/// What remains to be done when a connection ended.
+pub struct Closed {
+    pub will: Option<Will>,
+    pub session_expiry: Option<Duration>,
+}
+
+/// Splits `$share/GROUP/FILTER` (MQTT 4.8.2) into its group and filter; other
+/// filters come back whole.
+/// `None` for a malformed shared subscription.
+pub fn parse_shared(requested: &str) -> Option<(Option<&str>, &str)> {
+    let Some(rest) = requested.strip_prefix("$share/") else {
+        return Some((None, requested));
+    };
+    let (group, filter) = rest.split_once('/')?;
+    if group.is_empty() || group.contains(['+', '#']) || filter.is_empty() {
+        return None;
+    }
+    Some((Some(group), filter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_subscriptions_split_into_group_and_filter() {
+        assert_eq!(parse_shared("a/b"), Some((None, "a/b")));
+        assert_eq!(parse_shared("$share/g/a/#"), Some((Some("g"), "a/#")));
+        assert_eq!(parse_shared("$share/g"), None);
+        assert_eq!(parse_shared("$share//a"), None);
+        assert_eq!(parse_shared("$share/g+/a"), None);
+        assert_eq!(parse_shared("$share/g/"), None);
+        assert_eq!(parse_shared("$shared/g/a"), Some((None, "$shared/g/a")));
+    }
+}

@@ -1,0 +1,344 @@
+//! The glue between ntex-mqtt (the wire: codec, handshake, keep-alive,
+//! acknowledgements) and the broker [`core`](super::core).
+//!
+//! Each network worker thread owns one core ([`worker_core`]); connections on
+//! that thread reach it through their [`Connection`] state, whose drop tells
+//! the core that the connection ended. [`v3`] and [`v5`] translate packets to
+//! core calls and back; what they share is here: the limits on what a client
+//! may send, the wait for room in full subscriber queues, and wills.
+
+pub mod v3;
+pub mod v5;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::core::{Backlog, Broker, Limits, Message, Shared, Will};
+use super::live::LiveState;
+use super::policy::Policy;
+use crate::names::printable;
+
+pub use super::core::message;
+
+/// What a client may send, beyond the MQTT syntax the codec checks.
+#[derive(Debug, Clone)]
+pub struct ProtocolLimits {
+    pub max_topic_levels: usize,
+    pub max_topic_bytes: usize,
+    pub max_client_id_bytes: usize,
+    pub max_packet_size: u32,
+}
+
+impl ProtocolLimits {
+    /// Whether a topic or filter is within the level and length limits.
+    pub fn topic_fits(&self, topic: &str) -> bool {
+        topic.len() <= self.max_topic_bytes
+            && topic.bytes().filter(|&b| b == b'/').count() < self.max_topic_levels
+    }
+
+    /// Client ids with control characters are refused (they end up in logs
+    /// and in the registry), and so are overlong ones.
+    pub fn client_id_acceptable(&self, client_id: &str) -> bool {
+        client_id.len() <= self.max_client_id_bytes && !client_id.chars().any(char::is_control)
+    }
+}
+
+/// Everything a listener's connections need, shared by every worker thread.
+pub struct Context {
+    pub policy: Arc<Policy>,
+    pub live: Arc<LiveState>,
+    pub limits: ProtocolLimits,
+    pub core_limits: Limits,
+    /// State changes from the file watcher; the first worker takes it.
+    pub changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+}
+
+thread_local! {
+    static CORE: RefCell<Option<Shared>> = const { RefCell::new(None) };
+}
+
+/// This worker thread's broker core, made on first use. The worker that makes
+/// it also takes the stream of state changes (there is one worker).
+pub fn worker_core(context: &Arc<Context>) -> Shared {
+    CORE.with(|core| {
+        core.borrow_mut()
+            .get_or_insert_with(|| {
+                let shared = Rc::new(RefCell::new(Broker::new(
+                    context.live.clone(),
+                    context.core_limits.clone(),
+                )));
+                if let Some(mut changes) = context.changes.lock().expect("not poisoned").take() {
+                    let core = shared.clone();
+                    tokio::task::spawn_local(async move {
+                        while changes.recv().await.is_some() {
+                            core.borrow_mut().apply_state();
+                        }
+                    });
+                }
+                shared
+            })
+            .clone()
+    })
+}
+
+/// Why a connection is closed by the broker; the v5 DISCONNECT reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub u8);
+
+/// v5 reason codes the glue uses.
+pub mod code {
+    pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    pub const PACKET_TOO_LARGE: u8 = 0x95;
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused with reason 0x{:02X}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl From<()> for Refused {
+    fn from((): ()) -> Self {
+        Refused(0x80)
+    }
+}
+
+/// One accepted connection, as the glue keeps it for its lifetime.
+pub struct Connection {
+    pub core: Shared,
+    pub client_id: Rc<str>,
+    pub username: Rc<str>,
+    pub serial: u64,
+    pub context: Arc<Context>,
+    /// PUBACK/PUBCOMP packet ids waiting to be handed to the core, and
+    /// whether a task is already on its way to do that.
+    acks: Rc<AckQueue>,
+}
+
+#[derive(Default)]
+pub struct AckQueue {
+    ids: RefCell<Vec<NonZeroU16>>,
+    scheduled: Cell<bool>,
+}
+
+impl AckQueue {
+    /// Called from inside the protocol layer while it holds its own borrows,
+    /// so the core is told from a task of its own, never from here.
+    pub fn push(self: &Rc<Self>, core: &Shared, client_id: &Rc<str>, serial: u64, id: NonZeroU16) {
+        self.ids.borrow_mut().push(id);
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let queue = self.clone();
+        let core = core.clone();
+        let client_id = client_id.clone();
+        tokio::task::spawn_local(async move {
+            queue.scheduled.set(false);
+            let ids = std::mem::take(&mut *queue.ids.borrow_mut());
+            let mut core = core.borrow_mut();
+            for id in ids {
+                core.acknowledged(&client_id, serial, id);
+            }
+        });
+    }
+}
+
+impl Connection {
+    pub fn new(
+        core: Shared,
+        client_id: Rc<str>,
+        username: Rc<str>,
+        serial: u64,
+        context: Arc<Context>,
+        acks: Rc<AckQueue>,
+    ) -> Self {
+        Self {
+            core,
+            client_id,
+            username,
+            serial,
+            context,
+            acks,
+        }
+    }
+
+    /// Checks the publish permission and routes the message; then waits while
+    /// a subscriber it went to has a full queue. Returns whether it was allowed.
+    pub async fn publish(&self, message: Message) -> bool {
+        let backlog = {
+            let mut core = self.core.borrow_mut();
+            if !core.may_publish(&self.client_id, &message.topic) {
+                tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
+                return false;
+            }
+            core.publish(message)
+        };
+        wait_for_room(&self.core, backlog).await;
+        true
+    }
+}
+
+/// Holds the publisher until every full queue it filled has room again, each
+/// for at most the configured wait; past it, that queue's oldest messages go.
+pub async fn wait_for_room(core: &Shared, backlog: Backlog) {
+    if backlog.full.is_empty() {
+        return;
+    }
+    let wait = core.borrow().limits().full_queue_wait;
+    let deadline = tokio::time::Instant::now() + wait;
+    for (client_id, room) in backlog.full {
+        loop {
+            // Registered before the check: a wake-up in between is not lost.
+            let notified = room.notified();
+            if !core.borrow().is_full(&client_id) {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                core.borrow_mut().shed(&client_id);
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let closed = match self.core.try_borrow_mut() {
+            Ok(mut core) => core.disconnected(&self.client_id, self.serial),
+            Err(_) => {
+                // Never expected (the core does not hold connections), but a
+                // session must not stay online forever: retry from a task.
+                let core = self.core.clone();
+                let client_id = self.client_id.clone();
+                let serial = self.serial;
+                let username = self.username.clone();
+                tokio::task::spawn_local(async move {
+                    let closed = core.borrow_mut().disconnected(&client_id, serial);
+                    if let Some(closed) = closed {
+                        after_close(&core, &client_id, &username, serial, closed);
+                    }
+                });
+                return;
+            }
+        };
+        if let Some(closed) = closed {
+            after_close(
+                &self.core,
+                &self.client_id,
+                &self.username,
+                self.serial,
+                closed,
+            );
+        }
+        let _ = &self.acks;
+        let _ = &self.context;
+    }
+}
+
+fn after_close(
+    core: &Shared,
+    client_id: &Rc<str>,
+    username: &Rc<str>,
+    serial: u64,
+    closed: super::core::Closed,
+) {
+    if let Some(will) = closed.will {
+        // A will waits for its delay, but never past the session's end (MQTT-3.1.3-9).
+        let delay = match closed.session_expiry {
+            Some(expiry) => will.delay.min(expiry),
+            None => will.delay,
+        };
+        if delay.is_zero() {
+            send_will(core, username, client_id, will);
+        } else {
+            let core = core.clone();
+            let client_id = client_id.clone();
+            let username = username.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(delay).await;
+                if core.borrow().still_offline(&client_id, serial) {
+                    send_will(&core, &username, &client_id, will);
+                }
+            });
+        }
+    }
+    if let Some(expiry) = closed.session_expiry.filter(|expiry| !expiry.is_zero()) {
+        let core = core.clone();
+        let client_id = client_id.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(expiry).await;
+            core.borrow_mut().expire_session(&client_id, serial);
+        });
+    }
+}
+
+/// Publishes a will if its user may publish there now (the rights at the
+/// moment it goes out, not at CONNECT).
+pub fn send_will(core: &Shared, username: &str, client_id: &str, will: Will) {
+    let mut core = core.borrow_mut();
+    if !core.may_send_will(username, client_id, &will.message.topic) {
+        tracing::info!(client_id = %printable(client_id), topic = %printable(&will.message.topic), "last will dropped: no write permission");
+        return;
+    }
+    // Nobody waits for a will's publisher: full queues shed on their own
+    // when the next publisher gives up waiting.
+    let _ = core.publish(will.message);
+}
+
+/// A message's expiry instant from a v5 Message Expiry Interval.
+pub fn expiry_from(seconds: Option<u32>) -> Option<Instant> {
+    seconds.map(|seconds| Instant::now() + Duration::from_secs(u64::from(seconds)))
+}
+
+/// The peer address of a connection, for logs and the registry.
+pub fn peer_text(address: Option<SocketAddr>) -> String {
+    address.map_or_else(|| "unknown".to_owned(), |address| address.ip().to_string())
+}
+
+/// A client id for clients that sent none (MQTT-3.1.3-6).
+pub fn assigned_client_id() -> String {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    format!("mqreg-{:016x}", OsRng.next_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ProtocolLimits {
+        ProtocolLimits {
+            max_topic_levels: 3,
+            max_topic_bytes: 10,
+            max_client_id_bytes: 8,
+            max_packet_size: 1024,
+        }
+    }
+
+    #[test]
+    fn topics_are_held_to_levels_and_bytes() {
+        let limits = limits();
+        assert!(limits.topic_fits("a/b/c"));
+        assert!(!limits.topic_fits("a/b/c/d"), "four levels");
+        assert!(limits.topic_fits("abcdefghij"));
+        assert!(!limits.topic_fits("abcdefghijk"), "eleven bytes");
+        assert!(limits.topic_fits(""));
+    }
+
+    #[test]
+    fn client_ids_without_control_characters_only() {
+        let limits = limits();
+        assert!(limits.client_id_acceptable("dev-1"));
+        assert!(limits.client_id_acceptable(""));
+        assert!(!limits.client_id_acceptable("\0dropped"));
+        assert!(!limits.client_id_acceptable("a\nb"));
+        assert!(!limits.client_id_acceptable("123456789"));
+    }
+}

@@ -1,0 +1,323 @@
+//! MQTT 3.1.1: CONNECT, PUBLISH, SUBSCRIBE and the rest, translated to core calls.
+
+use std::num::NonZeroU16;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Context as TaskContext;
+use std::time::Instant;
+
+use ntex_mqtt::v3;
+use ntex_mqtt::v3::codec::{ConnectAckReason, QoS};
+use ntex_mqtt::{Control, Reason};
+
+use super::{assigned_client_id, peer_text, worker_core, AckQueue, Connection, Context, Refused};
+use crate::broker::auth::Login;
+use crate::broker::core::message::{Delivery, Message};
+use crate::broker::core::{
+    ConnectOutcome, ConnectRequest, Outlet, SendError, Shared, SubscribeRefusal,
+    SubscriptionOptions, Will,
+};
+use crate::names::printable;
+
+pub type Session = v3::Session<Connection>;
+
+fn qos_number(qos: QoS) -> u8 {
+    match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+        QoS::ExactlyOnce => 2,
+    }
+}
+
+fn qos_of(number: u8) -> QoS {
+    match number {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+pub async fn connect(
+    context: Arc<Context>,
+    handshake: v3::Connect<()>,
+) -> Result<v3::ConnectAck<Connection>, Refused> {
+    let packet = handshake.packet();
+    let peer = handshake
+        .io()
+        .query::<ntex_io::types::PeerAddr>()
+        .get()
+        .map(|peer| peer.0);
+    let mut client_id = packet.client_id.to_string();
+    if !context.limits.client_id_acceptable(&client_id)
+        || (client_id.is_empty() && !packet.clean_session)
+    {
+        // MQTT-3.1.3-8: an empty id needs a clean session.
+        tracing::info!(client_id = %printable(&client_id), peer = %peer_text(peer), "client id rejected");
+        return Ok(handshake.failed(ConnectAckReason::IdentifierRejected));
+    }
+    let will = match &packet.last_will {
+        Some(will)
+            if !context.limits.topic_fits(&will.topic) || will.topic.contains(['+', '#', '\0']) =>
+        {
+            tracing::info!(client_id = %printable(&client_id), "will topic over the limits or invalid: refused");
+            return Ok(handshake.not_authorized());
+        }
+        Some(will) => Some(Will {
+            message: Message {
+                topic: will.topic.clone(),
+                payload: will.message.clone(),
+                qos: qos_number(will.qos),
+                retain: will.retain,
+                properties: None,
+                expires_at: None,
+                publisher: None,
+            },
+            delay: std::time::Duration::ZERO,
+        }),
+        None => None,
+    };
+    let login = Login {
+        username: packet.username.as_ref().map(|name| name.to_string()),
+        password: packet.password.as_ref().map(|bytes| bytes.to_vec()),
+        client_id: client_id.clone(),
+        address: peer_text(peer),
+        protocol: "3.1.1",
+    };
+    let clean_session = packet.clean_session;
+    if context.policy.login(login.clone()).await.is_err() {
+        return Ok(handshake.not_authorized());
+    }
+    if client_id.is_empty() {
+        client_id = assigned_client_id();
+    }
+    let username: Rc<str> = Rc::from(login.username.unwrap_or_default());
+    let client_id: Rc<str> = Rc::from(client_id);
+    let core = worker_core(&context);
+    let sink = handshake.sink();
+    let acks = Rc::new(AckQueue::default());
+    let outlet = Rc::new(Outlet3 {
+        sink: sink.clone(),
+        acks: acks.clone(),
+        core: core.clone(),
+        client_id: client_id.clone(),
+        serial: std::cell::Cell::new(0),
+        waiting: Rc::default(),
+    });
+    let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
+        client_id: client_id.clone(),
+        username: username.clone(),
+        clean_start: clean_session,
+        session_expiry: if clean_session { 0 } else { u32::MAX },
+        receive_max: context.core_limits.max_inflight,
+        will,
+        outlet: outlet.clone(),
+    });
+    for will in wills {
+        super::send_will(&core, &username, &client_id, will);
+    }
+    let (serial, session_present) = match outcome {
+        ConnectOutcome::Accepted {
+            serial,
+            session_present,
+        } => (serial, session_present),
+        ConnectOutcome::ClientIdInUse => {
+            tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "client id held by another user's live session: refused");
+            return Ok(handshake.failed(ConnectAckReason::IdentifierRejected));
+        }
+    };
+    outlet.serial.set(serial);
+    {
+        let acks = acks.clone();
+        let core = core.clone();
+        let client_id = client_id.clone();
+        sink.publish_ack_cb(move |id, disconnected| {
+            if !disconnected {
+                acks.push(&core, &client_id, serial, id);
+            }
+        });
+    }
+    tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
+    let connection = Connection::new(
+        core.clone(),
+        client_id.clone(),
+        username,
+        serial,
+        context.clone(),
+        acks,
+    );
+    let ack = handshake
+        .ack(connection, session_present)
+        .max_send(Some(context.core_limits.max_inflight));
+    // Queued messages of a resumed session go out once CONNACK is on its way.
+    let pump_core = core.clone();
+    tokio::task::spawn_local(async move {
+        pump_core.borrow_mut().pump(&client_id);
+    });
+    Ok(ack)
+}
+
+pub async fn publish(session: &Session, publish: v3::Publish) -> Result<(), Refused> {
+    let connection = &**session;
+    let topic = publish.packet().topic.clone();
+    if !connection.context.limits.topic_fits(&topic) || topic.contains('\0') {
+        tracing::info!(client_id = %printable(&connection.client_id), "publish topic over the limits or invalid: closing");
+        return Err(Refused(super::code::TOPIC_NAME_INVALID));
+    }
+    let payload = publish
+        .read_all()
+        .await
+        .map_err(|_| Refused(super::code::PACKET_TOO_LARGE))?;
+    let message = Message {
+        topic,
+        payload,
+        qos: qos_number(publish.qos()),
+        retain: publish.retain(),
+        properties: None,
+        expires_at: None,
+        publisher: Some(connection.client_id.clone()),
+    };
+    // 3.1.1 has no negative acknowledgement: a denied publish is dropped and
+    // still acknowledged, and the connection stays (the contract).
+    connection.publish(message).await;
+    Ok(())
+}
+
+pub async fn protocol(
+    session: &Session,
+    message: v3::ProtocolMessage,
+) -> Result<v3::ProtocolMessageAck, Refused> {
+    let connection = &**session;
+    Ok(match message {
+        v3::ProtocolMessage::Subscribe(mut subscribe) => {
+            let mut core = connection.core.borrow_mut();
+            for mut request in subscribe.iter_mut() {
+                let filter = request.topic().clone();
+                if !connection.context.limits.topic_fits(&filter) {
+                    request.fail();
+                    continue;
+                }
+                let options = SubscriptionOptions {
+                    qos: qos_number(request.qos()),
+                    ..SubscriptionOptions::default()
+                };
+                match core.subscribe(&connection.client_id, &filter, options) {
+                    Ok(granted) => request.confirm(qos_of(granted)),
+                    Err(SubscribeRefusal::NotAuthorized | SubscribeRefusal::Invalid) => {
+                        tracing::debug!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe denied");
+                        request.fail();
+                    }
+                }
+            }
+            subscribe.ack()
+        }
+        v3::ProtocolMessage::Unsubscribe(unsubscribe) => {
+            let mut core = connection.core.borrow_mut();
+            for filter in unsubscribe.iter() {
+                core.unsubscribe(&connection.client_id, filter);
+            }
+            unsubscribe.ack()
+        }
+        v3::ProtocolMessage::Disconnect(disconnect) => {
+            // MQTT-3.14.4-3: a will is discarded after a DISCONNECT.
+            connection.core.borrow_mut().disconnect_requested(
+                &connection.client_id,
+                connection.serial,
+                false,
+                None,
+            );
+            disconnect.ack()
+        }
+        other => other.ack(),
+    })
+}
+
+pub async fn control(control: Control<Refused>) -> Result<Option<v3::codec::Encoded>, Refused> {
+    if let Control::Stop(Reason::Error(error)) = &control {
+        tracing::debug!("closing a 3.1.1 connection: {}", error.get_ref());
+    }
+    Ok(None)
+}
+
+/// Sends deliveries to a 3.1.1 client.
+struct Outlet3 {
+    sink: v3::MqttSink,
+    acks: Rc<AckQueue>,
+    core: Shared,
+    client_id: Rc<str>,
+    serial: std::cell::Cell<u64>,
+    waiting: Rc<std::cell::Cell<bool>>,
+}
+
+impl Outlet for Outlet3 {
+    fn is_ready(&self) -> bool {
+        self.sink.is_ready()
+    }
+
+    fn send(&self, delivery: &Delivery, _now: Instant) -> Result<(), SendError> {
+        if !self.sink.is_open() {
+            return Err(SendError::Closed);
+        }
+        let mut builder = self.sink.publish(delivery.message.topic.clone());
+        if delivery.retain {
+            builder = builder.retain();
+        }
+        let payload = delivery.message.payload.clone();
+        let result = match (delivery.qos, delivery.packet_id) {
+            (0, _) | (_, None) => builder.send_at_most_once(payload),
+            (1, Some(id)) => builder
+                .packet_id(id.get())
+                .dup(delivery.dup)
+                .send_at_least_once_no_block(payload),
+            (_, Some(id)) => {
+                let builder = builder.packet_id(id.get()).dup(delivery.dup);
+                let acks = self.acks.clone();
+                let core = self.core.clone();
+                let client_id = self.client_id.clone();
+                let serial = self.serial.get();
+                send_exactly_once(async move {
+                    if let Ok(received) = builder.send_exactly_once(payload).await {
+                        if received.release().await.is_ok() {
+                            acks.push(&core, &client_id, serial, id);
+                        }
+                    }
+                });
+                Ok(())
+            }
+        };
+        result.map_err(|_| SendError::Closed)
+    }
+
+    fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {
+        if self.waiting.replace(true) {
+            return;
+        }
+        let sink = self.sink.clone();
+        let core = self.core.clone();
+        let waiting = self.waiting.clone();
+        tokio::task::spawn_local(async move {
+            let open = sink.ready().await;
+            waiting.set(false);
+            if open {
+                core.borrow_mut().pump(&client_id);
+            }
+        });
+    }
+
+    fn close(&self, _reason: u8) {
+        self.sink.close();
+    }
+}
+
+/// Runs a QoS 2 exchange: the first poll writes the PUBLISH at once, so it
+/// keeps its place among the deliveries sent after it; the rest (PUBREC,
+/// PUBREL, PUBCOMP) continues in a task.
+pub fn send_exactly_once(exchange: impl std::future::Future<Output = ()> + 'static) {
+    let mut exchange = Box::pin(exchange);
+    let mut first = TaskContext::from_waker(std::task::Waker::noop());
+    if exchange.as_mut().poll(&mut first).is_pending() {
+        tokio::task::spawn_local(exchange);
+    }
+}
+
+/// The packet id type the core uses, re-exported for the v5 glue.
+pub type PacketId = NonZeroU16;

@@ -1,0 +1,426 @@
+//! MQTT 5: CONNECT, PUBLISH, SUBSCRIBE and the rest, translated to core calls,
+//! with the properties a broker forwards, reason codes and session expiry.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ntex_bytes::ByteString;
+use ntex_mqtt::v5;
+use ntex_mqtt::v5::codec::{
+    ConnectAckReason, DisconnectReasonCode, PublishAckReason, QoS, RetainHandling,
+    SubscribeAckReason,
+};
+use ntex_mqtt::{Control, Reason};
+
+use super::v3::send_exactly_once;
+use super::{
+    assigned_client_id, expiry_from, peer_text, worker_core, AckQueue, Connection, Context, Refused,
+};
+use crate::broker::auth::Login;
+use crate::broker::core::message::{Delivery, Message, Properties};
+use crate::broker::core::{
+    ConnectOutcome, ConnectRequest, Outlet, SendError, Shared, SubscribeRefusal,
+    SubscriptionOptions, Will,
+};
+use crate::names::printable;
+
+pub type Session = v5::Session<Connection>;
+
+impl TryFrom<Refused> for v5::PublishAck {
+    type Error = Refused;
+
+    fn try_from(refused: Refused) -> Result<Self, Refused> {
+        Err(refused)
+    }
+}
+
+fn qos_number(qos: QoS) -> u8 {
+    match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+        QoS::ExactlyOnce => 2,
+    }
+}
+
+fn qos_of(number: u8) -> QoS {
+    match number {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn properties_of(
+    utf8: bool,
+    content_type: &Option<ByteString>,
+    response_topic: &Option<ByteString>,
+    correlation_data: &Option<ntex_bytes::Bytes>,
+    user_properties: &[(ByteString, ByteString)],
+) -> Option<Rc<Properties>> {
+    let properties = Properties {
+        utf8_payload: utf8,
+        content_type: content_type.clone(),
+        response_topic: response_topic.clone(),
+        correlation_data: correlation_data.clone(),
+        user_properties: user_properties.to_vec(),
+    };
+    (!properties.is_empty()).then(|| Rc::new(properties))
+}
+
+pub async fn connect(
+    context: Arc<Context>,
+    handshake: v5::Connect<()>,
+) -> Result<v5::ConnectAck<Connection>, Refused> {
+    let packet = handshake.packet();
+    let peer = handshake
+        .io()
+        .query::<ntex_io::types::PeerAddr>()
+        .get()
+        .map(|peer| peer.0);
+    let mut client_id = packet.client_id.to_string();
+    if !context.limits.client_id_acceptable(&client_id) {
+        tracing::info!(client_id = %printable(&client_id), peer = %peer_text(peer), "client id rejected");
+        return Ok(handshake.failed(ConnectAckReason::ClientIdentifierNotValid));
+    }
+    let will = match &packet.last_will {
+        Some(will)
+            if !context.limits.topic_fits(&will.topic) || will.topic.contains(['+', '#', '\0']) =>
+        {
+            tracing::info!(client_id = %printable(&client_id), "will topic over the limits or invalid: refused");
+            return Ok(handshake.failed(ConnectAckReason::TopicNameInvalid));
+        }
+        Some(will) => Some(Will {
+            message: Message {
+                topic: will.topic.clone(),
+                payload: will.message.clone(),
+                qos: qos_number(will.qos),
+                retain: will.retain,
+                properties: properties_of(
+                    will.is_utf8_payload.unwrap_or(false),
+                    &will.content_type,
+                    &will.response_topic,
+                    &will.correlation_data,
+                    &will.user_properties,
+                ),
+                expires_at: expiry_from(will.message_expiry_interval.map(|s| s.get())),
+                publisher: None,
+            },
+            delay: Duration::from_secs(u64::from(will.will_delay_interval_sec.unwrap_or(0))),
+        }),
+        None => None,
+    };
+    let login = Login {
+        username: packet.username.as_ref().map(|name| name.to_string()),
+        password: packet.password.as_ref().map(|bytes| bytes.to_vec()),
+        client_id: client_id.clone(),
+        address: peer_text(peer),
+        protocol: "5",
+    };
+    let clean_start = packet.clean_start;
+    let session_expiry = packet.session_expiry_interval_secs;
+    let receive_max = packet.receive_max.map_or(u16::MAX, |max| max.get());
+    let max_packet_size = packet.max_packet_size.map(|size| size.get());
+    if context.policy.login(login.clone()).await.is_err() {
+        return Ok(handshake.failed(ConnectAckReason::NotAuthorized));
+    }
+    let assigned = client_id.is_empty().then(assigned_client_id);
+    if let Some(assigned) = &assigned {
+        client_id = assigned.clone();
+    }
+    let username: Rc<str> = Rc::from(login.username.unwrap_or_default());
+    let client_id: Rc<str> = Rc::from(client_id);
+    let core = worker_core(&context);
+    let sink = handshake.sink();
+    let acks = Rc::new(AckQueue::default());
+    let outlet = Rc::new(Outlet5 {
+        sink: sink.clone(),
+        acks: acks.clone(),
+        core: core.clone(),
+        client_id: client_id.clone(),
+        serial: Cell::new(0),
+        max_packet_size,
+        waiting: Rc::new(Cell::new(false)),
+    });
+    let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
+        client_id: client_id.clone(),
+        username: username.clone(),
+        clean_start,
+        session_expiry,
+        receive_max,
+        will,
+        outlet: outlet.clone(),
+    });
+    for will in wills {
+        super::send_will(&core, &username, &client_id, will);
+    }
+    let (serial, session_present) = match outcome {
+        ConnectOutcome::Accepted {
+            serial,
+            session_present,
+        } => (serial, session_present),
+        ConnectOutcome::ClientIdInUse => {
+            tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "client id held by another user's live session: refused");
+            return Ok(handshake.failed(ConnectAckReason::ClientIdentifierNotValid));
+        }
+    };
+    outlet.serial.set(serial);
+    {
+        let acks = acks.clone();
+        let core = core.clone();
+        let client_id = client_id.clone();
+        sink.publish_ack_cb(move |ack, disconnected| {
+            if !disconnected {
+                acks.push(&core, &client_id, serial, ack.packet_id);
+            }
+        });
+    }
+    tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
+    let connection = Connection::new(
+        core.clone(),
+        client_id.clone(),
+        username,
+        serial,
+        context.clone(),
+        acks,
+    );
+    let max_inflight = context.core_limits.max_inflight;
+    let ack = handshake
+        .ack(connection)
+        .max_send(Some(max_inflight))
+        .with(|ack| {
+            ack.session_present = session_present;
+            ack.assigned_client_id = assigned.map(ByteString::from);
+            ack.max_qos = QoS::ExactlyOnce;
+            ack.retain_available = true;
+            ack.wildcard_subscription_available = true;
+            ack.subscription_identifiers_available = true;
+            ack.shared_subscription_available = true;
+        });
+    let pump_core = core.clone();
+    tokio::task::spawn_local(async move {
+        pump_core.borrow_mut().pump(&client_id);
+    });
+    Ok(ack)
+}
+
+pub async fn publish(session: &Session, publish: v5::Publish) -> Result<v5::PublishAck, Refused> {
+    let connection = &**session;
+    let packet = publish.packet();
+    let topic = packet.topic.clone();
+    if !connection.context.limits.topic_fits(&topic) || topic.contains('\0') {
+        tracing::info!(client_id = %printable(&connection.client_id), "publish topic over the limits or invalid: closing");
+        return Err(Refused(super::code::TOPIC_NAME_INVALID));
+    }
+    let props = &packet.properties;
+    let properties = properties_of(
+        props.is_utf8_payload,
+        &props.content_type,
+        &props.response_topic,
+        &props.correlation_data,
+        &props.user_properties,
+    );
+    let expires_at = expiry_from(props.message_expiry_interval.map(|s| s.get()));
+    let qos = qos_number(publish.qos());
+    let retain = publish.retain();
+    let payload = publish
+        .read_all()
+        .await
+        .map_err(|_| Refused(super::code::PACKET_TOO_LARGE))?;
+    let message = Message {
+        topic,
+        payload,
+        qos,
+        retain,
+        properties,
+        expires_at,
+        publisher: Some(connection.client_id.clone()),
+    };
+    if connection.publish(message).await {
+        Ok(publish.ack())
+    } else {
+        Ok(publish.ack().reason_code(PublishAckReason::NotAuthorized))
+    }
+}
+
+pub async fn protocol(
+    session: &Session,
+    message: v5::ProtocolMessage,
+) -> Result<v5::ProtocolMessageAck, Refused> {
+    let connection = &**session;
+    Ok(match message {
+        v5::ProtocolMessage::Subscribe(mut subscribe) => {
+            let subscription_id = subscribe.packet().id.map(|id| id.get());
+            let mut core = connection.core.borrow_mut();
+            for mut request in subscribe.iter_mut() {
+                let filter = request.topic().clone();
+                if !connection.context.limits.topic_fits(&filter) {
+                    request.fail(SubscribeAckReason::TopicFilterInvalid);
+                    continue;
+                }
+                let requested = *request.options();
+                let options = SubscriptionOptions {
+                    qos: qos_number(requested.qos),
+                    no_local: requested.no_local,
+                    retain_as_published: requested.retain_as_published,
+                    retain_handling: match requested.retain_handling {
+                        RetainHandling::AtSubscribe => 0,
+                        RetainHandling::AtSubscribeNew => 1,
+                        RetainHandling::NoAtSubscribe => 2,
+                    },
+                    subscription_id,
+                };
+                match core.subscribe(&connection.client_id, &filter, options) {
+                    Ok(granted) => request.confirm(qos_of(granted)),
+                    Err(SubscribeRefusal::NotAuthorized) => {
+                        tracing::debug!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe denied");
+                        request.fail(SubscribeAckReason::NotAuthorized);
+                    }
+                    Err(SubscribeRefusal::Invalid) => {
+                        request.fail(SubscribeAckReason::TopicFilterInvalid);
+                    }
+                }
+            }
+            subscribe.ack()
+        }
+        v5::ProtocolMessage::Unsubscribe(mut unsubscribe) => {
+            let mut core = connection.core.borrow_mut();
+            for mut request in unsubscribe.iter_mut() {
+                if core.unsubscribe(&connection.client_id, request.topic()) {
+                    request.success();
+                } else {
+                    request.fail(v5::codec::UnsubscribeAckReason::NoSubscriptionExisted);
+                }
+            }
+            unsubscribe.ack()
+        }
+        v5::ProtocolMessage::Disconnect(disconnect) => {
+            let packet = disconnect.packet();
+            connection.core.borrow_mut().disconnect_requested(
+                &connection.client_id,
+                connection.serial,
+                packet.reason_code == DisconnectReasonCode::DisconnectWithWillMessage,
+                packet.session_expiry_interval_secs,
+            );
+            disconnect.ack()
+        }
+        other => other.ack(),
+    })
+}
+
+pub async fn control(control: Control<Refused>) -> Result<Option<v5::codec::Encoded>, Refused> {
+    Ok(match control {
+        Control::Stop(Reason::Error(error)) => {
+            let reason = DisconnectReasonCode::try_from(error.get_ref().0)
+                .unwrap_or(DisconnectReasonCode::UnspecifiedError);
+            Some(
+                v5::codec::Packet::from(v5::codec::Disconnect {
+                    reason_code: reason,
+                    ..Default::default()
+                })
+                .into(),
+            )
+        }
+        _ => None,
+    })
+}
+
+/// Sends deliveries to an MQTT 5 client.
+struct Outlet5 {
+    sink: v5::MqttSink,
+    acks: Rc<AckQueue>,
+    core: Shared,
+    client_id: Rc<str>,
+    serial: Cell<u64>,
+    max_packet_size: Option<u32>,
+    waiting: Rc<Cell<bool>>,
+}
+
+impl Outlet for Outlet5 {
+    fn is_ready(&self) -> bool {
+        self.sink.is_ready()
+    }
+
+    fn send(&self, delivery: &Delivery, now: Instant) -> Result<(), SendError> {
+        if !self.sink.is_open() {
+            return Err(SendError::Closed);
+        }
+        let message = &delivery.message;
+        let expiry = message.remaining_expiry(now);
+        let builder = self
+            .sink
+            .publish(message.topic.clone())
+            .retain(delivery.retain)
+            .properties(|props| {
+                if let Some(forwarded) = &message.properties {
+                    props.is_utf8_payload = forwarded.utf8_payload;
+                    props.content_type = forwarded.content_type.clone();
+                    props.response_topic = forwarded.response_topic.clone();
+                    props.correlation_data = forwarded.correlation_data.clone();
+                    props.user_properties = forwarded.user_properties.clone();
+                }
+                props.message_expiry_interval = expiry.and_then(std::num::NonZeroU32::new);
+                props.subscription_ids = delivery
+                    .subscription_ids
+                    .iter()
+                    .filter_map(|id| std::num::NonZeroU32::new(*id))
+                    .collect();
+            });
+        if let Some(max) = self.max_packet_size {
+            // Packet id and fixed header are at most 7 bytes more.
+            if builder.size(message.payload.len()) as u64 + 7 > u64::from(max) {
+                return Err(SendError::TooLarge);
+            }
+        }
+        let payload = message.payload.clone();
+        let result = match (delivery.qos, delivery.packet_id) {
+            (0, _) | (_, None) => builder.send_at_most_once(payload),
+            (1, Some(id)) => builder
+                .packet_id(id.get())
+                .dup(delivery.dup)
+                .send_at_least_once_no_block(payload),
+            (_, Some(id)) => {
+                let builder = builder.packet_id(id.get()).dup(delivery.dup);
+                let acks = self.acks.clone();
+                let core = self.core.clone();
+                let client_id = self.client_id.clone();
+                let serial = self.serial.get();
+                send_exactly_once(async move {
+                    if let Ok(received) = builder.send_exactly_once(payload).await {
+                        if received.release().await.is_ok() {
+                            acks.push(&core, &client_id, serial, id);
+                        }
+                    }
+                });
+                Ok(())
+            }
+        };
+        result.map_err(|_| SendError::Closed)
+    }
+
+    fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {
+        if self.waiting.replace(true) {
+            return;
+        }
+        let sink = self.sink.clone();
+        let core = self.core.clone();
+        let waiting = self.waiting.clone();
+        tokio::task::spawn_local(async move {
+            let open = sink.ready().await;
+            waiting.set(false);
+            if open {
+                core.borrow_mut().pump(&client_id);
+            }
+        });
+    }
+
+    fn close(&self, reason: u8) {
+        let reason = DisconnectReasonCode::try_from(reason)
+            .unwrap_or(DisconnectReasonCode::UnspecifiedError);
+        self.sink.close_with_reason(v5::codec::Disconnect {
+            reason_code: reason,
+            ..Default::default()
+        });
+    }
+}

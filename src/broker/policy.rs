@@ -1,0 +1,99 @@
+//! mqreg's side of every login: the one narrow interface between the broker
+//! glue and the registry.
+//!
+//! The glue hands a [`Login`] in and gets a yes or no back; the decision, the
+//! log line and the audit entry are made here, on the multi-threaded runtime
+//! where the argon2 pool and the state writer live, so that no password work
+//! ever runs on the thread that routes messages.
+
+use std::sync::Arc;
+
+use super::auth::{Authenticator, Login, Refusal, Verdict};
+use crate::audit::{AuditLog, Entry};
+use crate::names::printable;
+
+pub struct Policy {
+    authenticator: Arc<Authenticator>,
+    audit: Arc<AuditLog>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Policy {
+    pub fn new(
+        authenticator: Arc<Authenticator>,
+        audit: Arc<AuditLog>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            authenticator,
+            audit,
+            runtime,
+        }
+    }
+
+    /// Decides a login; refusals are logged and audited here. Callable from
+    /// any thread with an async context.
+    pub async fn login(self: &Arc<Self>, login: Login) -> Verdict {
+        let policy = self.clone();
+        let decided = self.runtime.spawn(async move {
+            let verdict = policy.authenticator.authenticate(&login).await;
+            match &verdict {
+                Ok(()) => tracing::debug!(
+                    username = %login.username.as_deref().map(printable).unwrap_or_default(),
+                    client_id = %printable(&login.client_id), peer = %login.address, "login accepted"
+                ),
+                Err(refusal) => {
+                    log_refusal(&login, refusal);
+                    policy.audit_refusal(&login, refusal);
+                }
+            }
+            verdict
+        });
+        decided.await.unwrap_or(Err(Refusal::Busy))
+    }
+
+    fn audit_refusal(&self, login: &Login, refusal: &Refusal) {
+        let action = match refusal {
+            Refusal::Pending { created: true, .. } => "registration recorded",
+            Refusal::Pending { .. } => "registration updated",
+            _ => "login refused",
+        };
+        let mut entry = Entry::now(
+            "broker".into(),
+            action,
+            login.username.as_deref().map(printable),
+            refusal.to_string(),
+        );
+        entry.detail = Some(format!(
+            "client id {} from {}, MQTT {}",
+            printable(&login.client_id),
+            login.address,
+            login.protocol
+        ));
+        if let Err(error) = self.audit.append(&entry) {
+            tracing::error!(
+                "cannot write the audit log {}: {error}",
+                self.audit.path().display()
+            );
+        }
+    }
+}
+
+fn log_refusal(login: &Login, refusal: &Refusal) {
+    let username = login.username.as_deref().map(printable).unwrap_or_default();
+    let client_id = printable(&login.client_id);
+    match refusal {
+        Refusal::Pending { created: true, .. } => tracing::info!(
+            username = %username, client_id = %client_id, peer = %login.address, protocol = login.protocol,
+            "registration: pending request recorded; approve with `mqreg registry approve {username}`"
+        ),
+        Refusal::Pending { conflict: true, .. } => tracing::warn!(
+            username = %username, client_id = %client_id, peer = %login.address,
+            "registration: another password than the pending request's; marked as conflict"
+        ),
+        _ => tracing::warn!(
+            username = %username, client_id = %client_id, peer = %login.address, reason = %refusal,
+            "login refused"
+        ),
+    }
+}
