@@ -1203,7 +1203,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --state --json --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1234,6 +1234,22 @@ _mqreg() {
                     return 0
                     ;;
                 --hash-workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-packet-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-topic-levels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-topic-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

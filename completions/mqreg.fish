@@ -40,9 +40,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-listen -d 'Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for --tls-listen' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-queued-messages -d 'QoS 1 and 2 messages queued for one slow client before the oldest are dropped' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-queued-messages -d 'Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session\'s oldest messages are dropped' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-inflight -d 'QoS 1 and 2 messages in flight to one client, unacknowledged' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l hash-workers -d 'Password hashes computed at once [default: the number of CPUs]' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l connect-timeout -d 'Close sockets that have not completed a CONNECT within this time' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-packet-size -d 'Largest MQTT packet accepted, in bytes; larger ones close the connection' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-levels -d 'Most levels in a topic or filter (PUBLISH, SUBSCRIBE, wills)' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-bytes -d 'Most bytes in a topic or filter' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'

@@ -300,7 +300,7 @@ pub fn expiry_from(seconds: Option<u32>) -> Option<Instant> {
 
 /// The peer address of a connection, for logs and the registry.
 pub fn peer_text(address: Option<SocketAddr>) -> String {
-    address.map_or_else(|| "unknown".to_owned(), |address| address.ip().to_string())
+    address.map_or_else(|| "unknown".to_owned(), |address| address.to_string())
 }
 
 /// A client id for clients that sent none (MQTT-3.1.3-6).
