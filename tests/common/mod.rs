@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod connect;
+pub mod raw;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -159,6 +159,10 @@ struct Session {
     /// Serial of the last connection, so a stale timer or close is ignored.
     last_serial: u64,
     dropped: u64,
+    /// Set when a publisher gave up waiting for this session's queue; until
+    /// the client acknowledges something, publishers do not wait for it again
+    /// and its oldest messages make room at once.
+    stalled: bool,
     room: Rc<Notify>,
 }
 
@@ -302,7 +306,11 @@ impl Broker {
                         }
                     }
                 }
-                request.clean_start || existing.username != request.username
+                // A session that was to end with its connection (clean
+                // session, expiry 0) ends now, whatever the new one asks.
+                request.clean_start
+                    || existing.username != request.username
+                    || existing.expiry == 0
             }
             None => false,
         };
@@ -325,6 +333,7 @@ impl Broker {
                 expiry: 0,
                 last_serial: 0,
                 dropped: 0,
+                stalled: false,
                 room: Rc::new(Notify::new()),
             });
         if session.last_serial != 0 {
@@ -355,25 +364,25 @@ impl Broker {
     }
 
     /// The client sent DISCONNECT: no will unless v5 reason 0x04 asked for it,
-    /// and a v5 client may change its session expiry (MQTT-3.14.4-3, 3.14.2-2).
+    /// a v5 client may change its session expiry (MQTT-3.14.4-3, 3.14.2-2),
+    /// and the session is offline from now on, before the socket is even
+    /// closed, so that an immediate reconnect finds it in its final state.
     pub fn disconnect_requested(
         &mut self,
         client_id: &str,
         serial: u64,
         keep_will: bool,
         session_expiry: Option<u32>,
-    ) {
-        let Some(session) = self.sessions.get_mut(client_id) else {
-            return;
-        };
-        if let Some(connection) = session.connection.as_mut().filter(|c| c.serial == serial) {
-            if !keep_will {
-                connection.will = None;
-            }
-            if let Some(expiry) = session_expiry {
-                session.expiry = expiry;
-            }
+    ) -> Option<Closed> {
+        let session = self.sessions.get_mut(client_id)?;
+        let connection = session.connection.as_mut().filter(|c| c.serial == serial)?;
+        if !keep_will {
+            connection.will = None;
         }
+        if let Some(expiry) = session_expiry {
+            session.expiry = expiry;
+        }
+        self.disconnected(client_id, serial)
     }
 
     /// The connection ended. Returns the will to send now or after its delay,
@@ -429,8 +438,8 @@ impl Broker {
         }
     }
 
-    /// Adds a subscription after checking the read permission; returns the
-    /// retained messages to send for it, already queued.
+    /// Adds a subscription after checking the read permission, and queues the
+    /// retained messages it gets; the caller pumps after the SUBACK.
     pub fn subscribe(
         &mut self,
         client_id: &str,
@@ -485,7 +494,8 @@ impl Broker {
                     dup: false,
                 });
             }
-            self.pump(client_id);
+            // Not pumped here: the glue pumps once the SUBACK is on its way,
+            // so retained messages follow it.
         }
         Ok(options.qos)
     }
@@ -605,8 +615,15 @@ impl Broker {
                 continue;
             }
             self.pump(&client_id);
-            if let Some(session) = self.sessions.get(&client_id) {
-                if session.connection.is_some() && session.is_full(self.limits.max_queued) {
+            let Some(session) = self.sessions.get_mut(&client_id) else {
+                continue;
+            };
+            if session.connection.is_some() && session.is_full(self.limits.max_queued) {
+                if session.stalled {
+                    session.queue.pop_front();
+                    session.dropped += 1;
+                    self.counters.dropped += 1;
+                } else {
                     backlog.full.push((client_id.clone(), session.room.clone()));
                 }
             }
@@ -669,17 +686,18 @@ impl Broker {
             session.queue.pop_front();
             dropped += 1;
         }
-        if dropped > 0 {
+        if !session.stalled {
+            session.stalled = true;
             session.dropped += dropped;
             self.counters.dropped += dropped;
             tracing::warn!(
                 client_id = %printable(client_id),
                 dropped,
                 dropped_total = session.dropped,
-                "subscriber not reading: oldest queued messages dropped"
+                "subscriber not reading: oldest queued messages dropped, and dropped from now on until it reads again"
             );
-            session.room.notify_waiters();
         }
+        session.room.notify_waiters();
     }
 
     /// Sends queued deliveries while the client's window and socket have room.
@@ -747,6 +765,14 @@ impl Broker {
             .position(|d| d.packet_id == Some(packet_id))
         {
             session.inflight.remove(position);
+        }
+        if session.stalled {
+            session.stalled = false;
+            tracing::info!(
+                client_id = %printable(client_id),
+                dropped_total = session.dropped,
+                "subscriber reading again"
+            );
         }
         self.pump(client_id);
     }

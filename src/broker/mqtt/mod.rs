@@ -170,6 +170,29 @@ impl Connection {
         }
     }
 
+    /// Finishes what a session's end leaves to do (will, expiry timer).
+    pub fn closed(&self, closed: Option<super::core::Closed>) {
+        if let Some(closed) = closed {
+            after_close(
+                &self.core,
+                &self.client_id,
+                &self.username,
+                self.serial,
+                closed,
+            );
+        }
+    }
+
+    /// Sends what the session has queued once the current packet's answer is
+    /// written (retained messages after their SUBACK).
+    pub fn pump_soon(&self) {
+        let core = self.core.clone();
+        let client_id = self.client_id.clone();
+        tokio::task::spawn_local(async move {
+            core.borrow_mut().pump(&client_id);
+        });
+    }
+
     /// Checks the publish permission and routes the message; then waits while
     /// a subscriber it went to has a full queue. Returns whether it was allowed.
     pub async fn publish(&self, message: Message) -> bool {

@@ -84,6 +84,7 @@ pub async fn connect(
         protocol: "3.1.1",
     };
     let clean_session = packet.clean_session;
+    let keep_alive = packet.keep_alive;
     if context.policy.login(login.clone()).await.is_err() {
         return Ok(handshake.not_authorized());
     }
@@ -145,9 +146,14 @@ pub async fn connect(
         context.clone(),
         acks,
     );
-    let ack = handshake
+    let mut ack = handshake
         .ack(connection, session_present)
         .max_send(Some(context.core_limits.max_inflight));
+    if keep_alive == 0 {
+        // No keep-alive asked for: never time the client out (MQTT-3.1.2-24 only
+        // applies to a non-zero keep-alive).
+        ack = ack.idle_timeout(ntex_util::time::Seconds::ZERO);
+    }
     // Queued messages of a resumed session go out once CONNACK is on its way.
     let pump_core = core.clone();
     tokio::task::spawn_local(async move {
@@ -208,6 +214,8 @@ pub async fn protocol(
                     }
                 }
             }
+            drop(core);
+            connection.pump_soon();
             subscribe.ack()
         }
         v3::ProtocolMessage::Unsubscribe(unsubscribe) => {
@@ -219,12 +227,13 @@ pub async fn protocol(
         }
         v3::ProtocolMessage::Disconnect(disconnect) => {
             // MQTT-3.14.4-3: a will is discarded after a DISCONNECT.
-            connection.core.borrow_mut().disconnect_requested(
+            let closed = connection.core.borrow_mut().disconnect_requested(
                 &connection.client_id,
                 connection.serial,
                 false,
                 None,
             );
+            connection.closed(closed);
             disconnect.ack()
         }
         other => other.ack(),
@@ -284,7 +293,15 @@ impl Outlet for Outlet3 {
                 Ok(())
             }
         };
-        result.map_err(|_| SendError::Closed)
+        // An encoding error on an open connection is this message's fault
+        // (over the client's maximum size): skip it rather than retry forever.
+        result.map_err(|_| {
+            if self.sink.is_open() {
+                SendError::TooLarge
+            } else {
+                SendError::Closed
+            }
+        })
     }
 
     fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {

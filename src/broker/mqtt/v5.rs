@@ -119,6 +119,7 @@ pub async fn connect(
         protocol: "5",
     };
     let clean_start = packet.clean_start;
+    let keep_alive = packet.keep_alive;
     let session_expiry = packet.session_expiry_interval_secs;
     let receive_max = packet.receive_max.map_or(u16::MAX, |max| max.get());
     let max_packet_size = packet.max_packet_size.map(|size| size.get());
@@ -186,18 +187,21 @@ pub async fn connect(
         acks,
     );
     let max_inflight = context.core_limits.max_inflight;
-    let ack = handshake
-        .ack(connection)
-        .max_send(Some(max_inflight))
-        .with(|ack| {
-            ack.session_present = session_present;
-            ack.assigned_client_id = assigned.map(ByteString::from);
-            ack.max_qos = QoS::ExactlyOnce;
-            ack.retain_available = true;
-            ack.wildcard_subscription_available = true;
-            ack.subscription_identifiers_available = true;
-            ack.shared_subscription_available = true;
-        });
+    let mut ack = handshake.ack(connection).max_send(Some(max_inflight));
+    if keep_alive == 0 {
+        // ntex would time such a client out after 30 s; a Server Keep Alive of
+        // the maximum tells the client the one it must use (MQTT-3.2.2-21).
+        ack = ack.keep_alive(u16::MAX);
+    }
+    let ack = ack.with(|ack| {
+        ack.session_present = session_present;
+        ack.assigned_client_id = assigned.map(ByteString::from);
+        ack.max_qos = QoS::ExactlyOnce;
+        ack.retain_available = true;
+        ack.wildcard_subscription_available = true;
+        ack.subscription_identifiers_available = true;
+        ack.shared_subscription_available = true;
+    });
     let pump_core = core.clone();
     tokio::task::spawn_local(async move {
         pump_core.borrow_mut().pump(&client_id);
@@ -282,6 +286,8 @@ pub async fn protocol(
                     }
                 }
             }
+            drop(core);
+            connection.pump_soon();
             subscribe.ack()
         }
         v5::ProtocolMessage::Unsubscribe(mut unsubscribe) => {
@@ -297,12 +303,13 @@ pub async fn protocol(
         }
         v5::ProtocolMessage::Disconnect(disconnect) => {
             let packet = disconnect.packet();
-            connection.core.borrow_mut().disconnect_requested(
+            let closed = connection.core.borrow_mut().disconnect_requested(
                 &connection.client_id,
                 connection.serial,
                 packet.reason_code == DisconnectReasonCode::DisconnectWithWillMessage,
                 packet.session_expiry_interval_secs,
             );
+            connection.closed(closed);
             disconnect.ack()
         }
         other => other.ack(),
@@ -310,20 +317,41 @@ pub async fn protocol(
 }
 
 pub async fn control(control: Control<Refused>) -> Result<Option<v5::codec::Encoded>, Refused> {
-    Ok(match control {
-        Control::Stop(Reason::Error(error)) => {
-            let reason = DisconnectReasonCode::try_from(error.get_ref().0)
-                .unwrap_or(DisconnectReasonCode::UnspecifiedError);
-            Some(
-                v5::codec::Packet::from(v5::codec::Disconnect {
-                    reason_code: reason,
-                    ..Default::default()
-                })
-                .into(),
-            )
+    let reason = match control {
+        Control::Stop(Reason::Error(error)) => DisconnectReasonCode::try_from(error.get_ref().0)
+            .unwrap_or(DisconnectReasonCode::UnspecifiedError),
+        Control::Stop(Reason::Protocol(error)) => protocol_error_reason(error.get_ref()),
+        _ => return Ok(None),
+    };
+    Ok(Some(
+        v5::codec::Packet::from(v5::codec::Disconnect {
+            reason_code: reason,
+            ..Default::default()
+        })
+        .into(),
+    ))
+}
+
+/// The DISCONNECT reason for a protocol error the codec found, more precise
+/// than ntex-mqtt's default (which calls most of them implementation
+/// specific): malformed packets 0x81, topic alias errors 0x94 (MQTT-3.3.2-9).
+fn protocol_error_reason(error: &ntex_mqtt::error::MqttProtocolError) -> DisconnectReasonCode {
+    use ntex_mqtt::error::{DecodeError, MqttProtocolError};
+    match error {
+        MqttProtocolError::Decode(DecodeError::MaxSizeExceeded { .. }) => {
+            DisconnectReasonCode::PacketTooLarge
         }
-        _ => None,
-    })
+        MqttProtocolError::Decode(_) => DisconnectReasonCode::MalformedPacket,
+        MqttProtocolError::KeepAliveTimeout => DisconnectReasonCode::KeepAliveTimeout,
+        MqttProtocolError::ProtocolViolation(violation) => {
+            if violation.to_string().contains("opic alias") {
+                DisconnectReasonCode::TopicAliasInvalid
+            } else {
+                violation.reason()
+            }
+        }
+        _ => DisconnectReasonCode::ProtocolError,
+    }
 }
 
 /// Sends deliveries to an MQTT 5 client.
@@ -396,7 +424,15 @@ impl Outlet for Outlet5 {
                 Ok(())
             }
         };
-        result.map_err(|_| SendError::Closed)
+        // An encoding error on an open connection is this message's fault
+        // (over the client's maximum size): skip it rather than retry forever.
+        result.map_err(|_| {
+            if self.sink.is_open() {
+                SendError::TooLarge
+            } else {
+                SendError::Closed
+            }
+        })
     }
 
     fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {

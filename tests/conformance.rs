@@ -1,0 +1,991 @@
+//! Conformance: the broker against the MQTT 3.1.1 and 5 normative statements,
+//! each test naming the statements it checks, with raw packets (exact bytes),
+//! mosquitto's clients and rumqttc.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::raw::{self, prop, Connect, Props, Raw, Will};
+use common::{eventually, Broker, Sandbox};
+
+const WAIT: Duration = Duration::from_secs(5);
+/// How long to listen for a message that must not come.
+const QUIET: Duration = Duration::from_millis(300);
+const PASSWORD: &str = "password1";
+
+/// alice and bob may do anything (including `$ops/...`); carol only under
+/// `devices/carol/`.
+fn setup(extra: &[&str]) -> (Sandbox, Broker) {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run(&[
+            "role",
+            "create",
+            "all",
+            "--allow",
+            "readwrite:#",
+            "--allow",
+            "readwrite:$ops/#",
+        ])
+        .ok();
+    sandbox
+        .run(&[
+            "role",
+            "create",
+            "device",
+            "--allow",
+            "readwrite:devices/{username}/#",
+        ])
+        .ok();
+    for (user, role) in [("alice", "all"), ("bob", "all"), ("carol", "device")] {
+        sandbox
+            .run_with_stdin(&["user", "add", user, "--role", role], "password1\n")
+            .ok();
+    }
+    let broker = sandbox.serve_with(extra);
+    (sandbox, broker)
+}
+
+fn connect(broker: &Broker, connect: Connect) -> (Raw, raw::Packet) {
+    Raw::connect(broker.port, &connect)
+}
+
+/// Connects and asserts CONNACK success; returns the session-present flag.
+#[track_caller]
+fn connected(broker: &Broker, packet: Connect) -> (Raw, bool) {
+    let (client, connack) = connect(broker, packet);
+    assert_eq!(connack.body[1], 0, "CONNACK refused: {connack:?}");
+    (client, connack.body[0] & 1 == 1)
+}
+
+#[track_caller]
+fn subscribe(client: &mut Raw, id: u16, filters: &[(&str, u8)], props: Props) -> Vec<u8> {
+    let v5 = client.v5;
+    client.send(&raw::subscribe(v5, id, filters, props));
+    let suback = client.recv_kind(9, WAIT).expect("SUBACK");
+    let mut at = 2;
+    if v5 {
+        raw::parse_props(&suback.body, &mut at);
+    }
+    suback.body[at..].to_vec()
+}
+
+fn publish(client: &mut Raw, topic: &str, payload: &[u8], qos: u8, retain: bool, id: u16) {
+    let v5 = client.v5;
+    client.send(&raw::publish(
+        v5,
+        topic,
+        payload,
+        qos,
+        retain,
+        id,
+        Props::new(),
+    ));
+    match qos {
+        1 => {
+            client.recv_kind(4, WAIT).expect("PUBACK");
+        }
+        2 => {
+            client.recv_kind(5, WAIT).expect("PUBREC");
+            client.send(&raw::ack(0x62, id));
+            client.recv_kind(7, WAIT).expect("PUBCOMP");
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn a_3_1_1_puback_is_exactly_two_bytes_of_packet_id() {
+    // MQTT-3.4.0 (fixed header 0x40, remaining length 2) and MQTT-2.3.1-6 (same id).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut alice, _) = connected(&broker, Connect::v3("p1", "alice", PASSWORD));
+    alice.send(&raw::publish(
+        false,
+        "a/b",
+        b"x",
+        1,
+        false,
+        0x1234,
+        Props::new(),
+    ));
+    let puback = alice.recv(WAIT).expect("PUBACK");
+    assert_eq!(puback.bytes(), [0x40, 0x02, 0x12, 0x34]);
+    // A denied publish is acknowledged the same way on 3.1.1 (the contract).
+    let (mut carol, _) = connected(&broker, Connect::v3("p2", "carol", PASSWORD));
+    carol.send(&raw::publish(
+        false,
+        "elsewhere",
+        b"x",
+        1,
+        false,
+        9,
+        Props::new(),
+    ));
+    assert_eq!(
+        carol.recv(WAIT).expect("PUBACK").bytes(),
+        [0x40, 0x02, 0x00, 0x09]
+    );
+}
+
+#[test]
+fn denied_v5_publishes_get_puback_0x87_and_the_connection_stays() {
+    // MQTT-3.4.2-1: reason code in PUBACK; the contract's 0x87 for no write permission.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut carol, _) = connected(&broker, Connect::v5("d1", "carol", PASSWORD));
+    carol.send(&raw::publish(
+        true,
+        "elsewhere",
+        b"x",
+        1,
+        false,
+        5,
+        Props::new(),
+    ));
+    let puback = carol.recv(WAIT).expect("PUBACK");
+    assert_eq!(puback.kind(), 4);
+    assert_eq!(&puback.body[..3], [0, 5, 0x87]);
+    publish(&mut carol, "devices/carol/t", b"ok", 1, false, 6);
+}
+
+#[test]
+fn session_present_is_0_after_a_clean_session_every_time() {
+    // MQTT-3.1.2-6 (a clean session ends with its connection) and MQTT-3.2.2-2
+    // (Session Present 0 when there is no session), on 3.1.1 and 5, immediately
+    // after the clean connection's DISCONNECT.
+    let (_sandbox, broker) = setup(&[]);
+    for v5 in [false, true] {
+        for round in 0..30 {
+            let id = format!("sp-{v5}-{round}");
+            let first = if v5 {
+                Connect::v5(&id, "alice", PASSWORD)
+            } else {
+                Connect::v3(&id, "alice", PASSWORD)
+            };
+            let (mut client, present) = connected(&broker, first);
+            assert!(!present);
+            client.send(&if v5 {
+                raw::disconnect_v5(0, Props::new())
+            } else {
+                raw::disconnect_v3()
+            });
+            let again = if v5 {
+                Connect::v5(&id, "alice", PASSWORD)
+                    .clean(false)
+                    .props(Props::new().u32(prop::SESSION_EXPIRY, 60))
+            } else {
+                Connect::v3(&id, "alice", PASSWORD).clean(false)
+            };
+            let (_client, present) = connected(&broker, again);
+            assert!(
+                !present,
+                "round {round}, v5 {v5}: Session Present after a clean session"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_immediate_reconnect_after_disconnect_is_accepted_and_the_socket_closes() {
+    // MQTT-3.14.4-1: the server closes the connection after DISCONNECT;
+    // MQTT-3.1.4-3 allows the same client id again at once.
+    let (_sandbox, broker) = setup(&[]);
+    for round in 0..80 {
+        for v5 in [false, true] {
+            let packet = if v5 {
+                Connect::v5("again", "alice", PASSWORD)
+            } else {
+                Connect::v3("again", "alice", PASSWORD)
+            };
+            let (mut client, _) = connected(&broker, packet);
+            client.send(&if v5 {
+                raw::disconnect_v5(0, Props::new())
+            } else {
+                raw::disconnect_v3()
+            });
+            if round % 20 == 0 {
+                let (closed, _) = client.closed_within(Duration::from_secs(2));
+                assert!(closed, "socket left open after DISCONNECT (v5 {v5})");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_persistent_session_keeps_subscriptions_and_queued_messages() {
+    // MQTT-3.1.2-4 (session resumed), MQTT-3.2.2-2 (Session Present 1),
+    // MQTT-3.1.2-5 (QoS 1 and 2 messages stored while offline), MQTT-4.6.0-6 (order).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, present) =
+        connected(&broker, Connect::v3("keeper", "bob", PASSWORD).clean(false));
+    assert!(!present);
+    assert_eq!(subscribe(&mut sub, 1, &[("q/#", 1)], Props::new()), [1]);
+    sub.send(&raw::disconnect_v3());
+    drop(sub);
+    let (mut alice, _) = connected(&broker, Connect::v3("pub", "alice", PASSWORD));
+    for n in 0..5u16 {
+        publish(
+            &mut alice,
+            "q/x",
+            format!("m{n}").as_bytes(),
+            1,
+            false,
+            n + 1,
+        );
+    }
+    publish(&mut alice, "q/x", b"qos0-not-kept", 0, false, 0);
+    let (mut sub, present) =
+        connected(&broker, Connect::v3("keeper", "bob", PASSWORD).clean(false));
+    assert!(present);
+    for n in 0..5 {
+        let message = sub.recv_publish(WAIT).expect("queued message");
+        assert_eq!(message.payload, format!("m{n}").as_bytes());
+        assert_eq!(message.qos, 1);
+        sub.send(&raw::ack(0x40, message.packet_id.unwrap()));
+    }
+    assert!(
+        sub.recv_publish(QUIET).is_none(),
+        "QoS 0 is not stored offline"
+    );
+    // New messages still arrive on the resumed subscription.
+    publish(&mut alice, "q/y", b"live", 1, false, 9);
+    assert_eq!(sub.recv_publish(WAIT).unwrap().payload, b"live");
+}
+
+#[test]
+fn unacknowledged_messages_are_resent_with_dup_and_the_same_packet_id() {
+    // MQTT-4.4.0-1: on reconnect with a session, unacknowledged PUBLISH packets
+    // are re-sent with their original packet ids; MQTT-3.3.1-1: DUP set.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v3("redo", "bob", PASSWORD).clean(false));
+    subscribe(&mut sub, 1, &[("r/#", 2)], Props::new());
+    let (mut alice, _) = connected(&broker, Connect::v3("pub2", "alice", PASSWORD));
+    publish(&mut alice, "r/1", b"one", 1, false, 1);
+    publish(&mut alice, "r/2", b"two", 2, false, 2);
+    let first = sub.recv_publish(WAIT).unwrap();
+    let second = sub.recv_publish(WAIT).unwrap();
+    assert!(!first.dup && !second.dup);
+    drop(sub); // no PUBACK, no PUBREC: the connection just goes
+    let (mut sub, present) = connected(&broker, Connect::v3("redo", "bob", PASSWORD).clean(false));
+    assert!(present);
+    let again = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(
+        (again.packet_id, again.dup, &again.payload[..]),
+        (first.packet_id, true, &b"one"[..])
+    );
+    sub.send(&raw::ack(0x40, again.packet_id.unwrap()));
+    let again = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(
+        (again.packet_id, again.dup, again.qos),
+        (second.packet_id, true, 2)
+    );
+    // And the QoS 2 exchange completes (MQTT-4.3.3-?): PUBREC, PUBREL, PUBCOMP.
+    sub.send(&raw::ack(0x50, again.packet_id.unwrap()));
+    let pubrel = sub.recv_kind(6, WAIT).expect("PUBREL");
+    assert_eq!(pubrel.first, 0x62, "MQTT-3.6.1-1: PUBREL flags 0010");
+    sub.send(&raw::ack(0x70, again.packet_id.unwrap()));
+    assert!(sub.recv_publish(QUIET).is_none(), "nothing more");
+}
+
+#[test]
+fn qos_2_flows_both_ways_exactly_once() {
+    // MQTT-4.3.3-1..2 (sender) and MQTT-4.3.3-3 (receiver), MQTT-3.8.4-6 (granted QoS).
+    let (_sandbox, broker) = setup(&[]);
+    for v5 in [false, true] {
+        let make = |id| {
+            if v5 {
+                Connect::v5(id, "bob", PASSWORD)
+            } else {
+                Connect::v3(id, "bob", PASSWORD)
+            }
+        };
+        let (mut sub, _) = connected(&broker, make("q2-sub"));
+        assert_eq!(subscribe(&mut sub, 1, &[("two/#", 2)], Props::new()), [2]);
+        let (mut publisher, _) = connected(&broker, make("q2-pub"));
+        publish(&mut publisher, "two/x", b"exactly", 2, false, 77);
+        let message = sub.recv_publish(WAIT).unwrap();
+        assert_eq!((message.qos, &message.payload[..]), (2, &b"exactly"[..]));
+        let id = message.packet_id.unwrap();
+        sub.send(&raw::ack(0x50, id));
+        assert_eq!(sub.recv_kind(6, WAIT).unwrap().body[..2], id.to_be_bytes());
+        sub.send(&raw::ack(0x70, id));
+        assert!(sub.recv_publish(QUIET).is_none(), "delivered once");
+        // Downgraded to the subscription's QoS (MQTT-3.8.4-6).
+        let (mut low, _) = connected(&broker, make("q2-low"));
+        subscribe(&mut low, 1, &[("two/#", 0)], Props::new());
+        publish(&mut publisher, "two/y", b"down", 2, false, 78);
+        assert_eq!(low.recv_publish(WAIT).unwrap().qos, 0);
+    }
+}
+
+#[test]
+fn a_v5_pubrel_after_reconnect_completes_and_delivers_once() {
+    // MQTT-4.3.3-?: a receiver must answer a PUBREL even across a reconnect.
+    // ntex-mqtt answers PUBCOMP 0x92 (packet id not found) for the id it no
+    // longer knows: the message was already routed at PUBLISH, so it is
+    // delivered exactly once either way.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v5("x-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("x/#", 2)], Props::new());
+    let session = || {
+        Connect::v5("x-pub", "alice", PASSWORD)
+            .clean(false)
+            .props(Props::new().u32(prop::SESSION_EXPIRY, 60))
+    };
+    let (mut publisher, _) = connected(&broker, session());
+    publisher.send(&raw::publish(
+        true,
+        "x/y",
+        b"once",
+        2,
+        false,
+        3,
+        Props::new(),
+    ));
+    publisher.recv_kind(5, WAIT).expect("PUBREC");
+    drop(publisher);
+    let (mut publisher, present) = connected(&broker, session());
+    assert!(present);
+    publisher.send(&raw::ack(0x62, 3));
+    let pubcomp = publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    assert_eq!(pubcomp.body[..2], [0, 3]);
+    let message = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(message.payload, b"once");
+    sub.send(&raw::ack(0x50, message.packet_id.unwrap()));
+    sub.recv_kind(6, WAIT).unwrap();
+    sub.send(&raw::ack(0x70, message.packet_id.unwrap()));
+    assert!(sub.recv_publish(QUIET).is_none());
+}
+
+#[test]
+fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
+    // MQTT-3.1.4-3: a second connection with the same client id closes the
+    // first (v5: DISCONNECT 0x8E, MQTT 4.13). Another user's live client id:
+    // CONNACK 2 / 0x85, never a kick (the contract).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut first, _) = connected(&broker, Connect::v5("shared-id", "alice", PASSWORD));
+    let (refused, connack) = connect(&broker, Connect::v5("shared-id", "bob", PASSWORD));
+    assert_eq!(connack.body[1], 0x85);
+    drop(refused);
+    let (refused, connack) = connect(&broker, Connect::v3("shared-id", "bob", PASSWORD));
+    assert_eq!(connack.body[1], 2);
+    drop(refused);
+    let (_second, _) = connected(&broker, Connect::v5("shared-id", "alice", PASSWORD));
+    let (closed, packets) = first.closed_within(WAIT);
+    assert!(closed, "the first connection is closed");
+    assert_eq!(
+        packets.last().map(|p| (p.kind(), p.body[0])),
+        Some((14, 0x8E)),
+        "DISCONNECT 0x8E session taken over"
+    );
+}
+
+#[test]
+fn client_ids_with_control_characters_are_refused() {
+    // The contract: CONNACK 2 / 0x85 (MQTT-3.1.3-9 lets a server refuse ids).
+    let (_sandbox, broker) = setup(&[]);
+    for id in ["\0dropped-will", "line\nbreak", "tab\there"] {
+        let (_c, connack) = connect(&broker, Connect::v3(id, "alice", PASSWORD));
+        assert_eq!(connack.body[1], 2, "{id:?}");
+        let (_c, connack) = connect(&broker, Connect::v5(id, "alice", PASSWORD));
+        assert_eq!(connack.body[1], 0x85, "{id:?}");
+    }
+    let long = "x".repeat(300);
+    let (_c, connack) = connect(&broker, Connect::v3(&long, "alice", PASSWORD));
+    assert_eq!(connack.body[1], 2, "over the maximum length");
+}
+
+#[test]
+fn an_empty_client_id_gets_one_assigned() {
+    // MQTT-3.1.3-6 and MQTT-3.2.2-16 (v5 Assigned Client Identifier);
+    // MQTT-3.1.3-8: 3.1.1 refuses an empty id without a clean session.
+    let (_sandbox, broker) = setup(&[]);
+    let (_c, connack) = connect(&broker, Connect::v5("", "alice", PASSWORD));
+    assert_eq!(connack.body[1], 0);
+    let mut at = 2;
+    let props = raw::parse_props(&connack.body, &mut at);
+    assert!(
+        props.iter().any(|(id, _)| *id == prop::ASSIGNED_CLIENT_ID),
+        "{props:?}"
+    );
+    let (_c, connack) = connect(&broker, Connect::v3("", "alice", PASSWORD));
+    assert_eq!(connack.body[1], 0);
+    // ntex-mqtt's decoder closes such a connection before any CONNACK; a
+    // CONNACK 2 would be the spec's answer. Either way it is not accepted.
+    let mut refused = Raw::open(broker.port, false);
+    refused.send(&Connect::v3("", "alice", PASSWORD).clean(false).encode());
+    match refused.recv(WAIT) {
+        None => {}
+        Some(connack) => assert_eq!((connack.kind(), connack.body[1]), (2, 2)),
+    }
+}
+
+#[test]
+fn dollar_topics_are_not_matched_by_leading_wildcards() {
+    // MQTT-4.7.2-1.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut all, _) = connected(&broker, Connect::v3("w1", "bob", PASSWORD));
+    subscribe(&mut all, 1, &[("#", 0), ("+/x", 0)], Props::new());
+    let (mut ops, _) = connected(&broker, Connect::v3("w2", "bob", PASSWORD));
+    subscribe(&mut ops, 1, &[("$ops/#", 0)], Props::new());
+    let (mut alice, _) = connected(&broker, Connect::v3("w3", "alice", PASSWORD));
+    publish(&mut alice, "$ops/x", b"dollar", 1, false, 1);
+    assert_eq!(ops.recv_publish(WAIT).unwrap().topic, "$ops/x");
+    assert!(
+        all.recv_publish(QUIET).is_none(),
+        "# and +/x must not match $ops/x"
+    );
+}
+
+#[test]
+fn retained_messages_follow_the_spec() {
+    // MQTT-3.3.1-5 (stored), -8 (RETAIN 1 to a new subscriber), -9 (RETAIN 0
+    // to existing subscribers), -10/-11 (empty payload deletes); v5 Retain
+    // Handling (MQTT-3.3.1-9..11 in 5.0) and Retain As Published (MQTT-3.3.1-12, -13).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut alice, _) = connected(&broker, Connect::v5("r-pub", "alice", PASSWORD));
+    let (mut live, _) = connected(&broker, Connect::v5("r-live", "bob", PASSWORD));
+    subscribe(&mut live, 1, &[("ret/#", 1)], Props::new());
+    let (mut kept, _) = connected(&broker, Connect::v5("r-rap", "bob", PASSWORD));
+    subscribe(&mut kept, 1, &[("ret/#", 1 | 0x08)], Props::new());
+    publish(&mut alice, "ret/a", b"first", 1, true, 1);
+    let message = live.recv_publish(WAIT).unwrap();
+    assert!(!message.retain, "existing subscriber: RETAIN 0");
+    assert!(
+        kept.recv_publish(WAIT).unwrap().retain,
+        "Retain As Published"
+    );
+    publish(&mut alice, "ret/a", b"second", 1, true, 2);
+
+    let (mut late, _) = connected(&broker, Connect::v5("r-late", "bob", PASSWORD));
+    subscribe(&mut late, 1, &[("ret/+", 1)], Props::new());
+    let message = late.recv_publish(WAIT).unwrap();
+    assert_eq!(
+        (message.retain, &message.payload[..]),
+        (true, &b"second"[..])
+    );
+    // Retain Handling 1: only for a new subscription; 2: never.
+    subscribe(&mut late, 2, &[("ret/+", 1 | 0x10)], Props::new());
+    assert!(
+        late.recv_publish(QUIET).is_none(),
+        "RH 1 on an existing subscription"
+    );
+    let (mut never, _) = connected(&broker, Connect::v5("r-never", "bob", PASSWORD));
+    subscribe(&mut never, 1, &[("ret/+", 1 | 0x20)], Props::new());
+    assert!(never.recv_publish(QUIET).is_none(), "RH 2");
+
+    publish(&mut alice, "ret/a", b"", 1, true, 3);
+    let (mut after, _) = connected(&broker, Connect::v3("r-after", "bob", PASSWORD));
+    subscribe(&mut after, 1, &[("ret/#", 1)], Props::new());
+    assert!(
+        after.recv_publish(QUIET).is_none(),
+        "an empty retained payload deletes"
+    );
+}
+
+#[test]
+fn wills_go_out_on_abnormal_close_only_and_honour_the_delay() {
+    // MQTT-3.1.2-8 (published when the connection closes abnormally),
+    // MQTT-3.1.2-10 / 3.14.4-3 (removed on DISCONNECT), v5 DISCONNECT 0x04
+    // sends it, MQTT-3.1.3-9 (Will Delay: not sent if the session resumes in time).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut watcher, _) = connected(&broker, Connect::v5("will-watch", "bob", PASSWORD));
+    subscribe(&mut watcher, 1, &[("wills/#", 1)], Props::new());
+    let will = |topic, delay: u32| Will {
+        topic,
+        payload: b"gone",
+        qos: 1,
+        retain: false,
+        props: Props::new().u32(prop::WILL_DELAY, delay),
+    };
+
+    let (dropped, _) = connected(
+        &broker,
+        Connect::v5("w-a", "alice", PASSWORD).will(will("wills/a", 0)),
+    );
+    drop(dropped);
+    assert_eq!(watcher.recv_publish(WAIT).unwrap().topic, "wills/a");
+
+    let (mut polite, _) = connected(
+        &broker,
+        Connect::v5("w-b", "alice", PASSWORD).will(will("wills/b", 0)),
+    );
+    polite.send(&raw::disconnect_v5(0, Props::new()));
+    let (mut asking, _) = connected(
+        &broker,
+        Connect::v5("w-c", "alice", PASSWORD).will(will("wills/c", 0)),
+    );
+    asking.send(&raw::disconnect_v5(0x04, Props::new()));
+    assert_eq!(
+        watcher.recv_publish(WAIT).unwrap().topic,
+        "wills/c",
+        "0x04 sends the will, 0x00 does not"
+    );
+
+    let session = || {
+        Connect::v5("w-d", "alice", PASSWORD)
+            .clean(false)
+            .props(Props::new().u32(prop::SESSION_EXPIRY, 60))
+            .will(will("wills/d", 1))
+    };
+    let (delayed, _) = connected(&broker, session());
+    drop(delayed);
+    let (resumed, present) = connected(&broker, session());
+    assert!(present);
+    assert!(
+        watcher.recv_publish(Duration::from_millis(1_500)).is_none(),
+        "resumed within the delay"
+    );
+    drop(resumed);
+    let started = Instant::now();
+    assert_eq!(watcher.recv_publish(WAIT).unwrap().topic, "wills/d");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "sent after its delay"
+    );
+}
+
+#[test]
+fn shared_subscriptions_give_each_message_to_one_member() {
+    // MQTT 4.8.2: each message to one member of the group; the read permission
+    // is checked on FILTER; retained messages are not sent to shared
+    // subscriptions (MQTT-3.8.4-? in 4.8.2).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut alice, _) = connected(&broker, Connect::v5("s-pub", "alice", PASSWORD));
+    publish(&mut alice, "jobs/old", b"retained", 1, true, 1);
+    let mut members: Vec<Raw> = ["s-1", "s-2"]
+        .iter()
+        .map(|id| {
+            let (mut member, _) = connected(&broker, Connect::v5(id, "bob", PASSWORD));
+            assert_eq!(
+                subscribe(
+                    &mut member,
+                    1,
+                    &[("$share/workers/jobs/#", 1)],
+                    Props::new()
+                ),
+                [1]
+            );
+            member
+        })
+        .collect();
+    for n in 0..10u16 {
+        publish(
+            &mut alice,
+            "jobs/x",
+            format!("{n}").as_bytes(),
+            1,
+            false,
+            n + 2,
+        );
+    }
+    let mut got = Vec::new();
+    for member in &mut members {
+        let mut mine = 0;
+        while let Some(message) = member.recv_publish(QUIET) {
+            assert_ne!(message.payload, b"retained");
+            member.send(&raw::ack(0x40, message.packet_id.unwrap()));
+            got.push(String::from_utf8(message.payload).unwrap());
+            mine += 1;
+        }
+        assert!(mine > 0, "round robin reaches every member");
+    }
+    got.sort_by_key(|n| n.parse::<u32>().unwrap());
+    assert_eq!(
+        got,
+        (0..10).map(|n| n.to_string()).collect::<Vec<_>>(),
+        "each message exactly once"
+    );
+
+    let (mut carol, _) = connected(&broker, Connect::v5("s-carol", "carol", PASSWORD));
+    assert_eq!(
+        subscribe(
+            &mut carol,
+            1,
+            &[("$share/g/jobs/#", 1), ("$share/g/devices/carol/#", 1)],
+            Props::new()
+        ),
+        [0x87, 1]
+    );
+}
+
+#[test]
+fn v5_properties_are_forwarded_unchanged() {
+    // MQTT-3.3.2-16..20 (payload format, content type, response topic,
+    // correlation data, user properties in order) and MQTT-3.3.4-? (no
+    // expiry added to a message that had none).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v5("f-sub", "bob", PASSWORD));
+    subscribe(
+        &mut sub,
+        1,
+        &[("props/#", 1)],
+        Props::new().varint(prop::SUBSCRIPTION_ID, 42),
+    );
+    let (mut alice, _) = connected(&broker, Connect::v5("f-pub", "alice", PASSWORD));
+    let props = Props::new()
+        .byte(prop::PAYLOAD_FORMAT, 1)
+        .str(prop::CONTENT_TYPE, "text/plain")
+        .str(prop::RESPONSE_TOPIC, "props/reply")
+        .str(prop::CORRELATION_DATA, "corr-1")
+        .pair(prop::USER_PROPERTY, "b", "2")
+        .pair(prop::USER_PROPERTY, "a", "1")
+        .pair(prop::USER_PROPERTY, "b", "3");
+    alice.send(&raw::publish(true, "props/x", b"hello", 1, false, 1, props));
+    alice.recv_kind(4, WAIT).unwrap();
+    let message = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(message.prop(prop::PAYLOAD_FORMAT), Some(&[1u8][..]));
+    assert_eq!(
+        message.prop(prop::CONTENT_TYPE),
+        Some(&b"\0\x0atext/plain"[..])
+    );
+    assert_eq!(
+        message.prop(prop::RESPONSE_TOPIC),
+        Some(&b"\0\x0bprops/reply"[..])
+    );
+    assert_eq!(
+        message.prop(prop::CORRELATION_DATA),
+        Some(&b"\0\x06corr-1"[..])
+    );
+    assert_eq!(
+        message.props_of(prop::USER_PROPERTY),
+        [&b"\0\x01b\0\x012"[..], b"\0\x01a\0\x011", b"\0\x01b\0\x013"]
+    );
+    assert_eq!(
+        message.prop(prop::SUBSCRIPTION_ID),
+        Some(&[42u8][..]),
+        "MQTT-3.3.4-3"
+    );
+    assert_eq!(
+        message.prop(prop::MESSAGE_EXPIRY),
+        None,
+        "no expiry invented"
+    );
+}
+
+#[test]
+fn message_expiry_is_honoured_only_when_set() {
+    // MQTT-3.3.2-5 (an expired message is not delivered), MQTT-3.3.2-6 (the
+    // forwarded interval is what remains).
+    let (_sandbox, broker) = setup(&[]);
+    let session = || {
+        Connect::v5("e-sub", "bob", PASSWORD)
+            .clean(false)
+            .props(Props::new().u32(prop::SESSION_EXPIRY, 300))
+    };
+    let (mut sub, _) = connected(&broker, session());
+    subscribe(&mut sub, 1, &[("exp/#", 1)], Props::new());
+    sub.send(&raw::disconnect_v5(0, Props::new()));
+    drop(sub);
+    let (mut alice, _) = connected(&broker, Connect::v5("e-pub", "alice", PASSWORD));
+    for (topic, expiry) in [
+        ("exp/short", Some(1)),
+        ("exp/long", Some(100)),
+        ("exp/never", None),
+    ] {
+        let props = expiry.map_or(Props::new(), |s| Props::new().u32(prop::MESSAGE_EXPIRY, s));
+        alice.send(&raw::publish(true, topic, b"m", 1, false, 1, props));
+        alice.recv_kind(4, WAIT).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(2_100));
+    let (mut sub, present) = connected(&broker, session());
+    assert!(present);
+    let long = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(long.topic, "exp/long", "the expired message is gone");
+    let left = u32::from_be_bytes(long.prop(prop::MESSAGE_EXPIRY).unwrap().try_into().unwrap());
+    assert!((95..=98).contains(&left), "counted down: {left}");
+    sub.send(&raw::ack(0x40, long.packet_id.unwrap()));
+    let never = sub.recv_publish(WAIT).unwrap();
+    assert_eq!(
+        (never.topic.as_str(), never.prop(prop::MESSAGE_EXPIRY)),
+        ("exp/never", None)
+    );
+}
+
+#[test]
+fn topic_aliases_zero_or_over_the_maximum_are_protocol_errors() {
+    // MQTT-3.3.2-9 (over the Topic Alias Maximum): DISCONNECT 0x94;
+    // MQTT-3.3.2-8 (alias 0 is not permitted): a protocol error, which
+    // ntex-mqtt's decoder reports as a malformed packet (0x81); a valid alias
+    // works (MQTT-3.3.2-12).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v5("ta-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("alias/#", 0)], Props::new());
+    let (mut alice, connack) = connect(&broker, Connect::v5("ta-ok", "alice", PASSWORD));
+    let mut at = 2;
+    let props = raw::parse_props(&connack.body, &mut at);
+    let maximum = props
+        .iter()
+        .find(|(id, _)| *id == prop::TOPIC_ALIAS_MAXIMUM)
+        .map(|(_, v)| u16::from_be_bytes([v[0], v[1]]))
+        .unwrap_or(0);
+    assert!(maximum > 0);
+    alice.send(&raw::publish(
+        true,
+        "alias/x",
+        b"1",
+        0,
+        false,
+        0,
+        Props::new().u16(prop::TOPIC_ALIAS, 1),
+    ));
+    alice.send(&raw::publish(
+        true,
+        "",
+        b"2",
+        0,
+        false,
+        0,
+        Props::new().u16(prop::TOPIC_ALIAS, 1),
+    ));
+    assert_eq!(sub.recv_publish(WAIT).unwrap().topic, "alias/x");
+    assert_eq!(sub.recv_publish(WAIT).unwrap().topic, "alias/x");
+    for alias in [0, maximum + 1] {
+        let (mut bad, _) = connected(&broker, Connect::v5("ta-bad", "alice", PASSWORD));
+        bad.send(&raw::publish(
+            true,
+            "alias/y",
+            b"3",
+            0,
+            false,
+            0,
+            Props::new().u16(prop::TOPIC_ALIAS, alias),
+        ));
+        let (closed, packets) = bad.closed_within(WAIT);
+        assert!(closed, "alias {alias}");
+        let expected = if alias == 0 { 0x81 } else { 0x94 };
+        assert_eq!(
+            packets.last().map(|p| (p.kind(), p.body[0])),
+            Some((14, expected)),
+            "alias {alias}"
+        );
+    }
+}
+
+#[test]
+fn publish_topics_with_wildcards_or_nul_close_the_connection() {
+    // MQTT-3.3.2-2 (no wildcards in a topic name), MQTT-1.5.4-2 (no NUL);
+    // v5: DISCONNECT 0x90 or another error reason (MQTT-4.13.1).
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v3("wc-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("#", 0)], Props::new());
+    for v5 in [false, true] {
+        for topic in ["a/+", "a/#", "a\0b"] {
+            let packet = if v5 {
+                Connect::v5("wc", "alice", PASSWORD)
+            } else {
+                Connect::v3("wc", "alice", PASSWORD)
+            };
+            let (mut bad, _) = connected(&broker, packet);
+            bad.send(&raw::publish(v5, topic, b"x", 0, false, 0, Props::new()));
+            let (closed, packets) = bad.closed_within(WAIT);
+            assert!(closed, "{topic:?} v5 {v5}");
+            if v5 {
+                let last = packets.last().expect("a DISCONNECT");
+                assert_eq!(last.kind(), 14);
+                assert!(last.body[0] >= 0x80, "an error reason: {last:?}");
+            }
+        }
+    }
+    assert!(sub.recv_publish(QUIET).is_none(), "none delivered");
+}
+
+#[test]
+fn topics_over_the_limits_are_refused() {
+    // The contract's limits (levels, bytes): PUBLISH closes (v5 0x90),
+    // SUBSCRIBE gets 0x80 / 0x8F.
+    let (_sandbox, broker) = setup(&["--max-topic-levels", "8", "--max-topic-bytes", "64"]);
+    let deep = vec!["l"; 9].join("/");
+    let long = "x".repeat(65);
+    for v5 in [false, true] {
+        let packet = if v5 {
+            Connect::v5("lim", "alice", PASSWORD)
+        } else {
+            Connect::v3("lim", "alice", PASSWORD)
+        };
+        let (mut client, _) = connected(&broker, packet);
+        let codes = subscribe(
+            &mut client,
+            1,
+            &[(&deep, 0), (&long, 0), ("ok/#", 0)],
+            Props::new(),
+        );
+        assert_eq!(codes, if v5 { [0x8F, 0x8F, 0] } else { [0x80, 0x80, 0] });
+        for topic in [&deep, &long] {
+            let packet = if v5 {
+                Connect::v5("lim2", "alice", PASSWORD)
+            } else {
+                Connect::v3("lim2", "alice", PASSWORD)
+            };
+            let (mut publisher, _) = connected(&broker, packet);
+            publisher.send(&raw::publish(v5, topic, b"x", 1, false, 1, Props::new()));
+            let (closed, packets) = publisher.closed_within(WAIT);
+            assert!(closed);
+            if v5 {
+                assert_eq!(
+                    packets.last().map(|p| (p.kind(), p.body[0])),
+                    Some((14, 0x90))
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn maximum_packet_size_holds_both_ways() {
+    // MQTT-3.1.2-24 / 3.2.2-? (the server's maximum: larger packets close the
+    // connection) and MQTT-3.1.2-25 (the client's maximum: larger messages are
+    // not sent to it, others are).
+    let (_sandbox, broker) = setup(&["--max-packet-size", "1000"]);
+    let (mut small, _) = connected(
+        &broker,
+        Connect::v5("mps-sub", "bob", PASSWORD)
+            .props(Props::new().u32(prop::MAXIMUM_PACKET_SIZE, 200)),
+    );
+    subscribe(&mut small, 1, &[("size/#", 0)], Props::new());
+    let (mut alice, _) = connected(&broker, Connect::v5("mps-pub", "alice", PASSWORD));
+    publish(&mut alice, "size/big", &[b'x'; 500], 0, false, 0);
+    publish(&mut alice, "size/small", b"fits", 0, false, 0);
+    let message = small.recv_publish(WAIT).unwrap();
+    assert_eq!(
+        message.topic, "size/small",
+        "the big one was skipped, not the rest"
+    );
+
+    alice.send(&raw::publish(
+        true,
+        "size/huge",
+        &[b'x'; 2000],
+        0,
+        false,
+        0,
+        Props::new(),
+    ));
+    let (closed, packets) = alice.closed_within(WAIT);
+    assert!(closed, "over the server's maximum");
+    if let Some(last) = packets.last() {
+        assert_eq!((last.kind(), last.body[0]), (14, 0x95));
+    }
+}
+
+#[test]
+fn the_clients_receive_maximum_bounds_what_is_in_flight() {
+    // MQTT-3.3.4-7: no more unacknowledged QoS 1/2 PUBLISH packets than the
+    // client's Receive Maximum; the rest follow as acknowledgements come.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(
+        &broker,
+        Connect::v5("rm-sub", "bob", PASSWORD).props(Props::new().u16(prop::RECEIVE_MAXIMUM, 2)),
+    );
+    subscribe(&mut sub, 1, &[("rm/#", 1)], Props::new());
+    let (mut alice, _) = connected(&broker, Connect::v5("rm-pub", "alice", PASSWORD));
+    for n in 0..6u16 {
+        publish(
+            &mut alice,
+            "rm/x",
+            format!("{n}").as_bytes(),
+            1,
+            false,
+            n + 1,
+        );
+    }
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        let first = sub.recv_publish(WAIT).unwrap();
+        let second = sub.recv_publish(WAIT).unwrap();
+        assert!(
+            sub.recv_publish(QUIET).is_none(),
+            "a third before any PUBACK"
+        );
+        for message in [first, second] {
+            sub.send(&raw::ack(0x40, message.packet_id.unwrap()));
+            received.push(String::from_utf8(message.payload).unwrap());
+        }
+    }
+    assert_eq!(
+        received,
+        ["0", "1", "2", "3", "4", "5"],
+        "in order, none lost"
+    );
+}
+
+#[test]
+fn a_steady_qos_1_stream_loses_nothing() {
+    // The contract: an acknowledged QoS 1 message reaches a subscriber that
+    // keeps reading (publisher paced by the subscriber's queue), in order.
+    let (_sandbox, broker) = setup(&["--max-queued-messages", "100"]);
+    let (mut sub, _) = connected(&broker, Connect::v3("st-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("stream/#", 1)], Props::new());
+    let total = 20_000u32;
+    let port = broker.port;
+    let publisher = std::thread::spawn(move || {
+        let (mut alice, _) = Raw::connect(port, &Connect::v3("st-pub", "alice", PASSWORD));
+        let mut batch = Vec::new();
+        for n in 0..total {
+            batch.extend(raw::publish(
+                false,
+                "stream/x",
+                &n.to_be_bytes(),
+                1,
+                false,
+                (n % 60_000 + 1) as u16,
+                Props::new(),
+            ));
+            if n % 50 == 49 {
+                alice.send(&batch);
+                batch.clear();
+                for _ in 0..50 {
+                    alice.recv_kind(4, Duration::from_secs(30)).expect("PUBACK");
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for expected in 0..total {
+        let message = sub
+            .recv_publish(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("message {expected} never came"));
+        assert_eq!(message.payload, expected.to_be_bytes(), "in order");
+        sub.send(&raw::ack(0x40, message.packet_id.unwrap()));
+        assert!(Instant::now() < deadline, "bounded");
+    }
+    publisher.join().unwrap();
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_cannot_stall_the_others() {
+    // The contract: past its queue bound and a bounded wait, a stuck
+    // subscriber's oldest messages are dropped and counted; the publisher and
+    // the other subscribers go on.
+    let (_sandbox, broker) = setup(&["--max-queued-messages", "20", "--max-inflight", "5"]);
+    let (mut stuck, _) = connected(&broker, Connect::v3("stuck", "bob", PASSWORD));
+    subscribe(&mut stuck, 1, &[("flow/#", 1)], Props::new());
+    let (mut healthy, _) = connected(&broker, Connect::v3("healthy", "bob", PASSWORD));
+    subscribe(&mut healthy, 1, &[("flow/#", 1)], Props::new());
+    let (mut alice, _) = connected(&broker, Connect::v3("flow-pub", "alice", PASSWORD));
+    let started = Instant::now();
+    for n in 0..60u16 {
+        publish(&mut alice, "flow/x", &n.to_be_bytes(), 1, false, n + 1);
+        let message = healthy
+            .recv_publish(Duration::from_secs(20))
+            .expect("healthy keeps receiving");
+        healthy.send(&raw::ack(0x40, message.packet_id.unwrap()));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not stalled for long"
+    );
+    assert!(
+        eventually(WAIT, || broker
+            .log()
+            .contains("oldest queued messages dropped")),
+        "the drop is logged:\n{}",
+        broker.log()
+    );
+    // Once it reads again, it gets the newest messages, not the dropped ones.
+    let first = stuck
+        .recv_publish(WAIT)
+        .expect("the stuck one still has its queue");
+    assert_eq!(first.qos, 1);
+}
