@@ -796,7 +796,7 @@ fn topics_over_the_limits_are_refused() {
     // The contract's limits (levels, bytes): PUBLISH closes (v5 0x90),
     // SUBSCRIBE gets 0x80 / 0x8F.
     let (_sandbox, broker) = setup(&["--max-topic-levels", "8", "--max-topic-bytes", "64"]);
-    let deep = vec!["l"; 9].join("/");
+    let deep = ["l"; 9].join("/");
     let long = "x".repeat(65);
     for v5 in [false, true] {
         let packet = if v5 {
