@@ -69,8 +69,9 @@ fn the_broker_survives_bad_packets_and_answers_the_next_client() {
             "{what}: a refusal or a closed socket, not {reply:?}"
         );
     }
-    // A CONNECT whose strings do not decode is a malformed packet: rmqtt answers
-    // CONNACK 3 before any login check, the same for every username.
+    // A CONNECT whose strings do not decode is a malformed packet: the
+    // decoder closes the connection (or answers CONNACK 3) before any login
+    // check, the same for every username.
     let malformed = [0x20, 0x02, 0x00, 0x03];
     for (what, packet) in [
         (

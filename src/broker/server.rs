@@ -10,12 +10,12 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ntex_mqtt::{v3, v5, MqttServer, MqttServiceConfig};
 use ntex_service::cfg::SharedCfg;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 use super::auth::Authenticator;
 use super::core::Limits;
@@ -95,7 +95,7 @@ pub fn run(
         ))
     };
     let policy = Arc::new(Policy::new(authenticator, audit, runtime.handle().clone()));
-    let (changes, changes_received) = mpsc::unbounded_channel();
+    let (changes, changes_received) = watch::channel(live.generation());
     let context = Arc::new(Context {
         policy,
         live: live.clone(),
@@ -110,7 +110,7 @@ pub fn run(
             max_inflight: config.max_inflight,
             ..Limits::default()
         },
-        changes: Mutex::new(Some(changes_received)),
+        changes: changes_received,
     });
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) if !config.tls_listen.is_empty() => Some(tls_config(cert, key)?),
@@ -244,7 +244,7 @@ async fn shutdown_signal() {
 /// Re-reads the state file when it changes and tells the network worker, which
 /// closes the connections of deleted users. Permission changes need nothing
 /// more: grants are recomputed from the new state on the next packet.
-async fn watch(live: Arc<LiveState>, changes: mpsc::UnboundedSender<()>) {
+async fn watch(live: Arc<LiveState>, changes: watch::Sender<u64>) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = live.generation();
@@ -258,9 +258,7 @@ async fn watch(live: Arc<LiveState>, changes: mpsc::UnboundedSender<()>) {
         let now = live.generation();
         if now != seen {
             seen = now;
-            if changes.send(()).is_err() {
-                return;
-            }
+            changes.send_replace(now);
         }
     }
 }

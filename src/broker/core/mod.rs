@@ -308,9 +308,7 @@ impl Broker {
                 }
                 // A session that was to end with its connection (clean
                 // session, expiry 0) ends now, whatever the new one asks.
-                request.clean_start
-                    || existing.username != request.username
-                    || existing.expiry == 0
+                request.clean_start || existing.username != request.username || existing.expiry == 0
             }
             None => false,
         };

@@ -14,10 +14,10 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 use super::core::{Backlog, Broker, Limits, Message, Shared, Will};
 use super::live::LiveState;
@@ -55,16 +55,17 @@ pub struct Context {
     pub live: Arc<LiveState>,
     pub limits: ProtocolLimits,
     pub core_limits: Limits,
-    /// State changes from the file watcher; the first worker takes it.
-    pub changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+    /// The state generation, published by the file watcher; every worker
+    /// core follows it (a worker restarted after a panic too).
+    pub changes: watch::Receiver<u64>,
 }
 
 thread_local! {
     static CORE: RefCell<Option<Shared>> = const { RefCell::new(None) };
 }
 
-/// This worker thread's broker core, made on first use. The worker that makes
-/// it also takes the stream of state changes (there is one worker).
+/// This worker thread's broker core, made on first use, with a task that
+/// applies state changes to it.
 pub fn worker_core(context: &Arc<Context>) -> Shared {
     CORE.with(|core| {
         core.borrow_mut()
@@ -73,14 +74,13 @@ pub fn worker_core(context: &Arc<Context>) -> Shared {
                     context.live.clone(),
                     context.core_limits.clone(),
                 )));
-                if let Some(mut changes) = context.changes.lock().expect("not poisoned").take() {
-                    let core = shared.clone();
-                    tokio::task::spawn_local(async move {
-                        while changes.recv().await.is_some() {
-                            core.borrow_mut().apply_state();
-                        }
-                    });
-                }
+                let mut changes = context.changes.clone();
+                let core = shared.clone();
+                tokio::task::spawn_local(async move {
+                    while changes.changed().await.is_ok() {
+                        core.borrow_mut().apply_state();
+                    }
+                });
                 shared
             })
             .clone()
@@ -191,6 +191,39 @@ impl Connection {
         tokio::task::spawn_local(async move {
             core.borrow_mut().pump(&client_id);
         });
+    }
+
+    /// Reads a PUBLISH payload whole, refusing one larger than the maximum
+    /// packet size: the size is the decoder's word, and a malformed header can
+    /// make it absurd (see Cargo.toml on ntex-mqtt's decoder).
+    pub async fn read_payload(
+        &self,
+        payload: &ntex_mqtt::Payload,
+        declared: usize,
+    ) -> Result<ntex_bytes::Bytes, Refused> {
+        let limit = self.context.limits.max_packet_size as usize;
+        if declared > limit {
+            tracing::info!(client_id = %printable(&self.client_id), declared, "PUBLISH payload over the maximum packet size: closing");
+            return Err(Refused(code::PACKET_TOO_LARGE));
+        }
+        if payload.is_fixed() {
+            return payload
+                .read_all()
+                .await
+                .map_err(|_| Refused(code::PACKET_TOO_LARGE));
+        }
+        let mut whole = ntex_bytes::BytesMut::new();
+        while let Some(chunk) = payload
+            .read()
+            .await
+            .map_err(|_| Refused(code::PACKET_TOO_LARGE))?
+        {
+            if whole.len() + chunk.len() > limit {
+                return Err(Refused(code::PACKET_TOO_LARGE));
+            }
+            whole.extend_from_slice(&chunk);
+        }
+        Ok(whole.freeze())
     }
 
     /// Checks the publish permission and routes the message; then waits while

@@ -162,17 +162,16 @@ pub async fn connect(
     Ok(ack)
 }
 
-pub async fn publish(session: &Session, publish: v3::Publish) -> Result<(), Refused> {
+pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), Refused> {
     let connection = &**session;
     let topic = publish.packet().topic.clone();
     if !connection.context.limits.topic_fits(&topic) || topic.contains('\0') {
         tracing::info!(client_id = %printable(&connection.client_id), "publish topic over the limits or invalid: closing");
         return Err(Refused(super::code::TOPIC_NAME_INVALID));
     }
-    let payload = publish
-        .read_all()
-        .await
-        .map_err(|_| Refused(super::code::PACKET_TOO_LARGE))?;
+    let payload = connection
+        .read_payload(&publish.take_payload(), publish.payload_size())
+        .await?;
     let message = Message {
         topic,
         payload,

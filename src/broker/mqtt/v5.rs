@@ -209,7 +209,10 @@ pub async fn connect(
     Ok(ack)
 }
 
-pub async fn publish(session: &Session, publish: v5::Publish) -> Result<v5::PublishAck, Refused> {
+pub async fn publish(
+    session: &Session,
+    mut publish: v5::Publish,
+) -> Result<v5::PublishAck, Refused> {
     let connection = &**session;
     let packet = publish.packet();
     let topic = packet.topic.clone();
@@ -228,10 +231,9 @@ pub async fn publish(session: &Session, publish: v5::Publish) -> Result<v5::Publ
     let expires_at = expiry_from(props.message_expiry_interval.map(|s| s.get()));
     let qos = qos_number(publish.qos());
     let retain = publish.retain();
-    let payload = publish
-        .read_all()
-        .await
-        .map_err(|_| Refused(super::code::PACKET_TOO_LARGE))?;
+    let payload = connection
+        .read_payload(&publish.take_payload(), publish.payload_size())
+        .await?;
     let message = Message {
         topic,
         payload,
