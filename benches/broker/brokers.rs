@@ -34,6 +34,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// Resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// CPU time the broker has used so far (user + system), from
     /// `/proc/<pid>/stat`; `taskset` execs the broker, so the pid is the broker's.
     pub fn cpu_seconds(&self) -> f64 {
@@ -153,12 +163,17 @@ fn prepare_mosquitto(dir: &Path, port: u16) -> PathBuf {
     let acl = dir.join("acl");
     std::fs::write(&acl, "pattern readwrite bench/%u/#\npattern read bench/#\n").unwrap();
     let config = dir.join("mosquitto.conf");
+    // As its users run it: Debian's defaults, plus what this setup needs
+    // (a listener, passwords, the ACL). `MQREG_BENCH_MOSQUITTO_EXTRA` adds
+    // lines, e.g. `set_tcp_nodelay true` to see what that costs it.
+    let extra = std::env::var("MQREG_BENCH_MOSQUITTO_EXTRA")
+        .unwrap_or_default()
+        .replace(';', "\n");
     std::fs::write(
         &config,
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
-             set_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 100\n\
-             log_type error\n",
+             log_type error\n{extra}\n",
             passwords.display(),
             acl.display()
         ),

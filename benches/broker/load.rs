@@ -47,9 +47,17 @@ async fn login(port: u16, packet: &[u8]) -> Option<u8> {
     Some(ack[3])
 }
 
-/// Logins per second, `CONCURRENCY` at a time, and how many got the expected
-/// CONNACK code.
-pub async fn storm(port: u16, packets: Arc<Vec<Vec<u8>>>, expect: u8) -> (f64, usize) {
+pub struct Storm {
+    /// Logins per second.
+    pub rate: f64,
+    /// How many got the expected CONNACK code.
+    pub expected: usize,
+    /// p99 of one login, connect to CONNACK (ms).
+    pub p99_ms: f64,
+}
+
+/// Logins, `CONCURRENCY` at a time.
+pub async fn storm(port: u16, packets: Arc<Vec<Vec<u8>>>, expect: u8) -> Storm {
     let next = Arc::new(AtomicU64::new(0));
     let good = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -57,23 +65,32 @@ pub async fn storm(port: u16, packets: Arc<Vec<Vec<u8>>>, expect: u8) -> (f64, u
         .map(|_| {
             let (next, good, packets) = (next.clone(), good.clone(), packets.clone());
             tokio::spawn(async move {
+                let mut latencies = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                     if i >= packets.len() {
                         break;
                     }
+                    let began = Instant::now();
                     if login(port, &packets[i]).await == Some(expect) {
                         good.fetch_add(1, Ordering::Relaxed);
                     }
+                    latencies.push(began.elapsed().as_nanos() as u64);
                 }
+                latencies
             })
         })
         .collect();
+    let mut latencies = Vec::new();
     for task in tasks {
-        task.await.unwrap();
+        latencies.extend(task.await.unwrap());
     }
     let rate = packets.len() as f64 / start.elapsed().as_secs_f64();
-    (rate, good.load(Ordering::Relaxed) as usize)
+    Storm {
+        rate,
+        expected: good.load(Ordering::Relaxed) as usize,
+        p99_ms: percentiles(latencies).1,
+    }
 }
 
 pub struct Throughput {
@@ -83,9 +100,9 @@ pub struct Throughput {
     pub duplicates: usize,
 }
 
-/// `MESSAGES` numbered messages from one publisher, as fast as the broker
+/// `messages` numbered messages from one publisher, as fast as the broker
 /// takes them, to one wildcard subscriber (which acknowledges QoS 1 at once).
-pub async fn throughput(port: u16, qos: u8) -> Throughput {
+pub async fn throughput(port: u16, qos: u8, messages: usize) -> Throughput {
     let mut subscriber = raw::connect(port, "tp-sub", &user(1), &secret(1))
         .await
         .unwrap();
@@ -97,15 +114,15 @@ pub async fn throughput(port: u16, qos: u8) -> Throughput {
         .unwrap();
     let template = PublishTemplate::new(&format!("bench/{}/data", user(0)), qos, PAYLOAD);
     let start = Instant::now();
-    let sending = tokio::spawn(publish_numbered(publisher, template));
+    let sending = tokio::spawn(publish_numbered(publisher, template, messages));
 
-    let mut seen = vec![false; MESSAGES];
+    let mut seen = vec![false; messages];
     let (mut received, mut duplicates) = (0, 0);
     let mut last = start;
     let mut reader = PacketReader::new();
     let mut acks = Vec::new();
-    let deadline = start + Duration::from_secs(60);
-    while received < MESSAGES && Instant::now() < deadline {
+    let deadline = start + Duration::from_secs(60 + messages as u64 / 10_000);
+    while received < messages && Instant::now() < deadline {
         match tokio::time::timeout(QUIET, reader.fill(&mut subscriber)).await {
             Ok(Ok(true)) => {}
             _ => break,
@@ -135,14 +152,14 @@ pub async fn throughput(port: u16, qos: u8) -> Throughput {
     let _ = tokio::time::timeout(QUIET, sending).await;
     Throughput {
         rate: received as f64 / (last - start).as_secs_f64().max(1e-9),
-        lost: MESSAGES - received,
+        lost: messages - received,
         duplicates,
     }
 }
 
 /// Publishes messages numbered 0..MESSAGES in batches; at QoS 1 keeps at
 /// most `QOS1_WINDOW` unacknowledged.
-async fn publish_numbered(stream: TcpStream, template: PublishTemplate) {
+async fn publish_numbered(stream: TcpStream, template: PublishTemplate, messages: usize) {
     let qos1 = template.packet_id_at.is_some();
     let (mut incoming, mut outgoing) = stream.into_split();
     let window = Arc::new(Semaphore::new(if qos1 {
@@ -155,7 +172,7 @@ async fn publish_numbered(stream: TcpStream, template: PublishTemplate) {
         tokio::spawn(async move {
             let mut reader = PacketReader::new();
             let mut acked = 0;
-            while acked < MESSAGES {
+            while acked < messages {
                 match tokio::time::timeout(QUIET * 5, reader.fill(&mut incoming)).await {
                     Ok(Ok(true)) => {}
                     _ => break,
@@ -171,7 +188,7 @@ async fn publish_numbered(stream: TcpStream, template: PublishTemplate) {
     });
     let mut batch = Vec::with_capacity(BATCH * template.bytes.len());
     let mut number = 0;
-    while number < MESSAGES {
+    while number < messages {
         let Ok(Ok(first)) = tokio::time::timeout(QUIET * 5, window.clone().acquire_owned()).await
         else {
             break;
@@ -180,7 +197,7 @@ async fn publish_numbered(stream: TcpStream, template: PublishTemplate) {
         let more = window
             .available_permits()
             .min(BATCH - 1)
-            .min(MESSAGES - number - 1);
+            .min(messages - number - 1);
         if more > 0 {
             window.try_acquire_many(more as u32).unwrap().forget();
         }
@@ -341,4 +358,24 @@ pub async fn live_publisher_latency(port: u16, running: Arc<AtomicBool>) -> f64 
     let latencies = receive_latencies(&mut subscriber, base, usize::MAX, &running).await;
     let _ = sending.await;
     percentiles(latencies).1
+}
+
+/// Memory: connects `clients` idle clients and keeps them until the returned
+/// streams are dropped.
+pub async fn idle_clients(port: u16, clients: usize, first: usize) -> Vec<TcpStream> {
+    let mut streams = Vec::with_capacity(clients);
+    for i in first..first + clients {
+        let user_index = 100 + i % (crate::USERS - 200);
+        if let Ok(stream) = raw::connect(
+            port,
+            &format!("idle-{i}"),
+            &user(user_index),
+            &secret(user_index),
+        )
+        .await
+        {
+            streams.push(stream);
+        }
+    }
+    streams
 }

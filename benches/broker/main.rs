@@ -96,8 +96,14 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         let started = Instant::now();
         let storming = Arc::new(AtomicBool::new(true));
         let probe = tokio::spawn(load::live_publisher_latency(port, storming.clone()));
-        let (_, ok) = load::storm(port, right.clone(), 0).await;
+        let cpu_before = broker.cpu_seconds();
+        let cold = load::storm(port, right.clone(), 0).await;
+        let ok = cold.expected;
         let seconds = started.elapsed().as_secs_f64();
+        figures.push((
+            "cold storm: broker core busy (%)",
+            100.0 * (broker.cpu_seconds() - cpu_before) / seconds,
+        ));
         figures.push(("cold storm: seconds for 2,000 logins", seconds));
         figures.push((
             "cold storm: time / target (<= 1 meets it)",
@@ -106,26 +112,35 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         storming.store(false, Ordering::Relaxed);
         figures.push(("cold storm: live publisher p99 (ms)", probe.await.unwrap()));
         figures.push(("cold storm: logins refused", (USERS - ok) as f64));
-        let (rate, ok) = load::storm(port, right.clone(), 0).await;
-        figures.push(("warm connect storm (logins/s)", rate));
-        figures.push(("warm storm: logins refused", (USERS - ok) as f64));
+        let (warm, busy) = busy_during(&broker, load::storm(port, right.clone(), 0)).await;
+        figures.push(("warm connect storm (logins/s)", warm.rate));
+        figures.push(("warm storm: login p99 (ms)", warm.p99_ms));
+        figures.push(("warm storm: broker core busy (%)", busy));
+        figures.push(("warm storm: logins refused", (USERS - warm.expected) as f64));
     }
     if wanted("refused") {
-        let (rate, _) = load::storm(port, unknown.clone(), 5).await;
-        figures.push(("refused, unknown users, first (/s)", rate));
-        let (rate, _) = load::storm(port, unknown, 5).await;
-        figures.push(("refused, unknown users, again (/s)", rate));
-        let (rate, _) = load::storm(port, wrong.clone(), 5).await;
-        figures.push(("refused, wrong password, first (/s)", rate));
-        let (rate, _) = load::storm(port, wrong, 5).await;
-        figures.push(("refused, wrong password, again (/s)", rate));
+        let storm = load::storm(port, unknown.clone(), 5).await;
+        figures.push(("refused, unknown users, first (/s)", storm.rate));
+        let (storm, busy) = busy_during(&broker, load::storm(port, unknown, 5)).await;
+        figures.push(("refused, unknown users, again (/s)", storm.rate));
+        figures.push(("  again: broker core busy (%)", busy));
+        let storm = load::storm(port, wrong.clone(), 5).await;
+        figures.push(("refused, wrong password, first (/s)", storm.rate));
+        let (storm, busy) = busy_during(&broker, load::storm(port, wrong, 5)).await;
+        figures.push(("refused, wrong password, again (/s)", storm.rate));
+        figures.push(("  again: broker core busy (%)", busy));
     }
     if wanted("throughput") {
         for (qos, name) in [(0, "QoS 0"), (1, "QoS 1")] {
             let cpu_before = broker.cpu_seconds();
-            let result = load::throughput(port, qos).await;
+            let started = Instant::now();
+            let result = load::throughput(port, qos, load::MESSAGES).await;
             let cpu = broker.cpu_seconds() - cpu_before;
             figures.push((leak(format!("{name} delivered (msgs/s)")), result.rate));
+            figures.push((
+                leak(format!("{name}: broker core busy (%)")),
+                100.0 * cpu / started.elapsed().as_secs_f64(),
+            ));
             // Less sensitive to a noisy machine than the rate: what each message
             // cost the broker's core, whatever else was running.
             figures.push((
@@ -136,17 +151,70 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
             figures.push((leak(format!("{name} duplicates")), result.duplicates as f64));
         }
     }
+    if wanted("stream") {
+        // The loss test: a long QoS 1 stream, every message accounted for.
+        let started = Instant::now();
+        let cpu_before = broker.cpu_seconds();
+        let result = load::throughput(port, 1, STREAM_MESSAGES).await;
+        figures.push(("1M QoS 1 stream (msgs/s)", result.rate));
+        figures.push((
+            "1M stream: broker core busy (%)",
+            100.0 * (broker.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64(),
+        ));
+        figures.push(("1M stream lost", result.lost as f64));
+        figures.push(("1M stream duplicates", result.duplicates as f64));
+    }
     if wanted("fan-in") {
         let (p50, p99, lost) = load::fan_in(port).await;
         figures.push(("fan-in p50 (ms)", p50));
         figures.push(("fan-in p99 (ms)", p99));
         figures.push(("fan-in lost", lost as f64));
     }
+    if wanted("memory") {
+        // Fresh brokers, so that nothing from the other groups is counted.
+        drop(broker);
+        let broker = brokers::start(kind, dir, state);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let idle = broker.rss_kib();
+        figures.push(("idle RSS (KiB)", idle as f64));
+        // The first clients' logins also warm the argon2 threads (19 MiB of
+        // working memory each, kept); the second batch shows what a client costs.
+        let mut clients = load::idle_clients(broker.port, IDLE_CLIENTS, 0).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let warm = broker.rss_kib();
+        figures.push(("RSS with 1,000 clients (KiB)", warm as f64));
+        let more = load::idle_clients(broker.port, IDLE_CLIENTS, IDLE_CLIENTS).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let loaded = broker.rss_kib();
+        figures.push((
+            "memory per connected client (KiB)",
+            (loaded.saturating_sub(warm)) as f64 / more.len().max(1) as f64,
+        ));
+        clients.extend(more);
+        figures.push(("  clients connected", clients.len() as f64));
+        drop(clients);
+    }
     figures
 }
 
 /// The broker is pinned to one core (CPU 0).
 const BROKER_CORES: f64 = 1.0;
+
+const STREAM_MESSAGES: usize = 1_000_000;
+const IDLE_CLIENTS: usize = 1_000;
+
+/// Runs `load` and returns its result with the share of one core the broker
+/// used meanwhile: near 100 % means the broker, not the load, set the pace.
+async fn busy_during<T>(
+    broker: &brokers::Running,
+    load: impl std::future::Future<Output = T>,
+) -> (T, f64) {
+    let cpu_before = broker.cpu_seconds();
+    let started = Instant::now();
+    let result = load.await;
+    let busy = 100.0 * (broker.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+    (result, busy)
+}
 
 fn pin_this_thread_to_cpu(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; the call reads it only.

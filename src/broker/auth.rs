@@ -140,9 +140,7 @@ impl Authenticator {
             max_waiting,
             recorder: Recorder::start(live.clone()),
             // What refusals start out taking, before real checks refine it.
-            typical_verify_micros: AtomicU64::new(
-                password::time_verify(live.snapshot().state.argon2, 1).as_micros() as u64,
-            ),
+            typical_verify_micros: AtomicU64::new(calibrate(live.snapshot().state.argon2)),
         }
     }
 
@@ -332,6 +330,19 @@ impl Authenticator {
     async fn hash_work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
         self.hashing.run(work).await
     }
+}
+
+/// How long one password check takes here, in microseconds. Measured on a
+/// thread of its own: `verify` keeps its working memory (19 MiB with the
+/// defaults) per thread, and that belongs on the hashing threads, not on
+/// whichever thread starts the broker.
+fn calibrate(cost: password::HashCost) -> u64 {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| password::time_verify(cost, 1).as_micros() as u64)
+            .join()
+            .unwrap_or(20_000)
+    })
 }
 
 /// Inserts into a bounded cache; a full one starts over, which only costs

@@ -152,6 +152,10 @@ pub fn run(
                         .clamp(1, u64::from(u16::MAX)) as u16,
                 ))
                 .set_max_qos(ntex_mqtt::QoS::ExactlyOnce)
+                // Packets that arrived before the client closed its socket are
+                // still routed (ntex-mqtt drops them by default): a QoS 0
+                // publisher that writes and closes loses nothing.
+                .set_handle_qos_after_disconnect(Some(ntex_mqtt::QoS::ExactlyOnce))
                 .set_max_size(config.max_packet_size)
                 .set_max_send(config.max_inflight)
                 .set_max_receive(config.max_inflight),

@@ -62,6 +62,7 @@ fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
 
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     keep_backtraces_for_panics_only();
+    return_large_blocks_to_the_system();
     init_logging();
     let live = Arc::new(LiveState::open(context.store.clone())?);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -102,6 +103,20 @@ fn keep_backtraces_for_panics_only() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         // Before any other thread exists, so nothing reads the environment meanwhile.
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
+/// argon2 works in 19 MiB blocks. glibc raises its mmap threshold after the
+/// first such block is freed, and from then on keeps freed blocks in the heap,
+/// resident for good: a broker that checked a few passwords at start would
+/// carry them while idle. A fixed threshold keeps large blocks mapped and
+/// returns them when freed (the hashing threads keep theirs on purpose).
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
