@@ -23,12 +23,14 @@ pub mod retained;
 pub mod trie;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroU16;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use foldhash::{HashMap, HashMapExt};
+use ntex_bytes::ByteString;
 use tokio::sync::Notify;
 
 pub use self::message::Message;
@@ -164,6 +166,12 @@ struct Session {
     /// and its oldest messages make room at once.
     stalled: bool,
     room: Rc<Notify>,
+    /// The last topic this client published to and whether it may, per state
+    /// generation: a device publishes to few topics, so one entry saves
+    /// matching the topic against every grant on each message.
+    publish_check: Option<(ByteString, u64, bool)>,
+    /// The same for the last topic delivered to it.
+    receive_check: Option<(ByteString, u64, bool)>,
 }
 
 impl Session {
@@ -333,6 +341,8 @@ impl Broker {
                 dropped: 0,
                 stalled: false,
                 room: Rc::new(Notify::new()),
+                publish_check: None,
+                receive_check: None,
             });
         if session.last_serial != 0 {
             session_present = true;
@@ -514,11 +524,34 @@ impl Broker {
     }
 
     /// Whether the session's user may publish to `topic` now.
-    pub fn may_publish(&mut self, client_id: &str, topic: &str) -> bool {
-        let live = self.live.clone();
-        self.sessions
-            .get_mut(client_id)
-            .is_some_and(|session| Self::current_grants(&live, session).may_publish(topic))
+    pub fn may_publish(&mut self, client_id: &str, topic: &ByteString) -> bool {
+        let generation = self.live.generation();
+        let live = &self.live;
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return false;
+        };
+        if let Some((last, seen, allowed)) = &session.publish_check {
+            if *seen == generation && last == topic {
+                return *allowed;
+            }
+        }
+        let allowed = Self::current_grants(live, session).may_publish(topic);
+        session.publish_check = Some((topic.clone(), session.grants.generation, allowed));
+        allowed
+    }
+
+    /// Whether a message on `topic` may reach the session now (a revoked
+    /// permission stops deliveries even to old subscriptions).
+    fn may_receive(live: &LiveState, session: &mut Session, topic: &ByteString) -> bool {
+        let generation = live.generation();
+        if let Some((last, seen, allowed)) = &session.receive_check {
+            if *seen == generation && last == topic {
+                return *allowed;
+            }
+        }
+        let allowed = Self::current_grants(live, session).may_receive(topic);
+        session.receive_check = Some((topic.clone(), session.grants.generation, allowed));
+        allowed
     }
 
     /// Whether the user may publish its will to `topic`, judged with the rights
@@ -588,8 +621,7 @@ impl Broker {
             let Some(session) = self.sessions.get_mut(&client_id) else {
                 continue;
             };
-            // A revoked permission stops deliveries even to old subscriptions.
-            if !Self::current_grants(&live, session).may_receive(&message.topic) {
+            if !Self::may_receive(&live, session, &message.topic) {
                 continue;
             }
             if session.connection.is_none() && qos == 0 {
@@ -654,7 +686,7 @@ impl Broker {
             if options.no_local && message.publisher.as_deref() == Some(&session.client_id) {
                 continue;
             }
-            if !Self::current_grants(&live, session).may_receive(&message.topic) {
+            if !Self::may_receive(&live, session, &message.topic) {
                 continue;
             }
             if session.connection.is_some() {
