@@ -202,16 +202,28 @@ pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
                         .unwrap_or_default()
                         .split_whitespace(),
                 )
-                .env("RUST_LOG", "error");
+                .env(
+                    "RUST_LOG",
+                    std::env::var("MQREG_BENCH_RUST_LOG").unwrap_or_else(|_| "error".into()),
+                );
         }
         Kind::Mosquitto => {
             let config = prepare_mosquitto(dir, port);
             command.arg("mosquitto").arg("-c").arg(config);
         }
     }
+    // `MQREG_BENCH_LOG=FILE` keeps the brokers' logs (appended), for a run that
+    // looks wrong.
+    let log = std::env::var_os("MQREG_BENCH_LOG").map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap()
+    });
     let child = command
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log.map_or(Stdio::null(), Stdio::from))
         .spawn()
         .unwrap();
     wait_for_port(port);

@@ -161,14 +161,16 @@ pub async fn throughput(port: u16, qos: u8, messages: usize) -> Throughput {
 /// most `QOS1_WINDOW` unacknowledged.
 async fn publish_numbered(stream: TcpStream, template: PublishTemplate, messages: usize) {
     let qos1 = template.packet_id_at.is_some();
-    let (mut incoming, mut outgoing) = stream.into_split();
+    let (incoming, mut outgoing) = stream.into_split();
     let window = Arc::new(Semaphore::new(if qos1 {
         QOS1_WINDOW
     } else {
         Semaphore::MAX_PERMITS
     }));
+    let mut incoming = Some(incoming);
     let acknowledging = qos1.then(|| {
         let window = window.clone();
+        let mut incoming = incoming.take().expect("not taken yet");
         tokio::spawn(async move {
             let mut reader = PacketReader::new();
             let mut acked = 0;
@@ -213,6 +215,14 @@ async fn publish_numbered(stream: TcpStream, template: PublishTemplate, messages
     }
     if let Some(acknowledging) = acknowledging {
         let _ = acknowledging.await;
+    }
+    // A well-behaved client ends with DISCONNECT and lets the broker close:
+    // MQTT promises nothing for QoS 0 messages of a client that just drops
+    // its socket, and ntex-mqtt drops those it has not dispatched yet.
+    let _ = outgoing.write_all(&[0xE0, 0]).await;
+    if let Some(mut incoming) = incoming {
+        let mut rest = [0u8; 64];
+        let _ = tokio::time::timeout(QUIET * 5, incoming.read(&mut rest)).await;
     }
 }
 

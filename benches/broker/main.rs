@@ -259,7 +259,14 @@ fn main() {
     for round in 0..rounds {
         for (kind, runs) in &mut results {
             eprintln!("round {}/{rounds}: {}", round + 1, kind.name());
-            runs.push(runtime.block_on(measure(*kind, dir.path(), &state)));
+            let figures = runtime.block_on(measure(*kind, dir.path(), &state));
+            // Any loss shows in every round, not only in the median.
+            for (name, value) in &figures {
+                if (name.contains("lost") || name.contains("duplicates")) && *value > 0.0 {
+                    eprintln!("  {}: {name} = {value}", kind.name());
+                }
+            }
+            runs.push(figures);
         }
     }
     let machine = std::fs::read_to_string("/proc/cpuinfo")

@@ -55,26 +55,18 @@ macro_rules! mqtt_server {
         let v3_context: Arc<Context> = $context;
         let v5_context = v3_context.clone();
         MqttServer::new()
-            .v3(
-                v3::MqttServer::new(async |session: &mqtt::v3::Session, publish| {
-                    mqtt::v3::publish(session, publish).await
-                })
+            .v3(v3::MqttServer::new(mqtt::v3::PublishService)
                 .protocol(async |session: &mqtt::v3::Session, message| {
                     mqtt::v3::protocol(session, message).await
                 })
                 .control(mqtt::v3::control)
-                .build(move |handshake| mqtt::v3::connect(v3_context.clone(), handshake)),
-            )
-            .v5(
-                v5::MqttServer::new(async |session: &mqtt::v5::Session, publish| {
-                    mqtt::v5::publish(session, publish).await
-                })
+                .build(move |handshake| mqtt::v3::connect(v3_context.clone(), handshake)))
+            .v5(v5::MqttServer::new(mqtt::v5::PublishService)
                 .protocol(async |session: &mqtt::v5::Session, message| {
                     mqtt::v5::protocol(session, message).await
                 })
                 .control(mqtt::v5::control)
-                .build(move |handshake| mqtt::v5::connect(v5_context.clone(), handshake)),
-            )
+                .build(move |handshake| mqtt::v5::connect(v5_context.clone(), handshake)))
     }};
 }
 

@@ -228,7 +228,10 @@ pub struct Backlog {
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counters {
+    /// Messages dropped from full or offline queues.
     pub dropped: u64,
+    /// Messages not sent because they exceed a client's maximum packet size.
+    pub too_large: u64,
 }
 
 pub struct Broker {
@@ -523,12 +526,19 @@ impl Broker {
         true
     }
 
-    /// Whether the session's user may publish to `topic` now.
-    pub fn may_publish(&mut self, client_id: &str, topic: &ByteString) -> bool {
+    /// Whether `username`, connected as `client_id`, may publish to `topic`
+    /// now. The session's cached answer when it is still there; a publish
+    /// that is still being read when its connection's DISCONNECT already
+    /// ended the session is judged from the state directly.
+    pub fn may_publish(&mut self, client_id: &str, username: &str, topic: &ByteString) -> bool {
         let generation = self.live.generation();
         let live = &self.live;
-        let Some(session) = self.sessions.get_mut(client_id) else {
-            return false;
+        let Some(session) = self
+            .sessions
+            .get_mut(client_id)
+            .filter(|session| &*session.username == username)
+        else {
+            return self.grants_for(username, client_id).may_publish(topic);
         };
         if let Some((last, seen, allowed)) = &session.publish_check {
             if *seen == generation && last == topic {
@@ -649,6 +659,18 @@ impl Broker {
                 continue;
             };
             if session.connection.is_some() && session.is_full(self.limits.max_queued) {
+                // A client's own messages coming back to it: its reads are
+                // what would be paused, and with them the acknowledgements
+                // that make room, so waiting cannot help. It is treated as
+                // stalled instead: its oldest messages make room.
+                let own = message.publisher.as_deref() == Some(&*client_id);
+                if own && !session.stalled {
+                    session.stalled = true;
+                    tracing::warn!(
+                        client_id = %printable(&client_id),
+                        "client's own queue full while it publishes: its oldest queued messages are dropped until it reads again"
+                    );
+                }
                 if session.stalled {
                     session.queue.pop_front();
                     session.dropped += 1;
@@ -744,6 +766,7 @@ impl Broker {
         let outlet = connection.outlet.clone();
         let receive_max = connection.receive_max;
         let serial = connection.serial;
+        let mut too_large = 0;
         while let Some(front) = session.queue.front() {
             if front.message.is_expired(now) {
                 session.queue.pop_front();
@@ -767,6 +790,7 @@ impl Broker {
                     }
                 }
                 Err(SendError::TooLarge) => {
+                    too_large += 1;
                     tracing::debug!(client_id = %printable(client_id), "message over the client's maximum packet size: not sent");
                 }
                 Err(SendError::Closed) => {
@@ -778,6 +802,7 @@ impl Broker {
         if was_full && !session.is_full(max_queued) {
             session.room.notify_waiters();
         }
+        self.counters.too_large += too_large;
     }
 
     /// The client acknowledged a QoS 1 delivery (PUBACK) or completed a QoS 2

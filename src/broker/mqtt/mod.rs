@@ -121,6 +121,10 @@ pub struct Connection {
     /// PUBACK/PUBCOMP packet ids waiting to be handed to the core, and
     /// whether a task is already on its way to do that.
     acks: Rc<AckQueue>,
+    /// Full queues the last PUBLISH left behind.
+    backlog: RefCell<Backlog>,
+    /// A PUBLISH whose payload is still arriving (it straddled two reads).
+    streaming: Cell<bool>,
 }
 
 #[derive(Default)]
@@ -167,6 +171,8 @@ impl Connection {
             serial,
             context,
             acks,
+            backlog: RefCell::default(),
+            streaming: Cell::new(false),
         }
     }
 
@@ -212,6 +218,19 @@ impl Connection {
                 .await
                 .map_err(|_| Refused(code::PACKET_TOO_LARGE));
         }
+        // The rest of this payload is still to be read: nothing may hold up
+        // the reading of its chunks, or later packets overtake them.
+        self.streaming.set(true);
+        let whole = self.read_chunks(payload, limit).await;
+        self.streaming.set(false);
+        whole
+    }
+
+    async fn read_chunks(
+        &self,
+        payload: &ntex_mqtt::Payload,
+        limit: usize,
+    ) -> Result<ntex_bytes::Bytes, Refused> {
         let mut whole = ntex_bytes::BytesMut::new();
         while let Some(chunk) = payload
             .read()
@@ -226,25 +245,36 @@ impl Connection {
         Ok(whole.freeze())
     }
 
-    /// Checks the publish permission and routes the message; then waits while
-    /// a subscriber it went to has a full queue. Returns whether it was allowed.
-    pub async fn publish(&self, message: Message) -> bool {
-        let backlog = {
-            let mut core = self.core.borrow_mut();
-            if !core.may_publish(&self.client_id, &message.topic) {
-                tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
-                return false;
-            }
-            core.publish(message)
-        };
-        wait_for_room(&self.core, backlog).await;
+    /// Checks the publish permission and routes the message. Subscribers whose
+    /// queues it filled are remembered: the next PUBLISH of this connection is
+    /// not read until they have room. Returns whether it was allowed.
+    pub fn publish(&self, message: Message) -> bool {
+        let mut core = self.core.borrow_mut();
+        if !core.may_publish(&self.client_id, &self.username, &message.topic) {
+            tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
+            return false;
+        }
+        let backlog = core.publish(message);
+        if !backlog.full.is_empty() {
+            self.backlog.borrow_mut().full.extend(backlog.full);
+        }
         true
+    }
+
+    /// Holds the reading of this connection's next PUBLISH while a queue its
+    /// last one filled has no room (at most the configured wait per queue).
+    pub async fn wait_for_room(&self) {
+        if self.streaming.get() {
+            return;
+        }
+        let backlog = std::mem::take(&mut *self.backlog.borrow_mut());
+        wait_for_room(&self.core, backlog).await;
     }
 }
 
-/// Holds the publisher until every full queue it filled has room again, each
-/// for at most the configured wait; past it, that queue's oldest messages go.
-pub async fn wait_for_room(core: &Shared, backlog: Backlog) {
+/// Waits until every full queue in `backlog` has room again, each for at most
+/// the configured wait; past it, that queue's oldest messages go.
+async fn wait_for_room(core: &Shared, backlog: Backlog) {
     if backlog.full.is_empty() {
         return;
     }

@@ -162,6 +162,43 @@ pub async fn connect(
     Ok(ack)
 }
 
+/// The PUBLISH service of one connection. Backpressure lives in its
+/// readiness, not in the handler: after a message fills a subscriber's queue,
+/// the next PUBLISH is not read until there is room (see
+/// [`Connection::wait_for_room`]). Handlers themselves never wait, which also
+/// keeps ntex-mqtt 9.0 from reordering a deferred PUBLISH after its own payload
+/// chunk (a lost message in that version).
+pub struct PublishService;
+
+impl ntex_service::ServiceFactory<Session, v3::Publish> for PublishService {
+    type Res = ();
+    type Error = Refused;
+    type Service = PublishService;
+    type InitError = std::convert::Infallible;
+
+    async fn create(&self, _: &Session) -> Result<PublishService, Self::InitError> {
+        Ok(PublishService)
+    }
+}
+
+impl ntex_service::Service<Session, v3::Publish> for PublishService {
+    type Res = ();
+    type Error = Refused;
+
+    async fn ready(&self, ctx: ntex_service::Ctx<'_, Self, Session>) -> Result<(), Refused> {
+        ctx.st().wait_for_room().await;
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        message: v3::Publish,
+        ctx: ntex_service::Ctx<'_, Self, Session>,
+    ) -> Result<(), Refused> {
+        publish(ctx.st(), message).await
+    }
+}
+
 pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), Refused> {
     let connection = &**session;
     let topic = publish.packet().topic.clone();
@@ -183,7 +220,7 @@ pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), 
     };
     // 3.1.1 has no negative acknowledgement: a denied publish is dropped and
     // still acknowledged, and the connection stays (the contract).
-    connection.publish(message).await;
+    connection.publish(message);
     Ok(())
 }
 
@@ -240,8 +277,14 @@ pub async fn protocol(
 }
 
 pub async fn control(control: Control<Refused>) -> Result<Option<v3::codec::Encoded>, Refused> {
-    if let Control::Stop(Reason::Error(error)) = &control {
-        tracing::debug!("closing a 3.1.1 connection: {}", error.get_ref());
+    match &control {
+        Control::Stop(Reason::Error(error)) => {
+            tracing::debug!("closing a 3.1.1 connection: {}", error.get_ref())
+        }
+        Control::Stop(Reason::Protocol(error)) => {
+            tracing::debug!("3.1.1 protocol error: {}", error.get_ref())
+        }
+        _ => {}
     }
     Ok(None)
 }

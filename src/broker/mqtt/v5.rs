@@ -209,6 +209,39 @@ pub async fn connect(
     Ok(ack)
 }
 
+/// The PUBLISH service of one connection; as in 3.1.1, backpressure is in its
+/// readiness (see [`super::v3::PublishService`]).
+pub struct PublishService;
+
+impl ntex_service::ServiceFactory<Session, v5::Publish> for PublishService {
+    type Res = v5::PublishAck;
+    type Error = Refused;
+    type Service = PublishService;
+    type InitError = std::convert::Infallible;
+
+    async fn create(&self, _: &Session) -> Result<PublishService, Self::InitError> {
+        Ok(PublishService)
+    }
+}
+
+impl ntex_service::Service<Session, v5::Publish> for PublishService {
+    type Res = v5::PublishAck;
+    type Error = Refused;
+
+    async fn ready(&self, ctx: ntex_service::Ctx<'_, Self, Session>) -> Result<(), Refused> {
+        ctx.st().wait_for_room().await;
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        message: v5::Publish,
+        ctx: ntex_service::Ctx<'_, Self, Session>,
+    ) -> Result<v5::PublishAck, Refused> {
+        publish(ctx.st(), message).await
+    }
+}
+
 pub async fn publish(
     session: &Session,
     mut publish: v5::Publish,
@@ -243,7 +276,7 @@ pub async fn publish(
         expires_at,
         publisher: Some(connection.client_id.clone()),
     };
-    if connection.publish(message).await {
+    if connection.publish(message) {
         Ok(publish.ack())
     } else {
         Ok(publish.ack().reason_code(PublishAckReason::NotAuthorized))
