@@ -367,6 +367,12 @@ fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
     let (mut first, _) = connected(&broker, Connect::v5("shared-id", "alice", PASSWORD));
     let (refused, connack) = connect(&broker, Connect::v5("shared-id", "bob", PASSWORD));
     assert_eq!(connack.body[1], 0x85);
+    let mut at = 2;
+    let props = raw::parse_props(&connack.body, &mut at);
+    assert!(
+        props.iter().any(|(id, _)| *id == 0x1F),
+        "a reason string: {props:?}"
+    );
     drop(refused);
     let (refused, connack) = connect(&broker, Connect::v3("shared-id", "bob", PASSWORD));
     assert_eq!(connack.body[1], 2);
@@ -379,6 +385,11 @@ fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
         Some((14, 0x8E)),
         "DISCONNECT 0x8E session taken over"
     );
+    // With a reason string for whoever reads the client's log (MQTT 3.14.2.2.3).
+    let disconnect = packets.last().unwrap();
+    let mut at = 1;
+    let props = raw::parse_props(&disconnect.body, &mut at);
+    assert!(props.iter().any(|(id, _)| *id == 0x1F), "{props:?}");
 }
 
 #[test]
@@ -1036,4 +1047,31 @@ fn messages_sent_just_before_disconnect_are_all_delivered() {
             assert!(!std::mem::replace(&mut seen[n], true), "message {n} twice");
         }
     }
+}
+
+#[test]
+fn a_v5_session_ends_when_its_expiry_runs_out() {
+    // MQTT-3.1.2-23 (the session is kept for the Session Expiry Interval after
+    // the connection closes) and MQTT-3.14.2-? (a DISCONNECT may shorten it).
+    let (_sandbox, broker) = setup(&[]);
+    let session = |expiry| {
+        Connect::v5("exp-s", "bob", PASSWORD)
+            .clean(false)
+            .props(Props::new().u32(prop::SESSION_EXPIRY, expiry))
+    };
+    let (client, _) = connected(&broker, session(1));
+    drop(client);
+    let (client, present) = connected(&broker, session(1));
+    assert!(present, "resumed within the interval");
+    drop(client);
+    std::thread::sleep(Duration::from_millis(1_600));
+    let (mut client, present) = connected(&broker, session(60));
+    assert!(!present, "gone after the interval");
+    // DISCONNECT with Session Expiry 0 ends it at once.
+    client.send(&raw::disconnect_v5(
+        0,
+        Props::new().u32(prop::SESSION_EXPIRY, 0),
+    ));
+    let (_client, present) = connected(&broker, session(60));
+    assert!(!present);
 }

@@ -884,17 +884,4 @@ pub fn parse_shared(requested: &str) -> Option<(Option<&str>, &str)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_subscriptions_split_into_group_and_filter() {
-        assert_eq!(parse_shared("a/b"), Some((None, "a/b")));
-        assert_eq!(parse_shared("$share/g/a/#"), Some((Some("g"), "a/#")));
-        assert_eq!(parse_shared("$share/g"), None);
-        assert_eq!(parse_shared("$share//a"), None);
-        assert_eq!(parse_shared("$share/g+/a"), None);
-        assert_eq!(parse_shared("$share/g/"), None);
-        assert_eq!(parse_shared("$shared/g/a"), Some((None, "$shared/g/a")));
-    }
-}
+mod tests;

@@ -379,6 +379,21 @@ pub fn send_will(core: &Shared, username: &str, client_id: &str, will: Will) {
     let _ = core.publish(will.message);
 }
 
+/// The reason string sent with a v5 DISCONNECT of the broker's.
+pub fn reason_text(reason: u8) -> Option<&'static str> {
+    Some(match reason {
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x87 => "not authorized (user removed)",
+        0x8D => "keep alive timeout",
+        0x8E => "session taken over by a new connection with the same client id",
+        code::TOPIC_NAME_INVALID => "topic name invalid or over the broker's limits",
+        0x94 => "topic alias invalid",
+        code::PACKET_TOO_LARGE => "packet too large",
+        _ => return None,
+    })
+}
+
 /// A message's expiry instant from a v5 Message Expiry Interval.
 pub fn expiry_from(seconds: Option<u32>) -> Option<Instant> {
     seconds.map(|seconds| Instant::now() + Duration::from_secs(u64::from(seconds)))

@@ -82,14 +82,22 @@ pub async fn connect(
     let mut client_id = packet.client_id.to_string();
     if !context.limits.client_id_acceptable(&client_id) {
         tracing::info!(client_id = %printable(&client_id), peer = %peer_text(peer), "client id rejected");
-        return Ok(handshake.failed(ConnectAckReason::ClientIdentifierNotValid));
+        return Ok(refuse(
+            handshake,
+            ConnectAckReason::ClientIdentifierNotValid,
+            "client id not allowed",
+        ));
     }
     let will = match &packet.last_will {
         Some(will)
             if !context.limits.topic_fits(&will.topic) || will.topic.contains(['+', '#', '\0']) =>
         {
             tracing::info!(client_id = %printable(&client_id), "will topic over the limits or invalid: refused");
-            return Ok(handshake.failed(ConnectAckReason::TopicNameInvalid));
+            return Ok(refuse(
+                handshake,
+                ConnectAckReason::TopicNameInvalid,
+                "will topic not allowed",
+            ));
         }
         Some(will) => Some(Will {
             message: Message {
@@ -124,7 +132,12 @@ pub async fn connect(
     let receive_max = packet.receive_max.map_or(u16::MAX, |max| max.get());
     let max_packet_size = packet.max_packet_size.map(|size| size.get());
     if context.policy.login(login.clone()).await.is_err() {
-        return Ok(handshake.failed(ConnectAckReason::NotAuthorized));
+        // One reason for every failed login, so usernames cannot be probed.
+        return Ok(refuse(
+            handshake,
+            ConnectAckReason::NotAuthorized,
+            "not authorized",
+        ));
     }
     let assigned = client_id.is_empty().then(assigned_client_id);
     if let Some(assigned) = &assigned {
@@ -163,7 +176,11 @@ pub async fn connect(
         } => (serial, session_present),
         ConnectOutcome::ClientIdInUse => {
             tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "client id held by another user's live session: refused");
-            return Ok(handshake.failed(ConnectAckReason::ClientIdentifierNotValid));
+            return Ok(refuse(
+                handshake,
+                ConnectAckReason::ClientIdentifierNotValid,
+                "client id in use by another user",
+            ));
         }
     };
     outlet.serial.set(serial);
@@ -240,6 +257,19 @@ impl ntex_service::Service<Session, v5::Publish> for PublishService {
     ) -> Result<v5::PublishAck, Refused> {
         publish(ctx.st(), message).await
     }
+}
+
+/// A refused CONNECT, with a reason string for people reading client logs.
+fn refuse(
+    handshake: v5::Connect<()>,
+    reason: ConnectAckReason,
+    text: &'static str,
+) -> v5::ConnectAck<Connection> {
+    handshake.fail_with(v5::codec::ConnectAck {
+        reason_code: reason,
+        reason_string: Some(ByteString::from_static(text)),
+        ..v5::codec::ConnectAck::default()
+    })
 }
 
 pub async fn publish(
@@ -361,6 +391,7 @@ pub async fn control(control: Control<Refused>) -> Result<Option<v5::codec::Enco
     Ok(Some(
         v5::codec::Packet::from(v5::codec::Disconnect {
             reason_code: reason,
+            reason_string: super::reason_text(u8::from(reason)).map(ByteString::from_static),
             ..Default::default()
         })
         .into(),
@@ -491,6 +522,7 @@ impl Outlet for Outlet5 {
             .unwrap_or(DisconnectReasonCode::UnspecifiedError);
         self.sink.close_with_reason(v5::codec::Disconnect {
             reason_code: reason,
+            reason_string: super::reason_text(u8::from(reason)).map(ByteString::from_static),
             ..Default::default()
         });
     }
