@@ -15,41 +15,33 @@ use crate::names::printable;
 pub struct Policy {
     authenticator: Arc<Authenticator>,
     audit: Arc<AuditLog>,
-    runtime: tokio::runtime::Handle,
 }
 
 impl Policy {
-    pub fn new(
-        authenticator: Arc<Authenticator>,
-        audit: Arc<AuditLog>,
-        runtime: tokio::runtime::Handle,
-    ) -> Self {
+    pub fn new(authenticator: Arc<Authenticator>, audit: Arc<AuditLog>) -> Self {
         Self {
             authenticator,
             audit,
-            runtime,
         }
     }
 
-    /// Decides a login; refusals are logged and audited here. Callable from
-    /// any thread with an async context.
-    pub async fn login(self: &Arc<Self>, login: Login) -> Verdict {
-        let policy = self.clone();
-        let decided = self.runtime.spawn(async move {
-            let verdict = policy.authenticator.authenticate(&login).await;
-            match &verdict {
-                Ok(()) => tracing::debug!(
-                    username = %login.username.as_deref().map(printable).unwrap_or_default(),
-                    client_id = %printable(&login.client_id), peer = %login.address, "login accepted"
-                ),
-                Err(refusal) => {
-                    log_refusal(&login, refusal);
-                    policy.audit_refusal(&login, refusal);
-                }
+    /// Decides a login; refusals are logged and audited here. Runs on the
+    /// caller's thread: a remembered answer (a reconnect, a repeated refusal)
+    /// costs no thread switch, and argon2 work goes to the hashing threads
+    /// and state writes to the writer task either way.
+    pub async fn login(&self, login: Login) -> Verdict {
+        let verdict = self.authenticator.authenticate(&login).await;
+        match &verdict {
+            Ok(()) => tracing::debug!(
+                username = %login.username.as_deref().map(printable).unwrap_or_default(),
+                client_id = %printable(&login.client_id), peer = %login.address, "login accepted"
+            ),
+            Err(refusal) => {
+                log_refusal(&login, refusal);
+                self.audit_refusal(&login, refusal);
             }
-            verdict
-        });
-        decided.await.unwrap_or(Err(Refusal::Busy))
+        }
+        verdict
     }
 
     fn audit_refusal(&self, login: &Login, refusal: &Refusal) {

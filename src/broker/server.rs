@@ -86,7 +86,7 @@ pub fn run(
             MAX_QUEUED_REGISTRATIONS,
         ))
     };
-    let policy = Arc::new(Policy::new(authenticator, audit, runtime.handle().clone()));
+    let policy = Arc::new(Policy::new(authenticator, audit));
     let (changes, changes_received) = watch::channel(live.generation());
     let context = Arc::new(Context {
         policy,
