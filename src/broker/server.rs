@@ -162,6 +162,9 @@ pub fn run(
             .workers(1)
             .disable_signals()
             .backlog(1024);
+        let framing = mqtt::framing::WholePackets {
+            max_packet_size: config.max_packet_size as usize,
+        };
         for (listener, local, is_tls) in listeners {
             let context = context.clone();
             let name = if is_tls { "mqtt-tls" } else { "mqtt" };
@@ -170,11 +173,21 @@ pub fn run(
                 builder.listen(name, listener, mqtt_config.clone(), async move |_| {
                     ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls.clone()))
                         .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
+                        .and_then(ntex_service::fn_service(
+                            move |io: ntex_io::Io<_>| async move {
+                                Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(framing))
+                            },
+                        ))
                         .and_then(mqtt_server!(context.clone()))
                 })
             } else {
                 builder.listen(name, listener, mqtt_config.clone(), async move |_| {
-                    mqtt_server!(context.clone())
+                    ntex_service::service(ntex_service::fn_service(
+                        move |io: ntex_io::Io<_>| async move {
+                            Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(framing))
+                        },
+                    ))
+                    .and_then(mqtt_server!(context.clone()))
                 })
             }
             .map_err(|e| Error::failure(format!("cannot listen on {local}: {e}")))?;

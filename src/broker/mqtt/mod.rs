@@ -7,6 +7,7 @@
 //! core calls and back; what they share is here: the limits on what a client
 //! may send, the wait for room in full subscriber queues, and wills.
 
+pub mod framing;
 pub mod v3;
 pub mod v5;
 
@@ -123,6 +124,8 @@ pub struct Connection {
     acks: Rc<AckQueue>,
     /// Full queues the last PUBLISH left behind.
     backlog: RefCell<Backlog>,
+    /// When the current wait for room gives up.
+    backlog_deadline: Cell<Option<tokio::time::Instant>>,
     /// A PUBLISH whose payload is still arriving (it straddled two reads).
     streaming: Cell<bool>,
 }
@@ -172,6 +175,7 @@ impl Connection {
             context,
             acks,
             backlog: RefCell::default(),
+            backlog_deadline: Cell::new(None),
             streaming: Cell::new(false),
         }
     }
@@ -262,34 +266,45 @@ impl Connection {
     }
 
     /// Holds the reading of this connection's next PUBLISH while a queue its
-    /// last one filled has no room (at most the configured wait per queue).
+    /// publishes filled has no room, at most the configured wait per queue;
+    /// past it, that queue's oldest messages go (see `Broker::shed`).
+    ///
+    /// Every caller waits for the same thing and nobody takes the backlog: the
+    /// protocol layer asks for readiness from more than one place, and a
+    /// caller let through early would let a payload chunk overtake its PUBLISH.
     pub async fn wait_for_room(&self) {
-        if self.streaming.get() {
-            return;
-        }
-        let backlog = std::mem::take(&mut *self.backlog.borrow_mut());
-        wait_for_room(&self.core, backlog).await;
-    }
-}
-
-/// Waits until every full queue in `backlog` has room again, each for at most
-/// the configured wait; past it, that queue's oldest messages go.
-async fn wait_for_room(core: &Shared, backlog: Backlog) {
-    if backlog.full.is_empty() {
-        return;
-    }
-    let wait = core.borrow().limits().full_queue_wait;
-    let deadline = tokio::time::Instant::now() + wait;
-    for (client_id, room) in backlog.full {
         loop {
+            if self.streaming.get() {
+                return;
+            }
+            let first_full = {
+                let core = self.core.borrow();
+                let mut backlog = self.backlog.borrow_mut();
+                backlog
+                    .full
+                    .retain(|(client_id, _)| core.is_full(client_id));
+                backlog.full.first().cloned()
+            };
+            let Some((client_id, room)) = first_full else {
+                self.backlog_deadline.set(None);
+                return;
+            };
+            let deadline = match self.backlog_deadline.get() {
+                Some(deadline) => deadline,
+                None => {
+                    let wait = self.core.borrow().limits().full_queue_wait;
+                    let deadline = tokio::time::Instant::now() + wait;
+                    self.backlog_deadline.set(Some(deadline));
+                    deadline
+                }
+            };
             // Registered before the check: a wake-up in between is not lost.
             let notified = room.notified();
-            if !core.borrow().is_full(&client_id) {
-                break;
+            if !self.core.borrow().is_full(&client_id) {
+                continue;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                core.borrow_mut().shed(&client_id);
-                break;
+                self.core.borrow_mut().shed(&client_id);
             }
         }
     }
