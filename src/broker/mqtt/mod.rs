@@ -119,9 +119,6 @@ pub struct Connection {
     pub username: Rc<str>,
     pub serial: u64,
     pub context: Arc<Context>,
-    /// PUBACK/PUBCOMP packet ids waiting to be handed to the core, and
-    /// whether a task is already on its way to do that.
-    acks: Rc<AckQueue>,
     /// Full queues the last PUBLISH left behind.
     backlog: RefCell<Backlog>,
     /// When the current wait for room gives up.
@@ -130,6 +127,8 @@ pub struct Connection {
     streaming: Cell<bool>,
 }
 
+/// PUBACK/PUBCOMP packet ids waiting to be handed to the core, and whether a
+/// task is already on its way to do that.
 #[derive(Default)]
 pub struct AckQueue {
     ids: RefCell<Vec<NonZeroU16>>,
@@ -165,7 +164,6 @@ impl Connection {
         username: Rc<str>,
         serial: u64,
         context: Arc<Context>,
-        acks: Rc<AckQueue>,
     ) -> Self {
         Self {
             core,
@@ -173,7 +171,6 @@ impl Connection {
             username,
             serial,
             context,
-            acks,
             backlog: RefCell::default(),
             backlog_deadline: Cell::new(None),
             streaming: Cell::new(false),
@@ -266,8 +263,9 @@ impl Connection {
     }
 
     /// Holds the reading of this connection's next PUBLISH while a queue its
-    /// publishes filled has no room, at most the configured wait per queue;
-    /// past it, that queue's oldest messages go (see `Broker::shed`).
+    /// publishes filled has no room, for at most the configured wait in all;
+    /// past it, the queue still full loses its oldest messages and its
+    /// reader is marked stalled (see `Broker::shed`).
     ///
     /// Every caller waits for the same thing and nobody takes the backlog: the
     /// protocol layer asks for readiness from more than one place, and a
@@ -339,8 +337,6 @@ impl Drop for Connection {
                 closed,
             );
         }
-        let _ = &self.acks;
-        let _ = &self.context;
     }
 }
 

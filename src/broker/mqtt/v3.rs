@@ -144,7 +144,6 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
-        acks,
     );
     let mut ack = handshake
         .ack(connection, session_present)

@@ -201,7 +201,6 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
-        acks,
     );
     let max_inflight = context.core_limits.max_inflight;
     let mut ack = handshake.ack(connection).max_send(Some(max_inflight));
