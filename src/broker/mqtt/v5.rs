@@ -399,7 +399,8 @@ pub async fn control(control: Control<Refused>) -> Result<Option<v5::codec::Enco
 
 /// The DISCONNECT reason for a protocol error the codec found, more precise
 /// than ntex-mqtt's default (which calls most of them implementation
-/// specific): malformed packets 0x81, topic alias errors 0x94 (MQTT-3.3.2-9).
+/// specific): malformed packets 0x81, topic alias errors 0x94 (MQTT-3.3.2-9),
+/// wildcards in a PUBLISH topic 0x90.
 fn protocol_error_reason(error: &ntex_mqtt::error::MqttProtocolError) -> DisconnectReasonCode {
     use ntex_mqtt::error::{DecodeError, MqttProtocolError};
     match error {
@@ -409,8 +410,12 @@ fn protocol_error_reason(error: &ntex_mqtt::error::MqttProtocolError) -> Disconn
         MqttProtocolError::Decode(_) => DisconnectReasonCode::MalformedPacket,
         MqttProtocolError::KeepAliveTimeout => DisconnectReasonCode::KeepAliveTimeout,
         MqttProtocolError::ProtocolViolation(violation) => {
-            if violation.to_string().contains("opic alias") {
+            let text = violation.to_string();
+            if text.contains("opic alias") {
                 DisconnectReasonCode::TopicAliasInvalid
+            } else if text.contains("MQTT-3.3.2-2") {
+                // A wildcard in a PUBLISH topic: the contract's 0x90.
+                DisconnectReasonCode::TopicNameInvalid
             } else {
                 violation.reason()
             }
