@@ -149,7 +149,7 @@ fn raise_open_file_limit() {
 /// layer's own chatter about every dropped connection at warn).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn".into());
+        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn,ntex_service=warn,ntex_rt=warn,ntex_net=warn,ntex_tls=warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
