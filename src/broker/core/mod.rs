@@ -41,6 +41,9 @@ use super::acl::Grants;
 use super::live::LiveState;
 use crate::names::printable;
 
+/// Shared-subscription groups whose round-robin position is remembered.
+const MAX_SHARE_CURSORS: usize = 100_000;
+
 /// Bounds that keep one client from taking the broker down.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -692,6 +695,11 @@ impl Broker {
         members: &[Rc<str>],
         message: &Message,
     ) -> Option<(Rc<str>, SubscriptionOptions)> {
+        // Groups come and go; a full map starts over, which only restarts
+        // the round robin.
+        if self.share_cursor.len() >= MAX_SHARE_CURSORS && !self.share_cursor.contains_key(share) {
+            self.share_cursor.clear();
+        }
         let cursor = self.share_cursor.entry(share.clone()).or_insert(0);
         let start = *cursor;
         *cursor = cursor.wrapping_add(1);
