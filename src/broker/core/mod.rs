@@ -358,6 +358,14 @@ impl Broker {
                 session.queue.push_front(delivery);
             }
         }
+        if session.stalled {
+            session.stalled = false;
+            tracing::info!(
+                client_id = %printable(&request.client_id),
+                dropped_total = session.dropped,
+                "session resumed after dropping queued messages"
+            );
+        }
         session.grants = grants;
         session.expiry = request.session_expiry;
         session.last_serial = serial;
@@ -649,11 +657,20 @@ impl Broker {
                 dup: false,
             });
             if session.connection.is_none() {
-                // Offline: bounded, oldest dropped.
+                // Offline: bounded, oldest dropped, logged once until the
+                // client is back.
                 if session.queue.len() > self.limits.max_queued {
                     session.queue.pop_front();
                     session.dropped += 1;
                     self.counters.dropped += 1;
+                    if !session.stalled {
+                        session.stalled = true;
+                        tracing::warn!(
+                            client_id = %printable(&client_id),
+                            max_queued = self.limits.max_queued,
+                            "offline session's queue full: its oldest messages are dropped until it reconnects"
+                        );
+                    }
                 }
                 continue;
             }
