@@ -36,7 +36,7 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "role" -d 'Manage roles 
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the latest entries of the audit log'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address to accept MQTT 3.1, 3.1.1 and 5 on (repeatable)' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address to accept MQTT 3.1.1 and 5 on (repeatable)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-listen -d 'Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for --tls-listen' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)' -r -F

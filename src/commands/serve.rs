@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to accept MQTT 3.1, 3.1.1 and 5 on (repeatable)
+    /// Address to accept MQTT 3.1.1 and 5 on (repeatable)
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:1883")]
     listen: Vec<SocketAddr>,
     /// Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key
