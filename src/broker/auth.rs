@@ -43,7 +43,7 @@ pub struct Login {
     pub password: Option<Vec<u8>>,
     pub client_id: String,
     pub address: String,
-    /// `3.1`, `3.1.1` or `5`.
+    /// `3.1.1` or `5`.
     pub protocol: &'static str,
 }
 
