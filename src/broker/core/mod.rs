@@ -10,13 +10,13 @@
 //! - every delivery goes through its session's queue, and the queue is pumped
 //!   into the connection while the client's in-flight window (its Receive
 //!   Maximum) and the socket's write buffer have room;
-//! - a publish that fills a subscriber's queue past its bound is not
-//!   acknowledged until the queue has room again ([`Broker::publish`] returns
-//!   what to wait for), so the publisher is read no faster than delivery goes;
+//! - when a publish fills a subscriber's queue to its bound, [`Broker::publish`]
+//!   says so, and the glue does not read that publisher's next PUBLISH until
+//!   the queue has room: publishers are read no faster than delivery goes;
 //! - the wait is bounded ([`Limits::full_queue_wait`]): a subscriber that stops
-//!   reading loses its oldest messages, counted and logged, rather than
-//!   stalling everyone (and two clients publishing to each other cannot wait
-//!   on each other forever).
+//!   reading is marked stalled and loses its oldest messages, counted and
+//!   logged, rather than stalling everyone (and two clients publishing to each
+//!   other cannot wait on each other forever).
 
 pub mod message;
 pub mod retained;
@@ -416,7 +416,8 @@ impl Broker {
         }
         let connection = session.connection.take().expect("checked above");
         let expiry = session.expiry;
-        // Deliveries that were only queued go back to the queue for redelivery.
+        // In-flight deliveries stay where they are: a resumed session sends
+        // them again first (see `connect`).
         let will = connection.will;
         if expiry == 0 {
             self.remove_session(client_id);
@@ -744,7 +745,7 @@ impl Broker {
         offline
     }
 
-    /// Whether the session's queue is still over its bound.
+    /// Whether the session is online and its queue at its bound.
     pub fn is_full(&self, client_id: &str) -> bool {
         self.sessions.get(client_id).is_some_and(|session| {
             session.connection.is_some() && session.is_full(self.limits.max_queued)
@@ -752,7 +753,8 @@ impl Broker {
     }
 
     /// A publisher waited long enough for this session: drop its oldest
-    /// queued messages down to the bound, count and log them.
+    /// queued messages to below the bound and count them; the first time, mark
+    /// the session stalled and log it.
     pub fn shed(&mut self, client_id: &str) {
         let max_queued = self.limits.max_queued;
         let Some(session) = self.sessions.get_mut(client_id) else {
@@ -763,10 +765,10 @@ impl Broker {
             session.queue.pop_front();
             dropped += 1;
         }
+        session.dropped += dropped;
+        self.counters.dropped += dropped;
         if !session.stalled {
             session.stalled = true;
-            session.dropped += dropped;
-            self.counters.dropped += dropped;
             tracing::warn!(
                 client_id = %printable(client_id),
                 dropped,

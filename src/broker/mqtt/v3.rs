@@ -1,6 +1,5 @@
 //! MQTT 3.1.1: CONNECT, PUBLISH, SUBSCRIBE and the rest, translated to core calls.
 
-use std::num::NonZeroU16;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Context as TaskContext;
@@ -164,9 +163,10 @@ pub async fn connect(
 /// The PUBLISH service of one connection. Backpressure lives in its
 /// readiness, not in the handler: after a message fills a subscriber's queue,
 /// the next PUBLISH is not read until there is room (see
-/// [`Connection::wait_for_room`]). Handlers themselves never wait, which also
-/// keeps ntex-mqtt 9.0 from reordering a deferred PUBLISH after its own payload
-/// chunk (a lost message in that version).
+/// [`Connection::wait_for_room`]). Handlers never wait: ntex-mqtt 9.0 runs a
+/// call inline only while no other call is pending, and defers the rest, so a
+/// pending handler lets later packets overtake deferred ones (see also
+/// `framing.rs`).
 pub struct PublishService;
 
 impl ntex_service::ServiceFactory<Session, v3::Publish> for PublishService {
@@ -376,6 +376,3 @@ pub fn send_exactly_once(exchange: impl std::future::Future<Output = ()> + 'stat
         tokio::task::spawn_local(exchange);
     }
 }
-
-/// The packet id type the core uses, re-exported for the v5 glue.
-pub type PacketId = NonZeroU16;
