@@ -1144,3 +1144,67 @@ fn two_clients_flooding_each_other_cannot_deadlock() {
         started.elapsed()
     );
 }
+
+#[test]
+fn mosquitto_clients_see_forwarded_v5_properties_and_retain() {
+    // The same rules with a client we did not write: mosquitto_pub sets the
+    // properties (MQTT-3.3.2-16..20) on a retained message, mosquitto_sub
+    // prints them as it gets the message on subscribing (MQTT-3.3.1-8).
+    let (_sandbox, broker) = setup(&[]);
+    let (code, output) = broker.mosquitto_pub(&[
+        "-V",
+        "mqttv5",
+        "-u",
+        "alice",
+        "-P",
+        PASSWORD,
+        "-t",
+        "props/real",
+        "-m",
+        "hello",
+        "-r",
+        "-q",
+        "1",
+        "-D",
+        "publish",
+        "user-property",
+        "a",
+        "1",
+        "-D",
+        "publish",
+        "content-type",
+        "text/plain",
+        "-D",
+        "publish",
+        "response-topic",
+        "props/reply",
+        "-D",
+        "publish",
+        "correlation-data",
+        "c1",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    let (code, output) = broker.mosquitto_sub(&[
+        "-V",
+        "mqttv5",
+        "-u",
+        "bob",
+        "-P",
+        PASSWORD,
+        "-t",
+        "props/#",
+        "-C",
+        "1",
+        "-W",
+        "10",
+        "-F",
+        "%t|%p|%P|%C|%R|%D|%r|%E",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    // %E is empty: no Message Expiry was set, and none is added.
+    assert_eq!(
+        output.trim(),
+        "props/real|hello|a:1|text/plain|props/reply|c1|1|",
+        "topic, payload, user property, content type, response topic, correlation data, retain, expiry"
+    );
+}
