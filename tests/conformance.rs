@@ -1208,3 +1208,38 @@ fn mosquitto_clients_see_forwarded_v5_properties_and_retain() {
         "topic, payload, user property, content type, response topic, correlation data, retain, expiry"
     );
 }
+
+#[test]
+fn a_3_1_1_pubrel_after_reconnect_completes() {
+    // MQTT-4.4.0-1: on reconnect the client re-sends PUBREL for QoS 2 messages
+    // whose PUBCOMP it did not get, and the server answers PUBCOMP
+    // (MQTT-4.3.3-?); the message was delivered once, when it was published.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v3("r3-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("rel/#", 0)], Props::new());
+    let session = || Connect::v3("r3-pub", "alice", PASSWORD).clean(false);
+    let (mut publisher, _) = connected(&broker, session());
+    publisher.send(&raw::publish(
+        false,
+        "rel/x",
+        b"once",
+        2,
+        false,
+        3,
+        Props::new(),
+    ));
+    publisher.recv_kind(5, WAIT).expect("PUBREC");
+    drop(publisher);
+    let (mut publisher, present) = connected(&broker, session());
+    assert!(present);
+    publisher.send(&raw::ack(0x62, 3));
+    let pubcomp = publisher
+        .recv(WAIT)
+        .expect("PUBCOMP, not a closed connection");
+    assert_eq!(pubcomp.bytes(), [0x70, 0x02, 0, 3]);
+    // The connection goes on as usual.
+    publish(&mut publisher, "rel/y", b"next", 2, false, 4);
+    assert_eq!(sub.recv_publish(WAIT).unwrap().payload, b"once");
+    assert_eq!(sub.recv_publish(WAIT).unwrap().payload, b"next");
+    assert!(sub.recv_publish(QUIET).is_none(), "each once");
+}

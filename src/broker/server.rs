@@ -162,9 +162,7 @@ pub fn run(
             .workers(1)
             .disable_signals()
             .backlog(1024);
-        let framing = mqtt::framing::WholePackets {
-            max_packet_size: config.max_packet_size as usize,
-        };
+        let max_packet_size = config.max_packet_size as usize;
         for (listener, local, is_tls) in listeners {
             let context = context.clone();
             let name = if is_tls { "mqtt-tls" } else { "mqtt" };
@@ -175,7 +173,11 @@ pub fn run(
                         .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
                         .and_then(ntex_service::fn_service(
                             move |io: ntex_io::Io<_>| async move {
-                                Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(framing))
+                                Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
+                                    io.add_filter(mqtt::framing::WholePackets::new(
+                                        max_packet_size,
+                                    )),
+                                )
                             },
                         ))
                         .and_then(mqtt_server!(context.clone()))
@@ -184,7 +186,9 @@ pub fn run(
                 builder.listen(name, listener, mqtt_config.clone(), async move |_| {
                     ntex_service::service(ntex_service::fn_service(
                         move |io: ntex_io::Io<_>| async move {
-                            Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(framing))
+                            Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
+                                io.add_filter(mqtt::framing::WholePackets::new(max_packet_size)),
+                            )
                         },
                     ))
                     .and_then(mqtt_server!(context.clone()))

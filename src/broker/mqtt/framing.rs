@@ -1,28 +1,58 @@
-//! An I/O layer that hands the MQTT decoder whole packets only.
+//! An I/O layer under the MQTT decoder: it hands the decoder whole packets
+//! only, and answers the one packet ntex-mqtt 9.0 gets wrong on 3.1.1.
 //!
-//! ntex-mqtt 9.0 decodes a PUBLISH whose payload has not fully arrived as a
-//! "streaming" publish followed by payload chunks, and its dispatcher can run
-//! a chunk before the PUBLISH it belongs to when the connection is waiting
-//! for room (the connection is then closed with a protocol error, or the
-//! PUBLISH is delivered after the one behind it). Holding back the unfinished
-//! tail of the read buffer until its packet is complete means no PUBLISH is
-//! ever split, so that path is never taken.
+//! Whole packets: ntex-mqtt 9.0 decodes a PUBLISH whose payload has not fully
+//! arrived as a "streaming" publish followed by payload chunks, and its
+//! dispatcher can run a chunk before the PUBLISH it belongs to when the
+//! connection is waiting for room (the connection is then closed with a
+//! protocol error, or the PUBLISH is delivered after the one behind it).
+//! Holding back the unfinished tail of the read buffer until its packet is
+//! complete means no PUBLISH is ever split, so that path is never taken. A
+//! packet that declares more than the maximum packet size is passed on as it
+//! comes, so that the decoder refuses it (and nothing waits to buffer it).
 //!
-//! A packet that declares more than the maximum packet size is passed on as
-//! it comes, so that the decoder refuses it (and nothing waits to buffer it).
+//! PUBREL: a 3.1.1 client that reconnects re-sends PUBREL for the QoS 2
+//! messages whose PUBCOMP it did not get (MQTT-4.4.0-1). The message was
+//! routed when its PUBLISH arrived, but the decoder only knows the packet ids
+//! of this connection and closes it on any other, so the client would loop
+//! forever. This layer answers such a PUBREL with PUBCOMP itself (v5 clients
+//! get PUBCOMP 0x92 from the decoder).
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io;
+use std::ops::Range;
 
 use ntex_io::{FilterBuf, FilterLayer};
 
-#[derive(Debug, Clone, Copy)]
+/// What the layer knows of its connection.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The CONNECT's protocol level (4: 3.1.1, 5: 5), once seen.
+    protocol: Option<u8>,
+    /// Packet ids of QoS 2 PUBLISHes on this connection not yet released.
+    unreleased: HashSet<u16>,
+}
+
+#[derive(Debug)]
 pub struct WholePackets {
     /// Packets larger than this are not held back.
-    pub max_packet_size: usize,
+    max_packet_size: usize,
+    seen: RefCell<Seen>,
+}
+
+impl WholePackets {
+    pub fn new(max_packet_size: usize) -> Self {
+        Self {
+            max_packet_size,
+            seen: RefCell::default(),
+        }
+    }
 }
 
 impl FilterLayer for WholePackets {
     fn process_read_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
+        let mut replies = Vec::new();
         buf.with_read_buffers(|source, destination| {
             let Some(source) = source else {
                 return;
@@ -31,13 +61,22 @@ impl FilterLayer for WholePackets {
             if whole == 0 {
                 return;
             }
-            if whole == source.len() && destination.is_empty() {
+            let dropped = self.inspect(&source[..whole], &mut replies);
+            if dropped.is_empty() && whole == source.len() && destination.is_empty() {
                 std::mem::swap(source, destination);
-            } else {
-                let packets = source.split_to(whole);
-                destination.extend_from_slice(&packets);
+                return;
             }
+            let packets = source.split_to(whole);
+            let mut at = 0;
+            for range in dropped {
+                destination.extend_from_slice(&packets[at..range.start]);
+                at = range.end;
+            }
+            destination.extend_from_slice(&packets[at..]);
         });
+        if !replies.is_empty() {
+            buf.with_write_buffers(|_, towards_socket| towards_socket.extend_from_slice(&replies));
+        }
         Ok(())
     }
 
@@ -45,6 +84,67 @@ impl FilterLayer for WholePackets {
         buf.with_write_buffers(|source, destination| source.move_to(destination));
         Ok(())
     }
+}
+
+impl WholePackets {
+    /// Follows the packets of a connection; returns the ranges of 3.1.1
+    /// PUBRELs to answer here instead of passing on, and appends the answers.
+    fn inspect(&self, packets: &[u8], replies: &mut Vec<u8>) -> Vec<Range<usize>> {
+        let mut seen = self.seen.borrow_mut();
+        let mut dropped = Vec::new();
+        for (range, first, body) in split_packets(packets) {
+            match first {
+                0x10 if seen.protocol.is_none() => seen.protocol = body.get(6).copied(),
+                _ if first >> 4 == 3 && (first >> 1) & 3 == 2 => {
+                    if let Some(id) = publish_packet_id(body) {
+                        seen.unreleased.insert(id);
+                    }
+                }
+                0x62 if body.len() >= 2 => {
+                    let id = u16::from_be_bytes([body[0], body[1]]);
+                    if !seen.unreleased.remove(&id) && seen.protocol == Some(4) && body.len() == 2 {
+                        replies.extend_from_slice(&[0x70, 0x02, body[0], body[1]]);
+                        dropped.push(range);
+                    }
+                }
+                _ => {}
+            }
+        }
+        dropped
+    }
+}
+
+/// The packets in `bytes` (complete ones only): their range, first byte and body.
+fn split_packets(bytes: &[u8]) -> impl Iterator<Item = (Range<usize>, u8, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let first = *bytes.get(at)?;
+        let mut length = 0usize;
+        let mut header = 1;
+        loop {
+            let byte = *bytes.get(at + header)?;
+            length |= usize::from(byte & 0x7F) << (7 * (header - 1));
+            header += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if header > 4 {
+                return None;
+            }
+        }
+        let end = at + header + length;
+        let body = bytes.get(at + header..end)?;
+        let range = at..end;
+        at = end;
+        Some((range, first, body))
+    })
+}
+
+/// The packet id of a QoS 1 or 2 PUBLISH body (after its topic).
+fn publish_packet_id(body: &[u8]) -> Option<u16> {
+    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let id = body.get(2 + topic_len..4 + topic_len)?;
+    Some(u16::from_be_bytes([id[0], id[1]]))
 }
 
 /// The length of the longest prefix of `bytes` made of complete MQTT packets;
@@ -84,7 +184,41 @@ pub fn complete_prefix(bytes: &[u8], max: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::complete_prefix;
+    use super::{complete_prefix, WholePackets};
+
+    fn connect(level: u8) -> Vec<u8> {
+        let body = [0, 4, b'M', b'Q', b'T', b'T', level, 0x02, 0, 60, 0, 1, b'c'];
+        let mut packet = vec![0x10, body.len() as u8];
+        packet.extend(body);
+        packet
+    }
+
+    #[test]
+    fn an_unknown_pubrel_on_3_1_1_is_answered_here() {
+        let layer = WholePackets::new(1024);
+        let mut replies = Vec::new();
+        let mut stream = connect(4);
+        let connect_len = stream.len();
+        // A QoS 2 PUBLISH with id 7, its PUBREL (the decoder's), then a
+        // PUBREL for id 9, left over from an earlier connection.
+        stream.extend([0x34, 0x05, 0, 1, b't', 0, 7]);
+        stream.extend([0x62, 0x02, 0, 7]);
+        stream.extend([0x62, 0x02, 0, 9]);
+        let dropped = layer.inspect(&stream, &mut replies);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0], connect_len + 11..connect_len + 15);
+        assert_eq!(replies, [0x70, 0x02, 0, 9]);
+    }
+
+    #[test]
+    fn v5_pubrels_are_left_to_the_decoder() {
+        let layer = WholePackets::new(1024);
+        let mut replies = Vec::new();
+        let mut stream = connect(5);
+        stream.extend([0x62, 0x02, 0, 9]);
+        assert!(layer.inspect(&stream, &mut replies).is_empty());
+        assert!(replies.is_empty());
+    }
 
     #[test]
     fn only_whole_packets_pass() {
