@@ -1,5 +1,5 @@
 //! An I/O layer under the MQTT decoder: it hands the decoder whole packets
-//! only, and answers the one packet ntex-mqtt 9.0 gets wrong on 3.1.1.
+//! only, and answers the two 3.1.1 packets ntex-mqtt 9.0 gets wrong.
 //!
 //! Whole packets: ntex-mqtt 9.0 decodes a PUBLISH whose payload has not fully
 //! arrived as a "streaming" publish followed by payload chunks, and its
@@ -10,6 +10,9 @@
 //! complete means no PUBLISH is ever split, so that path is never taken. A
 //! packet that declares more than the maximum packet size is passed on as it
 //! comes, so that the decoder refuses it (and nothing waits to buffer it).
+//!
+//! CONNECT: a 3.1.1 CONNECT with an empty client id and Clean Session 0 gets
+//! CONNACK 2 here (MQTT-3.1.3-8); the decoder would close it without one.
 //!
 //! PUBREL: a 3.1.1 client that reconnects re-sends PUBREL for the QoS 2
 //! messages whose PUBCOMP it did not get (MQTT-4.4.0-1). The message was
@@ -32,6 +35,8 @@ struct Seen {
     protocol: Option<u8>,
     /// Packet ids of QoS 2 PUBLISHes on this connection not yet released.
     unreleased: HashSet<u16>,
+    /// The CONNECT was refused here; the connection is closing.
+    refused: bool,
 }
 
 #[derive(Debug)]
@@ -77,6 +82,9 @@ impl FilterLayer for WholePackets {
         if !replies.is_empty() {
             buf.with_write_buffers(|_, towards_socket| towards_socket.extend_from_slice(&replies));
         }
+        if self.seen.borrow().refused {
+            buf.io().close();
+        }
         Ok(())
     }
 
@@ -94,7 +102,16 @@ impl WholePackets {
         let mut dropped = Vec::new();
         for (range, first, body) in split_packets(packets) {
             match first {
-                0x10 if seen.protocol.is_none() => seen.protocol = body.get(6).copied(),
+                0x10 if seen.protocol.is_none() => {
+                    seen.protocol = body.get(6).copied();
+                    if seen.protocol == Some(4) && empty_id_without_clean_session(body) {
+                        // MQTT-3.1.3-8: CONNACK 2, then close (the decoder
+                        // would close without a word).
+                        replies.extend_from_slice(&[0x20, 0x02, 0x00, 0x02]);
+                        dropped.push(range);
+                        seen.refused = true;
+                    }
+                }
                 _ if first >> 4 == 3 && (first >> 1) & 3 == 2 => {
                     if let Some(id) = publish_packet_id(body) {
                         seen.unreleased.insert(id);
@@ -138,6 +155,15 @@ fn split_packets(bytes: &[u8]) -> impl Iterator<Item = (Range<usize>, u8, &[u8])
         at = end;
         Some((range, first, body))
     })
+}
+
+/// Whether a 3.1.1 CONNECT body has an empty client id and Clean Session 0.
+fn empty_id_without_clean_session(body: &[u8]) -> bool {
+    // Protocol name (6 bytes), level, flags, keep-alive (2), client id length (2).
+    let (Some(&flags), Some(id_len)) = (body.get(7), body.get(10..12)) else {
+        return false;
+    };
+    flags & 0x02 == 0 && id_len == [0, 0]
 }
 
 /// The packet id of a QoS 1 or 2 PUBLISH body (after its topic).
@@ -208,6 +234,23 @@ mod tests {
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0], connect_len + 11..connect_len + 15);
         assert_eq!(replies, [0x70, 0x02, 0, 9]);
+    }
+
+    #[test]
+    fn an_empty_client_id_without_clean_session_gets_connack_2() {
+        let layer = WholePackets::new(1024);
+        let mut replies = Vec::new();
+        let body = [0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 60, 0, 0];
+        let mut packet = vec![0x10, body.len() as u8];
+        packet.extend(body);
+        assert_eq!(layer.inspect(&packet, &mut replies).len(), 1);
+        assert_eq!(replies, [0x20, 0x02, 0x00, 0x02]);
+        assert!(layer.seen.borrow().refused);
+        // With a clean session, or with a client id, it is the decoder's.
+        let layer = WholePackets::new(1024);
+        replies.clear();
+        assert!(layer.inspect(&connect(4), &mut replies).is_empty());
+        assert!(replies.is_empty());
     }
 
     #[test]
