@@ -1,5 +1,5 @@
 //! An I/O layer under the MQTT decoder: it hands the decoder whole packets
-//! only, and answers the two 3.1.1 packets ntex-mqtt 9.0 gets wrong.
+//! only, and answers the packets ntex-mqtt 9.0 gets wrong.
 //!
 //! Whole packets: ntex-mqtt 9.0 decodes a PUBLISH whose payload has not fully
 //! arrived as a "streaming" publish followed by payload chunks, and its
@@ -10,6 +10,9 @@
 //! complete means no PUBLISH is ever split, so that path is never taken. A
 //! packet that declares more than the maximum packet size is passed on as it
 //! comes, so that the decoder refuses it (and nothing waits to buffer it).
+//!
+//! Topic Alias 0 in a v5 PUBLISH gets DISCONNECT 0x94 here (MQTT-3.3.2-8);
+//! the decoder would call it malformed (0x81).
 //!
 //! CONNECT: a 3.1.1 CONNECT with an empty client id and Clean Session 0 gets
 //! CONNACK 2 here (MQTT-3.1.3-8); the decoder would close it without one.
@@ -95,8 +98,8 @@ impl FilterLayer for WholePackets {
 }
 
 impl WholePackets {
-    /// Follows the packets of a connection; returns the ranges of 3.1.1
-    /// PUBRELs to answer here instead of passing on, and appends the answers.
+    /// Follows the packets of a connection; returns the ranges it answers
+    /// here instead of passing on (in order), and appends the answers.
     fn inspect(&self, packets: &[u8], replies: &mut Vec<u8>) -> Vec<Range<usize>> {
         let mut seen = self.seen.borrow_mut();
         let mut dropped = Vec::new();
@@ -108,13 +111,26 @@ impl WholePackets {
                         // MQTT-3.1.3-8: CONNACK 2, then close (the decoder
                         // would close without a word).
                         replies.extend_from_slice(&[0x20, 0x02, 0x00, 0x02]);
-                        dropped.push(range);
+                        dropped.push(range.start..packets.len());
                         seen.refused = true;
+                        break;
                     }
                 }
-                _ if first >> 4 == 3 && (first >> 1) & 3 == 2 => {
-                    if let Some(id) = publish_packet_id(body) {
-                        seen.unreleased.insert(id);
+                _ if first >> 4 == 3 => {
+                    let qos = (first >> 1) & 3;
+                    if seen.protocol == Some(5) && topic_alias(body, qos) == Some(0) {
+                        // MQTT-3.3.2-8: a Topic Alias of 0 is invalid; the
+                        // decoder would call it malformed (0x81).
+                        replies.extend_from_slice(&[0xE0, 0x01, 0x94]);
+                        // Nothing after it reaches the decoder: the connection closes.
+                        dropped.push(range.start..packets.len());
+                        seen.refused = true;
+                        break;
+                    }
+                    if qos == 2 {
+                        if let Some(id) = publish_packet_id(body) {
+                            seen.unreleased.insert(id);
+                        }
                     }
                 }
                 0x62 if body.len() >= 2 => {
@@ -164,6 +180,65 @@ fn empty_id_without_clean_session(body: &[u8]) -> bool {
         return false;
     };
     flags & 0x02 == 0 && id_len == [0, 0]
+}
+
+/// The Topic Alias of a v5 PUBLISH body, if it has one.
+fn topic_alias(body: &[u8], qos: u8) -> Option<u16> {
+    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let mut at = 2 + topic_len + if qos > 0 { 2 } else { 0 };
+    let (length, used) = varint(body.get(at..)?)?;
+    at += used;
+    let end = at.checked_add(length)?;
+    let properties = body.get(at..end)?;
+    let mut at = 0;
+    while at < properties.len() {
+        let id = properties[at];
+        at += 1;
+        let size = match id {
+            0x01 => 1, // payload format
+            0x02 => 4, // message expiry
+            0x23 => {
+                let value = properties.get(at..at + 2)?;
+                return Some(u16::from_be_bytes([value[0], value[1]]));
+            }
+            0x03 | 0x08 | 0x09 => {
+                // content type, response topic, correlation data
+                2 + usize::from(u16::from_be_bytes([
+                    *properties.get(at)?,
+                    *properties.get(at + 1)?,
+                ]))
+            }
+            0x0B => varint(properties.get(at..)?)?.1, // subscription id
+            0x26 => {
+                // user property: two strings
+                let key = usize::from(u16::from_be_bytes([
+                    *properties.get(at)?,
+                    *properties.get(at + 1)?,
+                ]));
+                let value_at = at + 2 + key;
+                let value = usize::from(u16::from_be_bytes([
+                    *properties.get(value_at)?,
+                    *properties.get(value_at + 1)?,
+                ]));
+                4 + key + value
+            }
+            _ => return None, // not a PUBLISH property: the decoder's to refuse
+        };
+        at += size;
+    }
+    None
+}
+
+/// An MQTT variable byte integer: its value and how many bytes it took.
+fn varint(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (index, &byte) in bytes.iter().take(4).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((value, index + 1));
+        }
+    }
+    None
 }
 
 /// The packet id of a QoS 1 or 2 PUBLISH body (after its topic).
@@ -251,6 +326,46 @@ mod tests {
         replies.clear();
         assert!(layer.inspect(&connect(4), &mut replies).is_empty());
         assert!(replies.is_empty());
+    }
+
+    #[test]
+    fn topic_alias_0_gets_disconnect_0x94_and_others_pass() {
+        let publish = |alias: u16| {
+            // Topic "t", QoS 0, properties: user property k=v, topic alias.
+            let props = [
+                0x26,
+                0,
+                1,
+                b'k',
+                0,
+                1,
+                b'v',
+                0x23,
+                (alias >> 8) as u8,
+                alias as u8,
+            ];
+            let mut body = vec![0, 1, b't', props.len() as u8];
+            body.extend(props);
+            body.push(b'x');
+            let mut packet = vec![0x30, body.len() as u8];
+            packet.extend(body);
+            packet
+        };
+        let layer = WholePackets::new(1024);
+        let mut replies = Vec::new();
+        let mut stream = connect(5);
+        stream.extend(publish(1));
+        assert!(
+            layer.inspect(&stream, &mut replies).is_empty(),
+            "alias 1 passes"
+        );
+        let mut stream = publish(0);
+        stream.extend(publish(1));
+        let dropped = layer.inspect(&stream, &mut replies);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0], 0..stream.len(), "it and what follows");
+        assert_eq!(replies, [0xE0, 0x01, 0x94]);
+        assert!(layer.seen.borrow().refused);
     }
 
     #[test]
