@@ -1253,3 +1253,35 @@ fn a_3_1_1_pubrel_after_reconnect_completes() {
     assert_eq!(sub.recv_publish(WAIT).unwrap().payload, b"next");
     assert!(sub.recv_publish(QUIET).is_none(), "each once");
 }
+
+#[test]
+fn messages_sent_just_before_a_dropped_socket_are_delivered() {
+    // What MQTT does not promise for QoS 0 (the client closed its socket
+    // without DISCONNECT), mqreg still does, as mosquitto does: packets
+    // received before the close are routed.
+    let (_sandbox, broker) = setup(&[]);
+    let (mut sub, _) = connected(&broker, Connect::v3("drop-sub", "bob", PASSWORD));
+    subscribe(&mut sub, 1, &[("gone/#", 0)], Props::new());
+    let (mut publisher, _) = connected(&broker, Connect::v3("drop-pub", "alice", PASSWORD));
+    let total = 20_000u32;
+    let mut burst = Vec::new();
+    for n in 0..total {
+        burst.extend(raw::publish(
+            false,
+            "gone/x",
+            &n.to_be_bytes(),
+            0,
+            false,
+            0,
+            Props::new(),
+        ));
+    }
+    publisher.send(&burst);
+    drop(publisher);
+    for expected in 0..total {
+        let message = sub
+            .recv_publish(WAIT)
+            .unwrap_or_else(|| panic!("only {expected} of {total} arrived"));
+        assert_eq!(message.payload, expected.to_be_bytes());
+    }
+}

@@ -218,7 +218,7 @@ async fn publish_numbered(stream: TcpStream, template: PublishTemplate, messages
     }
     // A well-behaved client ends with DISCONNECT and lets the broker close:
     // MQTT promises nothing for QoS 0 messages of a client that just drops
-    // its socket, and ntex-mqtt drops those it has not dispatched yet.
+    // its socket.
     let _ = outgoing.write_all(&[0xE0, 0]).await;
     if let Some(mut incoming) = incoming {
         let mut rest = [0u8; 64];
