@@ -76,7 +76,7 @@ pub trait Outlet {
     /// Writes one delivery. `packet_id` is set for QoS 1 and 2.
     fn send(&self, delivery: &Delivery, now: Instant) -> Result<(), SendError>;
     /// Calls back [`Broker::pump`] once the outlet is ready again.
-    fn wake_when_ready(&self, client_id: Rc<str>, serial: u64);
+    fn wake_when_ready(&self);
     /// Closes the connection; `reason` is a v5 DISCONNECT reason code.
     fn close(&self, reason: u8);
 }
@@ -792,7 +792,6 @@ impl Broker {
         let now = Instant::now();
         let outlet = connection.outlet.clone();
         let receive_max = connection.receive_max;
-        let serial = connection.serial;
         let mut too_large = 0;
         while let Some(front) = session.queue.front() {
             if front.message.is_expired(now) {
@@ -803,7 +802,7 @@ impl Broker {
                 break;
             }
             if !outlet.is_ready() {
-                outlet.wake_when_ready(session.client_id.clone(), serial);
+                outlet.wake_when_ready();
                 break;
             }
             let mut delivery = session.queue.pop_front().expect("front exists");

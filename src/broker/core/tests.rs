@@ -30,7 +30,7 @@ impl Outlet for Recorder {
         self.sent.borrow_mut().push(delivery.clone());
         Ok(())
     }
-    fn wake_when_ready(&self, _client_id: Rc<str>, _serial: u64) {}
+    fn wake_when_ready(&self) {}
     fn close(&self, reason: u8) {
         self.closed.set(Some(reason));
     }

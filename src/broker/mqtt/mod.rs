@@ -12,6 +12,7 @@ pub mod v3;
 pub mod v5;
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::rc::Rc;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::core::{Backlog, Broker, Limits, Message, Shared, Will};
+use super::core::{Backlog, Broker, Limits, Message, SendError, Shared, Will};
 use super::live::LiveState;
 use super::policy::Policy;
 use crate::names::printable;
@@ -127,33 +128,109 @@ pub struct Connection {
     streaming: Cell<bool>,
 }
 
-/// PUBACK/PUBCOMP packet ids waiting to be handed to the core, and whether a
-/// task is already on its way to do that.
-#[derive(Default)]
-pub struct AckQueue {
-    ids: RefCell<Vec<NonZeroU16>>,
-    scheduled: Cell<bool>,
+/// What a connection's outlet hands back to the core: acknowledged packet ids
+/// (PUBACK, PUBCOMP) and "the socket can take more". Both arrive from inside
+/// the protocol layer while it holds its own borrows, so the core is told from
+/// a task of its own, never from there.
+pub struct Feedback {
+    core: Shared,
+    client_id: Rc<str>,
+    /// The connection's serial in the core, set once the core accepted it.
+    serial: Cell<u64>,
+    acked: RefCell<Vec<NonZeroU16>>,
+    ack_scheduled: Cell<bool>,
+    /// A task already waits for the socket to be ready.
+    waiting: Cell<bool>,
 }
 
-impl AckQueue {
-    /// Called from inside the protocol layer while it holds its own borrows,
-    /// so the core is told from a task of its own, never from here.
-    pub fn push(self: &Rc<Self>, core: &Shared, client_id: &Rc<str>, serial: u64, id: NonZeroU16) {
-        self.ids.borrow_mut().push(id);
-        if self.scheduled.replace(true) {
+impl Feedback {
+    pub fn new(core: Shared, client_id: Rc<str>) -> Rc<Self> {
+        Rc::new(Self {
+            core,
+            client_id,
+            serial: Cell::new(0),
+            acked: RefCell::default(),
+            ack_scheduled: Cell::new(false),
+            waiting: Cell::new(false),
+        })
+    }
+
+    pub fn bind(&self, serial: u64) {
+        self.serial.set(serial);
+    }
+
+    /// The client acknowledged (or completed) the delivery with this id.
+    pub fn acknowledged(self: &Rc<Self>, id: NonZeroU16) {
+        self.acked.borrow_mut().push(id);
+        if self.ack_scheduled.replace(true) {
             return;
         }
-        let queue = self.clone();
-        let core = core.clone();
-        let client_id = client_id.clone();
+        let feedback = self.clone();
         tokio::task::spawn_local(async move {
-            queue.scheduled.set(false);
-            let ids = std::mem::take(&mut *queue.ids.borrow_mut());
-            let mut core = core.borrow_mut();
+            feedback.ack_scheduled.set(false);
+            let ids = std::mem::take(&mut *feedback.acked.borrow_mut());
+            let serial = feedback.serial.get();
+            let mut core = feedback.core.borrow_mut();
             for id in ids {
-                core.acknowledged(&client_id, serial, id);
+                core.acknowledged(&feedback.client_id, serial, id);
             }
         });
+    }
+
+    /// Pumps the session once `ready` (the sink's readiness) says the socket
+    /// can take more; one waiting task at a time.
+    pub fn wake_when_ready(self: &Rc<Self>, ready: impl Future<Output = bool> + 'static) {
+        if self.waiting.replace(true) {
+            return;
+        }
+        let feedback = self.clone();
+        tokio::task::spawn_local(async move {
+            let open = ready.await;
+            feedback.waiting.set(false);
+            if open {
+                feedback.core.borrow_mut().pump(&feedback.client_id);
+            }
+        });
+    }
+}
+
+/// An encoding error on an open connection is that message's fault (over the
+/// client's maximum size): it is skipped rather than retried forever.
+pub fn send_result<E>(result: Result<(), E>, still_open: bool) -> Result<(), SendError> {
+    result.map_err(|_| {
+        if still_open {
+            SendError::TooLarge
+        } else {
+            SendError::Closed
+        }
+    })
+}
+
+/// QoS as the core counts it (0, 1, 2), and back; the same type in 3.1.1 and 5.
+pub fn qos_number(qos: ntex_mqtt::QoS) -> u8 {
+    match qos {
+        ntex_mqtt::QoS::AtMostOnce => 0,
+        ntex_mqtt::QoS::AtLeastOnce => 1,
+        ntex_mqtt::QoS::ExactlyOnce => 2,
+    }
+}
+
+pub fn qos_of(number: u8) -> ntex_mqtt::QoS {
+    match number {
+        0 => ntex_mqtt::QoS::AtMostOnce,
+        1 => ntex_mqtt::QoS::AtLeastOnce,
+        _ => ntex_mqtt::QoS::ExactlyOnce,
+    }
+}
+
+/// Runs a QoS 2 exchange: the first poll writes the PUBLISH at once, so it
+/// keeps its place among the deliveries sent after it; the rest (PUBREC,
+/// PUBREL, PUBCOMP) continues in a task.
+pub fn send_exactly_once(exchange: impl Future<Output = ()> + 'static) {
+    let mut exchange = Box::pin(exchange);
+    let mut first = std::task::Context::from_waker(std::task::Waker::noop());
+    if exchange.as_mut().poll(&mut first).is_pending() {
+        tokio::task::spawn_local(exchange);
     }
 }
 
@@ -328,15 +405,7 @@ impl Drop for Connection {
                 return;
             }
         };
-        if let Some(closed) = closed {
-            after_close(
-                &self.core,
-                &self.client_id,
-                &self.username,
-                self.serial,
-                closed,
-            );
-        }
+        self.closed(closed);
     }
 }
 

@@ -2,39 +2,24 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Context as TaskContext;
 use std::time::Instant;
 
 use ntex_mqtt::v3;
-use ntex_mqtt::v3::codec::{ConnectAckReason, QoS};
+use ntex_mqtt::v3::codec::ConnectAckReason;
 use ntex_mqtt::{Control, Reason};
 
-use super::{assigned_client_id, peer_text, worker_core, AckQueue, Connection, Context, Refused};
+use super::{
+    assigned_client_id, peer_text, qos_number, qos_of, send_exactly_once, send_result, worker_core,
+    Connection, Context, Feedback, Refused,
+};
 use crate::broker::auth::Login;
 use crate::broker::core::message::{Delivery, Message};
 use crate::broker::core::{
-    ConnectOutcome, ConnectRequest, Outlet, SendError, Shared, SubscribeRefusal,
-    SubscriptionOptions, Will,
+    ConnectOutcome, ConnectRequest, Outlet, SendError, SubscribeRefusal, SubscriptionOptions, Will,
 };
 use crate::names::printable;
 
 pub type Session = v3::Session<Connection>;
-
-fn qos_number(qos: QoS) -> u8 {
-    match qos {
-        QoS::AtMostOnce => 0,
-        QoS::AtLeastOnce => 1,
-        QoS::ExactlyOnce => 2,
-    }
-}
-
-fn qos_of(number: u8) -> QoS {
-    match number {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
 
 pub async fn connect(
     context: Arc<Context>,
@@ -94,14 +79,10 @@ pub async fn connect(
     let client_id: Rc<str> = Rc::from(client_id);
     let core = worker_core(&context);
     let sink = handshake.sink();
-    let acks = Rc::new(AckQueue::default());
+    let feedback = Feedback::new(core.clone(), client_id.clone());
     let outlet = Rc::new(Outlet3 {
         sink: sink.clone(),
-        acks: acks.clone(),
-        core: core.clone(),
-        client_id: client_id.clone(),
-        serial: std::cell::Cell::new(0),
-        waiting: Rc::default(),
+        feedback: feedback.clone(),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -125,17 +106,12 @@ pub async fn connect(
             return Ok(handshake.failed(ConnectAckReason::IdentifierRejected));
         }
     };
-    outlet.serial.set(serial);
-    {
-        let acks = acks.clone();
-        let core = core.clone();
-        let client_id = client_id.clone();
-        sink.publish_ack_cb(move |id, disconnected| {
-            if !disconnected {
-                acks.push(&core, &client_id, serial, id);
-            }
-        });
-    }
+    feedback.bind(serial);
+    sink.publish_ack_cb(move |id, disconnected| {
+        if !disconnected {
+            feedback.acknowledged(id);
+        }
+    });
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -291,11 +267,7 @@ pub async fn control(control: Control<Refused>) -> Result<Option<v3::codec::Enco
 /// Sends deliveries to a 3.1.1 client.
 struct Outlet3 {
     sink: v3::MqttSink,
-    acks: Rc<AckQueue>,
-    core: Shared,
-    client_id: Rc<str>,
-    serial: std::cell::Cell<u64>,
-    waiting: Rc<std::cell::Cell<bool>>,
+    feedback: Rc<Feedback>,
 }
 
 impl Outlet for Outlet3 {
@@ -320,59 +292,27 @@ impl Outlet for Outlet3 {
                 .send_at_least_once_no_block(payload),
             (_, Some(id)) => {
                 let builder = builder.packet_id(id.get()).dup(delivery.dup);
-                let acks = self.acks.clone();
-                let core = self.core.clone();
-                let client_id = self.client_id.clone();
-                let serial = self.serial.get();
+                let feedback = self.feedback.clone();
                 send_exactly_once(async move {
                     if let Ok(received) = builder.send_exactly_once(payload).await {
                         if received.release().await.is_ok() {
-                            acks.push(&core, &client_id, serial, id);
+                            feedback.acknowledged(id);
                         }
                     }
                 });
                 Ok(())
             }
         };
-        // An encoding error on an open connection is this message's fault
-        // (over the client's maximum size): skip it rather than retry forever.
-        result.map_err(|_| {
-            if self.sink.is_open() {
-                SendError::TooLarge
-            } else {
-                SendError::Closed
-            }
-        })
+        send_result(result, self.sink.is_open())
     }
 
-    fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {
-        if self.waiting.replace(true) {
-            return;
-        }
+    fn wake_when_ready(&self) {
         let sink = self.sink.clone();
-        let core = self.core.clone();
-        let waiting = self.waiting.clone();
-        tokio::task::spawn_local(async move {
-            let open = sink.ready().await;
-            waiting.set(false);
-            if open {
-                core.borrow_mut().pump(&client_id);
-            }
-        });
+        self.feedback
+            .wake_when_ready(async move { sink.ready().await });
     }
 
     fn close(&self, _reason: u8) {
         self.sink.close();
-    }
-}
-
-/// Runs a QoS 2 exchange: the first poll writes the PUBLISH at once, so it
-/// keeps its place among the deliveries sent after it; the rest (PUBREC,
-/// PUBREL, PUBCOMP) continues in a task.
-pub fn send_exactly_once(exchange: impl std::future::Future<Output = ()> + 'static) {
-    let mut exchange = Box::pin(exchange);
-    let mut first = TaskContext::from_waker(std::task::Waker::noop());
-    if exchange.as_mut().poll(&mut first).is_pending() {
-        tokio::task::spawn_local(exchange);
     }
 }

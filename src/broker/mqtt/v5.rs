@@ -1,7 +1,6 @@
 //! MQTT 5: CONNECT, PUBLISH, SUBSCRIBE and the rest, translated to core calls,
 //! with the properties a broker forwards, reason codes and session expiry.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,15 +13,14 @@ use ntex_mqtt::v5::codec::{
 };
 use ntex_mqtt::{Control, Reason};
 
-use super::v3::send_exactly_once;
 use super::{
-    assigned_client_id, expiry_from, peer_text, worker_core, AckQueue, Connection, Context, Refused,
+    assigned_client_id, expiry_from, peer_text, qos_number, qos_of, send_exactly_once, send_result,
+    worker_core, Connection, Context, Feedback, Refused,
 };
 use crate::broker::auth::Login;
 use crate::broker::core::message::{Delivery, Message, Properties};
 use crate::broker::core::{
-    ConnectOutcome, ConnectRequest, Outlet, SendError, Shared, SubscribeRefusal,
-    SubscriptionOptions, Will,
+    ConnectOutcome, ConnectRequest, Outlet, SendError, SubscribeRefusal, SubscriptionOptions, Will,
 };
 use crate::names::printable;
 
@@ -33,22 +31,6 @@ impl TryFrom<Refused> for v5::PublishAck {
 
     fn try_from(refused: Refused) -> Result<Self, Refused> {
         Err(refused)
-    }
-}
-
-fn qos_number(qos: QoS) -> u8 {
-    match qos {
-        QoS::AtMostOnce => 0,
-        QoS::AtLeastOnce => 1,
-        QoS::ExactlyOnce => 2,
-    }
-}
-
-fn qos_of(number: u8) -> QoS {
-    match number {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
     }
 }
 
@@ -147,15 +129,11 @@ pub async fn connect(
     let client_id: Rc<str> = Rc::from(client_id);
     let core = worker_core(&context);
     let sink = handshake.sink();
-    let acks = Rc::new(AckQueue::default());
+    let feedback = Feedback::new(core.clone(), client_id.clone());
     let outlet = Rc::new(Outlet5 {
         sink: sink.clone(),
-        acks: acks.clone(),
-        core: core.clone(),
-        client_id: client_id.clone(),
-        serial: Cell::new(0),
+        feedback: feedback.clone(),
         max_packet_size,
-        waiting: Rc::new(Cell::new(false)),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -183,17 +161,12 @@ pub async fn connect(
             ));
         }
     };
-    outlet.serial.set(serial);
-    {
-        let acks = acks.clone();
-        let core = core.clone();
-        let client_id = client_id.clone();
-        sink.publish_ack_cb(move |ack, disconnected| {
-            if !disconnected {
-                acks.push(&core, &client_id, serial, ack.packet_id);
-            }
-        });
-    }
+    feedback.bind(serial);
+    sink.publish_ack_cb(move |ack, disconnected| {
+        if !disconnected {
+            feedback.acknowledged(ack.packet_id);
+        }
+    });
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -427,12 +400,8 @@ fn protocol_error_reason(error: &ntex_mqtt::error::MqttProtocolError) -> Disconn
 /// Sends deliveries to an MQTT 5 client.
 struct Outlet5 {
     sink: v5::MqttSink,
-    acks: Rc<AckQueue>,
-    core: Shared,
-    client_id: Rc<str>,
-    serial: Cell<u64>,
+    feedback: Rc<Feedback>,
     max_packet_size: Option<u32>,
-    waiting: Rc<Cell<bool>>,
 }
 
 impl Outlet for Outlet5 {
@@ -480,45 +449,24 @@ impl Outlet for Outlet5 {
                 .send_at_least_once_no_block(payload),
             (_, Some(id)) => {
                 let builder = builder.packet_id(id.get()).dup(delivery.dup);
-                let acks = self.acks.clone();
-                let core = self.core.clone();
-                let client_id = self.client_id.clone();
-                let serial = self.serial.get();
+                let feedback = self.feedback.clone();
                 send_exactly_once(async move {
                     if let Ok(received) = builder.send_exactly_once(payload).await {
                         if received.release().await.is_ok() {
-                            acks.push(&core, &client_id, serial, id);
+                            feedback.acknowledged(id);
                         }
                     }
                 });
                 Ok(())
             }
         };
-        // An encoding error on an open connection is this message's fault
-        // (over the client's maximum size): skip it rather than retry forever.
-        result.map_err(|_| {
-            if self.sink.is_open() {
-                SendError::TooLarge
-            } else {
-                SendError::Closed
-            }
-        })
+        send_result(result, self.sink.is_open())
     }
 
-    fn wake_when_ready(&self, client_id: Rc<str>, _serial: u64) {
-        if self.waiting.replace(true) {
-            return;
-        }
+    fn wake_when_ready(&self) {
         let sink = self.sink.clone();
-        let core = self.core.clone();
-        let waiting = self.waiting.clone();
-        tokio::task::spawn_local(async move {
-            let open = sink.ready().await;
-            waiting.set(false);
-            if open {
-                core.borrow_mut().pump(&client_id);
-            }
-        });
+        self.feedback
+            .wake_when_ready(async move { sink.ready().await });
     }
 
     fn close(&self, reason: u8) {
