@@ -141,11 +141,7 @@ fn ten_thousand_level_topics_cannot_crash_the_broker() {
 fn topics_over_the_default_limits_are_refused_and_the_broker_stays() {
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
-        let connect = if v5 {
-            Connect::v5("deep2", "carol", PASSWORD)
-        } else {
-            Connect::v3("deep2", "carol", PASSWORD)
-        };
+        let connect = Connect::version(v5, "deep2", "carol", PASSWORD);
         let (mut carol, _) = Raw::connect(broker.port, &connect);
         carol.send(&raw::subscribe(
             v5,

@@ -158,18 +158,10 @@ fn session_present_is_0_after_a_clean_session_every_time() {
     for v5 in [false, true] {
         for round in 0..30 {
             let id = format!("sp-{v5}-{round}");
-            let first = if v5 {
-                Connect::v5(&id, "alice", PASSWORD)
-            } else {
-                Connect::v3(&id, "alice", PASSWORD)
-            };
+            let first = Connect::version(v5, &id, "alice", PASSWORD);
             let (mut client, present) = connected(&broker, first);
             assert!(!present);
-            client.send(&if v5 {
-                raw::disconnect_v5(0, Props::new())
-            } else {
-                raw::disconnect_v3()
-            });
+            client.send(&raw::disconnect(v5));
             let again = if v5 {
                 Connect::v5(&id, "alice", PASSWORD)
                     .clean(false)
@@ -193,17 +185,9 @@ fn an_immediate_reconnect_after_disconnect_is_accepted_and_the_socket_closes() {
     let (_sandbox, broker) = setup(&[]);
     for round in 0..80 {
         for v5 in [false, true] {
-            let packet = if v5 {
-                Connect::v5("again", "alice", PASSWORD)
-            } else {
-                Connect::v3("again", "alice", PASSWORD)
-            };
+            let packet = Connect::version(v5, "again", "alice", PASSWORD);
             let (mut client, _) = connected(&broker, packet);
-            client.send(&if v5 {
-                raw::disconnect_v5(0, Props::new())
-            } else {
-                raw::disconnect_v3()
-            });
+            client.send(&raw::disconnect(v5));
             if round % 20 == 0 {
                 let (closed, _) = client.closed_within(Duration::from_secs(2));
                 assert!(closed, "socket left open after DISCONNECT (v5 {v5})");
@@ -293,13 +277,7 @@ fn qos_2_flows_both_ways_exactly_once() {
     // MQTT-4.3.3-1..2 (sender) and MQTT-4.3.3-3 (receiver), MQTT-3.8.4-6 (granted QoS).
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
-        let make = |id| {
-            if v5 {
-                Connect::v5(id, "bob", PASSWORD)
-            } else {
-                Connect::v3(id, "bob", PASSWORD)
-            }
-        };
+        let make = |id| Connect::version(v5, id, "bob", PASSWORD);
         let (mut sub, _) = connected(&broker, make("q2-sub"));
         assert_eq!(subscribe(&mut sub, 1, &[("two/#", 2)], Props::new()), [2]);
         let (mut publisher, _) = connected(&broker, make("q2-pub"));
@@ -775,11 +753,7 @@ fn publish_topics_with_wildcards_or_nul_close_the_connection() {
     subscribe(&mut sub, 1, &[("#", 0)], Props::new());
     for v5 in [false, true] {
         for topic in ["a/+", "a/#", "a\0b"] {
-            let packet = if v5 {
-                Connect::v5("wc", "alice", PASSWORD)
-            } else {
-                Connect::v3("wc", "alice", PASSWORD)
-            };
+            let packet = Connect::version(v5, "wc", "alice", PASSWORD);
             let (mut bad, _) = connected(&broker, packet);
             bad.send(&raw::publish(v5, topic, b"x", 0, false, 0, Props::new()));
             let (closed, packets) = bad.closed_within(WAIT);
@@ -805,11 +779,7 @@ fn topics_over_the_limits_are_refused() {
     let deep = ["l"; 9].join("/");
     let long = "x".repeat(65);
     for v5 in [false, true] {
-        let packet = if v5 {
-            Connect::v5("lim", "alice", PASSWORD)
-        } else {
-            Connect::v3("lim", "alice", PASSWORD)
-        };
+        let packet = Connect::version(v5, "lim", "alice", PASSWORD);
         let (mut client, _) = connected(&broker, packet);
         let codes = subscribe(
             &mut client,
@@ -819,11 +789,7 @@ fn topics_over_the_limits_are_refused() {
         );
         assert_eq!(codes, if v5 { [0x8F, 0x8F, 0] } else { [0x80, 0x80, 0] });
         for topic in [&deep, &long] {
-            let packet = if v5 {
-                Connect::v5("lim2", "alice", PASSWORD)
-            } else {
-                Connect::v3("lim2", "alice", PASSWORD)
-            };
+            let packet = Connect::version(v5, "lim2", "alice", PASSWORD);
             let (mut publisher, _) = connected(&broker, packet);
             publisher.send(&raw::publish(v5, topic, b"x", 1, false, 1, Props::new()));
             let (closed, packets) = publisher.closed_within(WAIT);
@@ -1027,11 +993,7 @@ fn messages_sent_just_before_disconnect_are_all_delivered() {
     subscribe(&mut sub, 1, &[("last/#", 0)], Props::new());
     let total = 20_000u32;
     for v5 in [false, true] {
-        let packet = if v5 {
-            Connect::v5("bd-pub", "alice", PASSWORD)
-        } else {
-            Connect::v3("bd-pub", "alice", PASSWORD)
-        };
+        let packet = Connect::version(v5, "bd-pub", "alice", PASSWORD);
         let (mut publisher, _) = connected(&broker, packet);
         let mut burst = Vec::new();
         for n in 0..total {
@@ -1045,11 +1007,7 @@ fn messages_sent_just_before_disconnect_are_all_delivered() {
                 Props::new(),
             ));
         }
-        burst.extend(if v5 {
-            raw::disconnect_v5(0, Props::new())
-        } else {
-            raw::disconnect_v3()
-        });
+        burst.extend(raw::disconnect(v5));
         publisher.send(&burst);
         for expected in 0..total {
             let message = sub

@@ -137,6 +137,14 @@ impl<'a> Connect<'a> {
             ..Self::v3(client_id, username, password)
         }
     }
+    /// A 3.1.1 or a v5 CONNECT, for tests that run once with each.
+    pub fn version(v5: bool, client_id: &'a str, username: &'a str, password: &'a str) -> Self {
+        if v5 {
+            Self::v5(client_id, username, password)
+        } else {
+            Self::v3(client_id, username, password)
+        }
+    }
     pub fn clean(mut self, clean: bool) -> Self {
         self.clean = clean;
         self
@@ -241,6 +249,15 @@ pub fn ack(first: u8, packet_id: u16) -> Vec<u8> {
 
 pub fn disconnect_v3() -> Vec<u8> {
     vec![0xE0, 0]
+}
+
+/// A plain DISCONNECT (v5: reason 0, no properties).
+pub fn disconnect(v5: bool) -> Vec<u8> {
+    if v5 {
+        disconnect_v5(0, Props::new())
+    } else {
+        disconnect_v3()
+    }
 }
 
 pub fn disconnect_v5(reason: u8, props: Props) -> Vec<u8> {
