@@ -585,7 +585,6 @@ impl Broker {
     /// Routes a message (whose publish permission was checked) to every
     /// matching subscription and to the retained store.
     pub fn publish(&mut self, message: Message) -> Backlog {
-        let now = Instant::now();
         let message = Rc::new(message);
         if message.retain {
             self.retained.store(message.clone());
@@ -701,7 +700,6 @@ impl Broker {
                 }
             }
         }
-        let _ = now;
         backlog
     }
 
