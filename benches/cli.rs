@@ -77,26 +77,19 @@ fn seed(path: &Path) {
             for i in 0..USERS {
                 state.users.insert(
                     format!("user{i:05}"),
-                    User {
-                        password_hash: hash.clone(),
-                        roles: vec!["reader".into()],
-                        created: now,
-                    },
+                    User::new(hash.clone(), vec!["reader".into()], now),
                 );
             }
             for i in 0..PENDING {
                 state.pending.insert(
                     format!("device{i:04}"),
-                    PendingRequest {
-                        password_hash: hash.clone(),
-                        client_id: format!("client-{i}"),
-                        address: "127.0.0.1:50000".into(),
-                        protocol: "5".into(),
-                        first_seen: now,
-                        last_seen: now,
-                        attempts: 1,
-                        conflict: false,
-                    },
+                    PendingRequest::new(
+                        hash.clone(),
+                        format!("client-{i}"),
+                        "127.0.0.1:50000".into(),
+                        "5".into(),
+                        now,
+                    ),
                 );
             }
             Ok(())

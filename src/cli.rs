@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, docs, registry, role, serve, user};
+use crate::commands::{audit, ban, docs, registry, role, serve, user};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage roles and their topic permissions
     #[command(subcommand)]
     Role(role::RoleCommand),
+    /// Refuse logins by username, client id or address
+    #[command(subcommand)]
+    Ban(ban::BanCommand),
     /// Show the latest entries of the audit log
     Audit(audit::AuditArgs),
     /// Write shell completions and man pages (for packagers and this repository)

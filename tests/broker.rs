@@ -429,12 +429,30 @@ fn a_second_password_marks_a_conflict_that_needs_force() {
     assert!(broker.log().contains("conflict"), "{}", broker.log());
 
     sandbox.run(&["registry", "approve", "sensor1"]).code(4);
+    // Two passwords: the admin must say which one becomes the user's.
+    let unclear = sandbox.run(&[
+        "registry", "approve", "sensor1", "--force", "--role", "sensor",
+    ]);
+    let unclear = unclear.code(2);
+    assert!(unclear.stderr.contains("--attempt"), "{}", unclear.stderr);
+    let shown = sandbox.json(&["registry", "show", "sensor1"]);
+    let attempts = shown["passwords"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{shown}");
+    assert_eq!(
+        (attempts[0]["attempt"].clone(), attempts[0]["count"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(
+        (attempts[1]["protocol"].clone(), attempts[1]["count"].clone()),
+        (json!("5"), json!(1))
+    );
+    assert!(!shown.to_string().contains("argon2"), "hashes stay in the file");
     sandbox
         .run(&[
-            "registry", "approve", "sensor1", "--force", "--role", "sensor",
+            "registry", "approve", "sensor1", "--force", "--attempt", "1", "--role", "sensor",
         ])
         .ok();
-    // The first password is the one kept.
+    // Attempt 1 is the first password.
     assert!(eventually(LIVE, || register(
         &broker,
         "311",

@@ -153,6 +153,7 @@ fn approving_keeps_the_password_the_device_offered() {
         .load()
         .unwrap()
         .pending["sensor1"]
+        .passwords[0]
         .password_hash
         .clone();
     sandbox.run(&["registry", "approve", "sensor1"]).ok();

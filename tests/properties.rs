@@ -107,16 +107,8 @@ proptest! {
         let store = Store::new(dir.path().join("state.toml"));
         let hash = mqreg::password::hash("pw", mqreg::password::HashCost { memory_kib: 64, iterations: 1, parallelism: 1 });
         let now = chrono::Utc::now();
-        let request = PendingRequest {
-            password_hash: hash,
-            client_id: client_id.clone(),
-            address: client_id.clone(),
-            protocol: "5".into(),
-            first_seen: now,
-            last_seen: now,
-            attempts: 1,
-            conflict: false,
-        };
+        let mut request = PendingRequest::new(hash, client_id.clone(), client_id.clone(), "5".into(), now);
+        request.passwords[0].client_id = format!("{client_id}\u{7f}");
         store.update(|state| {
             state.pending.insert(name.clone(), request.clone());
             Ok(())

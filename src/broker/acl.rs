@@ -75,11 +75,11 @@ mod tests {
         state.roles.insert("watcher".into(), watcher);
         state.users.insert(
             "sensor1".into(),
-            User {
-                password_hash: String::new(),
-                roles: vec!["device".into(), "watcher".into()],
-                created: chrono::Utc::now(),
-            },
+            User::new(
+                String::new(),
+                vec!["device".into(), "watcher".into()],
+                chrono::Utc::now(),
+            ),
         );
         state
     }

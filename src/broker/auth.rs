@@ -20,9 +20,10 @@
 //! users and wrong passwords alike: a client retrying in a loop costs neither
 //! argon2 work nor a held connection, and still learns nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use super::live::LiveState;
 use super::recorder::Recorder;
 use crate::names;
 use crate::password;
-use crate::state::{LoginAttempt, OfferedPassword, Recorded};
+use crate::state::{Barrier, LoginAttempt, OfferedPassword, Recorded};
 
 /// A CONNECT's credentials and where it came from.
 #[derive(Debug, Clone)]
@@ -43,6 +44,7 @@ pub struct Login {
     pub password: Option<Vec<u8>>,
     pub client_id: String,
     pub address: String,
+    pub peer: Option<IpAddr>,
     /// `3.1.1` or `5`.
     pub protocol: &'static str,
 }
@@ -55,10 +57,18 @@ pub enum Refusal {
     WrongPassword,
     RegistryLocked,
     PasswordAgainstPolicy,
+    /// Refused whatever the password: disabled, banned, or a client id the
+    /// user may not use.
+    Barred(Barrier),
+    /// The peer address refused too many logins lately and is shut out.
+    ShutOut,
     /// Recorded (or updated) a pending request; the admin decides.
+    /// `new_password`: the password was hashed to be kept (a new request, or
+    /// a new password for one): what the registration flood limit counts.
     Pending {
         created: bool,
         conflict: bool,
+        new_password: bool,
     },
     PendingFull,
     /// The request vanished while its password was checked.
@@ -77,6 +87,8 @@ impl fmt::Display for Refusal {
             Refusal::NoCredentials => f.write_str("no username or password"),
             Refusal::InvalidUsername => f.write_str("invalid username"),
             Refusal::WrongPassword => f.write_str("wrong password"),
+            Refusal::Barred(barrier) => barrier.fmt(f),
+            Refusal::ShutOut => f.write_str("address shut out after too many refused logins"),
             Refusal::RegistryLocked => f.write_str("unknown user, registry locked"),
             Refusal::PasswordAgainstPolicy => f.write_str("unknown user, password against policy"),
             Refusal::Pending { created: true, .. } => {
@@ -114,8 +126,17 @@ pub struct Authenticator {
     /// a wrong password failed against (empty for other reasons).
     refused: Mutex<HashMap<[u8; 32], String>>,
     hashing: HashPool,
+    /// digest of (username, password) → the pending request's hash it matched,
+    /// so a device retrying while it waits for approval costs no argon2 work.
+    pending_matched: Mutex<HashMap<[u8; 32], String>>,
     /// Registrations waiting for a hashing slot; past `max_waiting` they are refused.
     waiting: AtomicUsize,
+    /// Password checks of known users waiting or running; past `max_waiting`
+    /// they are refused, so a flood of wrong passwords cannot queue without bound.
+    checking: AtomicUsize,
+    /// Usernames with a password check in flight: one at a time per user, so
+    /// hammering one account takes one hashing thread, not all of them.
+    checking_users: Mutex<HashSet<String>>,
     max_waiting: usize,
     recorder: Recorder,
     /// How long a password check takes here, in microseconds: the least time
@@ -135,8 +156,11 @@ impl Authenticator {
             key,
             verified: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            pending_matched: Mutex::new(HashMap::new()),
             hashing: HashPool::new(workers),
             waiting: AtomicUsize::new(0),
+            checking: AtomicUsize::new(0),
+            checking_users: Mutex::new(HashSet::new()),
             max_waiting,
             recorder: Recorder::start(live.clone()),
             // What refusals start out taking, before real checks refine it.
@@ -184,6 +208,10 @@ impl Authenticator {
         }
         let snapshot = self.live.snapshot();
         let state = &snapshot.state;
+        let now = chrono::Utc::now();
+        if let Some(barrier) = state.barrier(Some(username), &login.client_id, login.peer, now) {
+            return Err(Refusal::Barred(barrier));
+        }
         if let Some(user) = state.users.get(username) {
             if password.len() > MAX_PASSWORD_BYTES {
                 return Err(Refusal::WrongPassword);
@@ -192,7 +220,7 @@ impl Authenticator {
                 .verify_known(username, password, digest, &user.password_hash)
                 .await;
         }
-        if !state.is_unlocked(chrono::Utc::now()) {
+        if !state.is_unlocked(now) {
             return Err(Refusal::RegistryLocked);
         }
         let Ok(text) = std::str::from_utf8(password) else {
@@ -225,6 +253,9 @@ impl Authenticator {
         {
             return Err(Refusal::WrongPassword);
         }
+        let Some(_slot) = CheckSlot::take(self, username) else {
+            return Err(Refusal::Busy);
+        };
         let password_copy = password.to_vec();
         let stored_copy = stored.to_owned();
         let (matches, took) = self
@@ -280,22 +311,51 @@ impl Authenticator {
 
     async fn register_queued(&self, login: &Login, username: &str, password: &str) -> Verdict {
         let snapshot = self.live.snapshot();
-        let pending_hash = snapshot
+        let known = snapshot
             .state
             .pending
             .get(username)
-            .map(|request| request.password_hash.clone());
-        let cost = snapshot.state.argon2;
-        let password = password.to_owned();
-        let offered = self
-            .hash_work(move || match pending_hash {
-                Some(hash) if password::verify(password.as_bytes(), &hash) => {
-                    OfferedPassword::Matches(hash)
-                }
-                Some(hash) => OfferedPassword::Differs(hash),
-                None => OfferedPassword::New(password::hash(&password, cost)),
-            })
-            .await;
+            .map(|request| request.password_hashes())
+            .unwrap_or_default();
+        let digest = self.digest(username, password.as_bytes());
+        let remembered = self
+            .pending_matched
+            .lock()
+            .unwrap()
+            .get(&digest)
+            .filter(|hash| known.contains(hash))
+            .cloned();
+        let offered = match remembered {
+            Some(hash) => OfferedPassword::Matches(hash),
+            None => {
+                let cost = snapshot.state.argon2;
+                let password = password.to_owned();
+                self.hash_work(move || {
+                    if let Some(hash) = known
+                        .iter()
+                        .find(|hash| password::verify(password.as_bytes(), hash))
+                    {
+                        return OfferedPassword::Matches(hash.clone());
+                    }
+                    let room = known.len() < crate::state::MAX_PASSWORDS_PER_REQUEST;
+                    OfferedPassword::New {
+                        hash: room.then(|| password::hash(&password, cost)),
+                        checked: known,
+                    }
+                })
+                .await
+            }
+        };
+        let new_password = matches!(offered, OfferedPassword::New { .. });
+        match &offered {
+            OfferedPassword::Matches(hash)
+            | OfferedPassword::New {
+                hash: Some(hash), ..
+            } => {
+                remember(&self.pending_matched, digest, hash.clone());
+            }
+            OfferedPassword::New { hash: None, .. } => {}
+        }
         let attempt = LoginAttempt {
             username: username.to_owned(),
             client_id: login.client_id.clone(),
@@ -307,10 +367,12 @@ impl Authenticator {
             Ok(Recorded::Created) => Err(Refusal::Pending {
                 created: true,
                 conflict: false,
+                new_password,
             }),
             Ok(Recorded::Updated { conflict }) => Err(Refusal::Pending {
                 created: false,
                 conflict,
+                new_password,
             }),
             Ok(Recorded::Locked) => Err(Refusal::RegistryLocked),
             // Approved between our look and the write: the device is a user now,
@@ -329,6 +391,47 @@ impl Authenticator {
     /// Runs argon2 work on the hashing threads, at most `workers` at a time.
     async fn hash_work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
         self.hashing.run(work).await
+    }
+}
+
+/// A place among the password checks in flight: one per username, and at
+/// most `max_waiting` in all. Given back when dropped, so a login abandoned
+/// mid-check (the client went away) frees it too.
+struct CheckSlot<'a> {
+    authenticator: &'a Authenticator,
+    username: String,
+}
+
+impl<'a> CheckSlot<'a> {
+    fn take(authenticator: &'a Authenticator, username: &str) -> Option<Self> {
+        if authenticator.checking.fetch_add(1, Ordering::SeqCst) >= authenticator.max_waiting {
+            authenticator.checking.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        if !authenticator
+            .checking_users
+            .lock()
+            .unwrap()
+            .insert(username.to_owned())
+        {
+            authenticator.checking.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self {
+            authenticator,
+            username: username.to_owned(),
+        })
+    }
+}
+
+impl Drop for CheckSlot<'_> {
+    fn drop(&mut self) {
+        self.authenticator
+            .checking_users
+            .lock()
+            .unwrap()
+            .remove(&self.username);
+        self.authenticator.checking.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -2,9 +2,9 @@
 //! the file changes.
 //!
 //! The CLI changes the file while the broker runs. Re-parsing it on every packet
-//! would be slow, and watching with inotify misses renames on some file systems,
-//! so a task stats the file a few times a second and re-reads it only when its
-//! identity (inode, size, modification time) changed. A file that stops parsing
+//! would be slow, so the server's watcher calls [`LiveState::refresh`] when the
+//! file may have changed (see `state::watcher`), which re-reads it only when
+//! its identity (inode, size, modification time) changed. A file that stops parsing
 //! is reported loudly and ignored: the broker keeps the last good state.
 
 use std::fs;
@@ -69,6 +69,10 @@ impl LiveState {
             generation: AtomicU64::new(1),
             seen: Mutex::new(seen),
         })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.store.path()
     }
 
     pub fn generation(&self) -> u64 {

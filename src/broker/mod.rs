@@ -8,6 +8,7 @@
 //!   audit lines;
 //! - [`auth`] decides logins and records registrations (through [`recorder`],
 //!   which writes them in batches);
+//! - [`flood`] shuts out addresses that keep failing to log in;
 //! - [`hash_pool`] runs argon2 on threads that yield to message traffic;
 //! - [`acl`] turns roles into a session's concrete topic grants;
 //! - [`live`] keeps the last good state and follows the file;
@@ -16,6 +17,7 @@
 pub mod acl;
 pub mod auth;
 pub mod core;
+pub mod flood;
 pub mod hash_pool;
 pub mod live;
 pub mod mqtt;

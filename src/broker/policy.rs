@@ -7,21 +7,32 @@
 //! ever runs on the thread that routes messages.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::auth::{Authenticator, Login, Refusal, Verdict};
+use super::flood::{Charge, FloodGuard, ShutOut};
+use super::live::LiveState;
 use crate::audit::{AuditLog, Entry};
 use crate::names::printable;
 
 pub struct Policy {
     authenticator: Arc<Authenticator>,
     audit: Arc<AuditLog>,
+    live: Arc<LiveState>,
+    flood: FloodGuard,
 }
 
 impl Policy {
-    pub fn new(authenticator: Arc<Authenticator>, audit: Arc<AuditLog>) -> Self {
+    pub fn new(
+        authenticator: Arc<Authenticator>,
+        audit: Arc<AuditLog>,
+        live: Arc<LiveState>,
+    ) -> Self {
         Self {
             authenticator,
             audit,
+            live,
+            flood: FloodGuard::default(),
         }
     }
 
@@ -30,7 +41,23 @@ impl Policy {
     /// costs no thread switch, and argon2 work goes to the hashing threads
     /// and state writes to the writer task either way.
     pub async fn login(&self, login: Login) -> Verdict {
+        // A shut-out address is answered at once and silently: its ban was
+        // logged when it began, and its attempts cost nothing.
+        if login
+            .peer
+            .is_some_and(|peer| self.flood.is_shut_out(peer, Instant::now()))
+        {
+            return Err(Refusal::ShutOut);
+        }
         let verdict = self.authenticator.authenticate(&login).await;
+        if let (Err(refusal), Some(peer)) = (&verdict, login.peer) {
+            if let Some(charge) = flood_charge(refusal) {
+                let limits = self.live.snapshot().state.flood.clone();
+                if let Some(shut_out) = self.flood.charge(peer, charge, &limits, Instant::now()) {
+                    self.report_shut_out(&login, &shut_out);
+                }
+            }
+        }
         match &verdict {
             Ok(()) => tracing::debug!(
                 username = %login.username.as_deref().map(printable).unwrap_or_default(),
@@ -42,6 +69,37 @@ impl Policy {
             }
         }
         verdict
+    }
+
+    fn report_shut_out(&self, login: &Login, shut_out: &ShutOut) {
+        let what = match shut_out.charge {
+            Charge::Refusal => "refused logins",
+            Charge::Registration => "registration attempts",
+        };
+        let message = format!(
+            "more than {} {what} in {}: refused without checking for {}",
+            shut_out.limit,
+            humantime::format_duration(shut_out.window),
+            humantime::format_duration(shut_out.ban_for)
+        );
+        let peer = login.peer.map(|ip| ip.to_string()).unwrap_or_default();
+        tracing::warn!(peer = %peer, "address shut out: {message}");
+        let mut entry = Entry::now("broker".into(), "address shut out", Some(peer), message);
+        entry.detail = Some(format!(
+            "last attempt: username {}, client id {}",
+            login.username.as_deref().map(printable).unwrap_or_default(),
+            printable(&login.client_id)
+        ));
+        self.append(&entry);
+    }
+
+    fn append(&self, entry: &Entry) {
+        if let Err(error) = self.audit.append(entry) {
+            tracing::error!(
+                "cannot write the audit log {}: {error}",
+                self.audit.path().display()
+            );
+        }
     }
 
     fn audit_refusal(&self, login: &Login, refusal: &Refusal) {
@@ -62,12 +120,32 @@ impl Policy {
             login.address,
             login.protocol
         ));
-        if let Err(error) = self.audit.append(&entry) {
-            tracing::error!(
-                "cannot write the audit log {}: {error}",
-                self.audit.path().display()
-            );
-        }
+        self.append(&entry);
+    }
+}
+
+/// Which flood bucket a refusal counts against, if any. A device waiting for
+/// approval with its own password counts nowhere (its retries cost no argon2
+/// work); refusals that are the broker's own doing (busy, a race, a state
+/// file error) count nowhere either.
+fn flood_charge(refusal: &Refusal) -> Option<Charge> {
+    match refusal {
+        Refusal::Pending {
+            new_password: true, ..
+        } => Some(Charge::Registration),
+        Refusal::Pending { .. }
+        | Refusal::ShutOut
+        | Refusal::Busy
+        | Refusal::PendingGone
+        | Refusal::PendingRaced
+        | Refusal::StateError => None,
+        Refusal::NoCredentials
+        | Refusal::InvalidUsername
+        | Refusal::WrongPassword
+        | Refusal::RegistryLocked
+        | Refusal::PasswordAgainstPolicy
+        | Refusal::PendingFull
+        | Refusal::Barred(_) => Some(Charge::Refusal),
     }
 }
 

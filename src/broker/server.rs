@@ -10,6 +10,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +25,10 @@ use super::mqtt::{self, Context, ProtocolLimits};
 use super::policy::Policy;
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
+use crate::state::watcher::FileWatcher;
 
-/// How often the state file is checked for changes made by the CLI.
+/// How often the state file is checked for changes made by the CLI when no
+/// change notification arrives (the fallback; see `state::watcher`).
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Registrations that may queue for argon2 work before new ones are refused.
@@ -86,7 +89,7 @@ pub fn run(
             MAX_QUEUED_REGISTRATIONS,
         ))
     };
-    let policy = Arc::new(Policy::new(authenticator, audit));
+    let policy = Arc::new(Policy::new(authenticator, audit, live.clone()));
     let (changes, changes_received) = watch::channel(live.generation());
     let context = Arc::new(Context {
         policy,
@@ -127,7 +130,8 @@ pub fn run(
         .iter()
         .map(|(_, local, is_tls)| (*local, *is_tls))
         .collect();
-    let watcher = runtime.spawn(watch(live, changes));
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = start_watcher(live, changes, stop_watching.clone())?;
     let mqtt_config = SharedCfg::new("mqreg")
         .add(
             MqttServiceConfig::new()
@@ -205,7 +209,8 @@ pub fn run(
         server.stop(false).await;
         Ok::<(), Error>(())
     });
-    watcher.abort();
+    stop_watching.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
     result
 }
 
@@ -255,23 +260,38 @@ async fn shutdown_signal() {
 }
 
 /// Re-reads the state file when it changes and tells the network worker, which
-/// closes the connections of deleted users. Permission changes need nothing
-/// more: grants are recomputed from the new state on the next packet.
-async fn watch(live: Arc<LiveState>, changes: watch::Sender<u64>) {
-    let mut ticks = tokio::time::interval(WATCH_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = live.generation();
-    loop {
-        ticks.tick().await;
-        let reader = live.clone();
-        if let Ok(Some(snapshot)) = tokio::task::spawn_blocking(move || reader.refresh()).await {
-            tracing::debug!(generation = snapshot.generation, "state file reloaded");
-        }
-        // The broker's own writes (registrations) install new generations too.
-        let now = live.generation();
-        if now != seen {
-            seen = now;
-            changes.send_replace(now);
-        }
+/// closes the connections of deleted, disabled and banned users. Permission
+/// changes need nothing more: grants are recomputed from the new state on the
+/// next packet. A thread of its own, since waiting for the file blocks.
+fn start_watcher(
+    live: Arc<LiveState>,
+    changes: watch::Sender<u64>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let mut watcher = FileWatcher::new(live.path(), WATCH_INTERVAL);
+    if !watcher.is_notified() {
+        tracing::warn!(
+            "cannot watch {} for changes; checking it every {} ms instead",
+            live.path().display(),
+            WATCH_INTERVAL.as_millis()
+        );
     }
+    std::thread::Builder::new()
+        .name("mqreg-state-watcher".into())
+        .spawn(move || {
+            let mut seen = live.generation();
+            while !stop.load(Ordering::Relaxed) {
+                watcher.wait();
+                if let Some(snapshot) = live.refresh() {
+                    tracing::debug!(generation = snapshot.generation, "state file reloaded");
+                }
+                // The broker's own writes (registrations) install new generations too.
+                let now = live.generation();
+                if now != seen {
+                    seen = now;
+                    changes.send_replace(now);
+                }
+            }
+        })
+        .map_err(|e| Error::failure(format!("cannot start the state file watcher: {e}")))
 }

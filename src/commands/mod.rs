@@ -2,11 +2,13 @@
 //! of cargo's `src/bin/cargo/commands/`.
 
 pub mod audit;
+pub mod ban;
 pub mod docs;
 pub mod registry;
 pub mod role;
 pub mod serve;
 pub mod user;
+pub mod watch;
 
 use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
@@ -50,6 +52,7 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::Registry(command) => registry::exec(&context, command),
         Command::User(command) => user::exec(&context, command),
         Command::Role(command) => role::exec(&context, command),
+        Command::Ban(command) => ban::exec(&context, command),
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };
@@ -75,6 +78,19 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::User(U::Delete { user }) => ("user delete", Some(user.clone())),
         Command::User(U::GrantRole { user, .. }) => ("user grant-role", Some(user.clone())),
         Command::User(U::RevokeRole { user, .. }) => ("user revoke-role", Some(user.clone())),
+        Command::User(U::Disable { user }) => ("user disable", Some(user.clone())),
+        Command::User(U::Enable { user }) => ("user enable", Some(user.clone())),
+        Command::User(U::ClientIds {
+            user,
+            set,
+            any,
+            registered,
+            inherit,
+        }) if !set.is_empty() || *any || *registered || *inherit => {
+            ("user client-ids", Some(user.clone()))
+        }
+        Command::Ban(ban::BanCommand::Add(_)) => ("ban add", None),
+        Command::Ban(ban::BanCommand::Remove { id }) => ("ban remove", Some(id.to_string())),
         Command::Role(O::Create { role, .. }) => ("role create", Some(role.clone())),
         Command::Role(O::Allow { role, .. }) => ("role allow", Some(role.clone())),
         Command::Role(O::Disallow { role, .. }) => ("role disallow", Some(role.clone())),

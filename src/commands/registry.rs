@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::{now, parse_role, partial_result, Context};
 use crate::error::{Error, Result};
 use crate::output::{self, print_json};
-use crate::state::{RegistryStatus, Selection, SelectionOutcome, SkipReason, State};
+use crate::state::{
+    PendingRequest, RegistryStatus, Selection, SelectionOutcome, SkipReason, State,
+};
 
 /// The longest window `unlock` accepts.
 const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -38,6 +40,37 @@ pub enum RegistryCommand {
         /// Approve a named request even though it was seen with two passwords
         #[arg(long)]
         force: bool,
+        /// Which password attempt becomes the user's, numbered as `registry
+        /// show USERNAME` lists them (needed with --force when there are several)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        attempt: Option<u32>,
+    },
+    /// Show one pending request with every distinct password attempt, numbered
+    Show {
+        #[arg(value_name = "USERNAME")]
+        name: String,
+    },
+    /// Print each new or changed pending request as it appears, until interrupted
+    #[command(
+        long_about = "Print each new or changed pending request as it appears, until interrupted.\n\n\
+            Requests already pending are printed first (event \"existing\"), then each new one \
+            (\"new\") and each one seen again (\"changed\"): a table line, or one JSON object \
+            per line with --json. It watches the state file, so it works whether or not a \
+            broker is running.\n\n\
+            With --exec, CMD is run by `sh -c` for every new request, with the request in \
+            the environment: MQREG_EVENT, MQREG_USERNAME, MQREG_CLIENT_ID, MQREG_ADDRESS, \
+            MQREG_PROTOCOL, MQREG_ATTEMPTS, MQREG_PASSWORDS, MQREG_CONFLICT (true or false), \
+            MQREG_FIRST_SEEN, MQREG_LAST_SEEN and MQREG_STATE. Its output goes to stderr; \
+            a command that fails is reported and watching goes on.",
+        after_help = "Examples:\n  \
+            mqreg registry watch --json | jq -r .username\n  \
+            mqreg registry watch --exec 'notify-send \"mqreg: $MQREG_USERNAME wants in\"'\n  \
+            mqreg registry watch --exec 'case $MQREG_USERNAME in sensor*) mqreg registry approve \"$MQREG_USERNAME\" --role sensor;; esac'"
+    )]
+    Watch {
+        /// Run CMD (with `sh -c`) for each new request; see the environment above
+        #[arg(long, value_name = "CMD")]
+        exec: Option<String>,
     },
     /// Drop pending requests
     Reject {
@@ -113,7 +146,15 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             selection,
             roles,
             force,
+            attempt,
         } => {
+            if attempt.is_some()
+                && (selection.names.len() != 1 || selection.all || selection.pattern.is_some())
+            {
+                return Err(Error::usage(
+                    "--attempt picks a password of one request: name exactly one USERNAME (and no --all or --match)",
+                ));
+            }
             let selection = selection.into_selection("approve")?;
             let outcome = context.store.update(|state| {
                 let missing = state.missing_roles(&roles);
@@ -124,10 +165,27 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
                         missing[0]
                     )));
                 }
-                Ok(state.approve(&selection, &roles, force, now()))
+                let outcome = state.approve(&selection, &roles, force, attempt.map(|n| n as usize), now());
+                // Kept to list the attempts of a request that needs --attempt.
+                let needing: Vec<(String, PendingRequest)> = outcome
+                    .skipped
+                    .iter()
+                    .filter(|(_, reason)| matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt))
+                    .filter_map(|(name, _)| state.pending.get(name).map(|r| (name.clone(), r.clone())))
+                    .collect();
+                Ok((outcome, needing))
             })?;
+            let (outcome, needing) = outcome;
+            if !context.json {
+                for (name, request) in &needing {
+                    eprintln!("{name} was seen with these passwords:");
+                    eprintln!("{}", attempts_table(request));
+                }
+            }
             report_selection(context, "approved", &outcome, &roles, &selection.names)
         }
+        RegistryCommand::Show { name } => show(context, &context.store.load()?, &name),
+        RegistryCommand::Watch { exec } => super::watch::exec(context, exec.as_deref()),
         RegistryCommand::Reject { selection } => {
             let selection = selection.into_selection("reject")?;
             let outcome = context
@@ -179,6 +237,7 @@ fn list(context: &Context, state: &State) -> Result<()> {
             last_seen: String,
             attempts: u64,
             conflict: bool,
+            passwords: usize,
         }
         let rows: Vec<Json> = requests
             .iter()
@@ -191,6 +250,7 @@ fn list(context: &Context, state: &State) -> Result<()> {
                 last_seen: output::rfc3339(r.last_seen),
                 attempts: r.attempts,
                 conflict: r.conflict,
+                passwords: r.passwords.len(),
             })
             .collect();
         return print_json(&rows);
@@ -207,6 +267,7 @@ fn list(context: &Context, state: &State) -> Result<()> {
         "FIRST SEEN (UTC)",
         "LAST SEEN (UTC)",
         "ATTEMPTS",
+        "PASSWORDS",
         "CONFLICT",
     ]);
     for (name, r) in &requests {
@@ -218,7 +279,8 @@ fn list(context: &Context, state: &State) -> Result<()> {
             output::short_time(r.first_seen),
             output::short_time(r.last_seen),
             r.attempts.to_string(),
-            if r.conflict { "yes: two passwords" } else { "" }.to_owned(),
+            r.passwords.len().to_string(),
+            if r.conflict { "yes" } else { "" }.to_owned(),
         ]);
     }
     println!("{table}");
@@ -260,6 +322,13 @@ fn report_selection(
                 SkipReason::UserExists => eprintln!(
                     "skipped {name}: a user of that name exists already; reject the request or delete the user"
                 ),
+                SkipReason::NeedsAttempt => eprintln!(
+                    "skipped {name}: it was seen with several passwords; say which becomes the user's with \
+                     `mqreg registry approve {name} --force --attempt N` (see `mqreg registry show {name}`)"
+                ),
+                SkipReason::NoSuchAttempt => eprintln!(
+                    "skipped {name}: it has no such attempt; see `mqreg registry show {name}`"
+                ),
             }
         }
         if outcome.done.is_empty() && outcome.skipped.is_empty() && outcome.not_found.is_empty() {
@@ -274,6 +343,136 @@ fn report_selection(
         .filter(|(name, _)| named.contains(name))
         .map(|(name, _)| name.as_str())
         .collect();
+    let unclear: Vec<&str> = outcome
+        .skipped
+        .iter()
+        .filter(|(name, reason)| {
+            named.contains(name)
+                && matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt)
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !unclear.is_empty() && outcome.not_found.is_empty() {
+        return Err(Error::usage(format!(
+            "not {verb}: {}: name one password attempt with --attempt N",
+            unclear.join(", ")
+        )));
+    }
     let conflict = (!refused.is_empty()).then(|| format!("not {verb}: {}", refused.join(", ")));
     partial_result(&outcome.not_found, "pending request", conflict)
+}
+
+/// `registry show`: the request and its numbered password attempts.
+fn show(context: &Context, state: &State, name: &str) -> Result<()> {
+    let Some(request) = state
+        .live_pending(now())
+        .find(|(pending, _)| *pending == name)
+        .map(|(_, request)| request)
+    else {
+        return Err(Error::not_found(format!(
+            "no pending request for '{}'; see `mqreg registry list`",
+            crate::names::printable(name)
+        )));
+    };
+    if context.json {
+        return print_json(&RequestJson::new(name, request));
+    }
+    println!("username:   {name}");
+    println!(
+        "client id:  {}",
+        crate::names::printable(&request.client_id)
+    );
+    println!("address:    {}", request.address);
+    println!("MQTT:       {}", request.protocol);
+    println!("first seen: {} UTC", output::short_time(request.first_seen));
+    println!("last seen:  {} UTC", output::short_time(request.last_seen));
+    println!("attempts:   {}", request.attempts);
+    if request.conflict {
+        println!(
+            "conflict:   yes: seen with {} passwords; approve one with `mqreg registry approve {name} --force --attempt N`",
+            request.passwords.len()
+        );
+    }
+    println!("{}", attempts_table(request));
+    Ok(())
+}
+
+/// The numbered password attempts of a request (never the hashes).
+fn attempts_table(request: &PendingRequest) -> comfy_table::Table {
+    let mut table = output::table(&[
+        "ATTEMPT",
+        "CLIENT ID",
+        "ADDRESS",
+        "MQTT",
+        "FIRST SEEN (UTC)",
+        "LAST SEEN (UTC)",
+        "COUNT",
+    ]);
+    for (index, attempt) in request.passwords.iter().enumerate() {
+        table.add_row(vec![
+            (index + 1).to_string(),
+            crate::names::printable(&attempt.client_id),
+            attempt.address.clone(),
+            attempt.protocol.clone(),
+            output::short_time(attempt.first_seen),
+            output::short_time(attempt.last_seen),
+            attempt.count.to_string(),
+        ]);
+    }
+    table
+}
+
+/// A pending request as `registry show --json` and `registry watch --json`
+/// print it: `registry list`'s fields plus the numbered attempts.
+#[derive(Serialize)]
+pub struct RequestJson<'a> {
+    pub username: &'a str,
+    pub client_id: &'a str,
+    pub address: &'a str,
+    pub protocol: &'a str,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub attempts: u64,
+    pub conflict: bool,
+    pub passwords: Vec<AttemptJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct AttemptJson<'a> {
+    pub attempt: usize,
+    pub client_id: &'a str,
+    pub address: &'a str,
+    pub protocol: &'a str,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: u64,
+}
+
+impl<'a> RequestJson<'a> {
+    pub fn new(name: &'a str, request: &'a PendingRequest) -> Self {
+        Self {
+            username: name,
+            client_id: &request.client_id,
+            address: &request.address,
+            protocol: &request.protocol,
+            first_seen: output::rfc3339(request.first_seen),
+            last_seen: output::rfc3339(request.last_seen),
+            attempts: request.attempts,
+            conflict: request.conflict,
+            passwords: request
+                .passwords
+                .iter()
+                .enumerate()
+                .map(|(index, attempt)| AttemptJson {
+                    attempt: index + 1,
+                    client_id: &attempt.client_id,
+                    address: &attempt.address,
+                    protocol: &attempt.protocol,
+                    first_seen: output::rfc3339(attempt.first_seen),
+                    last_seen: output::rfc3339(attempt.last_seen),
+                    count: attempt.count,
+                })
+                .collect(),
+        }
+    }
 }

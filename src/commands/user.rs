@@ -7,7 +7,7 @@ use super::{now, parse_role, parse_username, partial_result, read_password, Cont
 use crate::error::{Error, Result};
 use crate::output::{self, print_json};
 use crate::password;
-use crate::state::{sorted_unique, State, User};
+use crate::state::{sorted_unique, ClientIdRule, State, User};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -50,6 +50,44 @@ pub enum UserCommand {
         #[arg(required = true, value_name = "ROLE", value_parser = parse_role)]
         roles: Vec<String>,
     },
+    /// Refuse a user's logins and close its live connections; it keeps its
+    /// password and roles
+    Disable {
+        #[arg(value_parser = parse_username)]
+        user: String,
+    },
+    /// Let a disabled user log in again
+    Enable {
+        #[arg(value_parser = parse_username)]
+        user: String,
+    },
+    /// Show or set which client ids a user may connect with
+    #[command(
+        long_about = "Show or set which client ids a user may connect with.\n\n\
+            Without an option, shows the rule in force. A login with a client id the user \
+            may not use is refused like any failed login (CONNACK 5 / 0x87), and live \
+            connections the new rule refuses are closed.",
+        after_help = "Examples:\n  \
+            mqreg user client-ids sensor01 --set '{username}' '{username}-*'\n  \
+            mqreg user client-ids sensor01 --registered\n  \
+            mqreg user client-ids sensor01 --any"
+    )]
+    ClientIds {
+        #[arg(value_parser = parse_username)]
+        user: String,
+        /// Only client ids matching one of these globs; {username} is the user's name
+        #[arg(long, value_name = "PATTERN", num_args = 1.., conflicts_with_all = ["any", "registered", "inherit"])]
+        set: Vec<String>,
+        /// Any client id
+        #[arg(long, conflicts_with_all = ["registered", "inherit"])]
+        any: bool,
+        /// Only the client id(s) its registration was approved with
+        #[arg(long, conflicts_with = "inherit")]
+        registered: bool,
+        /// Follow the registry-wide rule (client_ids in [registry])
+        #[arg(long)]
+        inherit: bool,
+    },
 }
 
 #[derive(Serialize)]
@@ -57,14 +95,25 @@ struct UserJson<'a> {
     username: &'a str,
     roles: &'a [String],
     created: String,
+    disabled: bool,
+    /// The rule in force: "any", "registered" or a list of globs.
+    client_ids: ClientIdRule,
+    /// Whether `client_ids` is the user's own rule rather than the registry's.
+    client_ids_own: bool,
+    registered_client_ids: &'a [String],
 }
 
 impl<'a> UserJson<'a> {
-    fn new(name: &'a str, user: &'a User) -> Self {
+    /// `default_rule`: the registry's client id rule.
+    fn new(default_rule: &ClientIdRule, name: &'a str, user: &'a User) -> Self {
         Self {
             username: name,
             roles: &user.roles,
             created: output::rfc3339(user.created),
+            disabled: user.disabled,
+            client_ids: user.client_ids.as_ref().unwrap_or(default_rule).clone(),
+            client_ids_own: user.client_ids.is_some(),
+            registered_client_ids: &user.registered_client_ids,
         }
     }
 }
@@ -82,13 +131,20 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
             let state = context.store.load()?;
             let record = state.users.get(&user).ok_or_else(|| no_such_user(&user))?;
             if context.json {
-                return print_json(&UserJson::new(&user, record));
+                return print_json(&UserJson::new(&state.registry.client_ids, &user, record));
             }
-            println!("user:    {user}");
-            println!("roles:   {}", output::list_or_none(&record.roles));
-            println!("created: {} UTC", output::short_time(record.created));
+            println!("user:       {user}");
+            println!("roles:      {}", output::list_or_none(&record.roles));
+            println!("created:    {} UTC", output::short_time(record.created));
+            if record.disabled {
+                println!("disabled:   yes (`mqreg user enable {user}` lets it in again)");
+            }
+            println!(
+                "client ids: {}",
+                describe_rule(&state.registry.client_ids, record)
+            );
             for permission in state.permissions_of(record) {
-                println!("allows:  {permission}");
+                println!("allows:     {permission}");
             }
             Ok(())
         }
@@ -104,11 +160,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                 state.pending.remove(&user);
                 state.users.insert(
                     user.clone(),
-                    User {
-                        password_hash: hash,
-                        roles: sorted_unique(roles.clone()),
-                        created: now(),
-                    },
+                    User::new(hash, sorted_unique(roles.clone()), now()),
                 );
                 Ok(())
             })?;
@@ -141,7 +193,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
             say(context, format!("deleted user {user}"))
         }
         UserCommand::GrantRole { user, roles } => {
-            let (missing, record) = context.store.update(|state| {
+            let (missing, record, default_rule) = context.store.update(|state| {
                 let missing = undefined_roles(state, &roles);
                 let record = state
                     .users
@@ -150,13 +202,14 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                 let mut held = record.roles.clone();
                 held.extend(roles.iter().filter(|r| !missing.contains(r)).cloned());
                 record.roles = sorted_unique(held);
-                Ok((missing, record.clone()))
+                let record = record.clone();
+                Ok((missing, record, state.registry.client_ids.clone()))
             })?;
-            show_roles(context, &user, &record)?;
+            show_roles(context, &default_rule, &user, &record)?;
             partial_result(&missing, "role", None)
         }
         UserCommand::RevokeRole { user, roles } => {
-            let (missing, record) = context.store.update(|state| {
+            let (missing, record, default_rule) = context.store.update(|state| {
                 let missing = undefined_roles(state, &roles);
                 let record = state
                     .users
@@ -169,12 +222,99 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                     .filter(|role| !record.roles.contains(role))
                     .collect();
                 record.roles.retain(|role| !roles.contains(role));
-                Ok((missing, record.clone()))
+                let record = record.clone();
+                Ok((missing, record, state.registry.client_ids.clone()))
             })?;
-            show_roles(context, &user, &record)?;
+            show_roles(context, &default_rule, &user, &record)?;
             partial_result(&missing, "role", None)
         }
+        UserCommand::Disable { user } => set_disabled(context, &user, true),
+        UserCommand::Enable { user } => set_disabled(context, &user, false),
+        UserCommand::ClientIds {
+            user,
+            set,
+            any,
+            registered,
+            inherit,
+        } => {
+            let rule = if !set.is_empty() {
+                Some(Some(ClientIdRule::patterns(set).map_err(Error::usage)?))
+            } else if any {
+                Some(Some(ClientIdRule::Any))
+            } else if registered {
+                Some(Some(ClientIdRule::Registered))
+            } else if inherit {
+                Some(None)
+            } else {
+                None
+            };
+            let (default_rule, record) = match rule {
+                None => {
+                    let state = context.store.load()?;
+                    let record = state
+                        .users
+                        .get(&user)
+                        .cloned()
+                        .ok_or_else(|| no_such_user(&user))?;
+                    (state.registry.client_ids, record)
+                }
+                Some(rule) => context.store.update(|state| {
+                    let record = state
+                        .users
+                        .get_mut(&user)
+                        .ok_or_else(|| no_such_user(&user))?;
+                    record.client_ids = rule;
+                    let record = record.clone();
+                    Ok((state.registry.client_ids.clone(), record))
+                })?,
+            };
+            if context.json {
+                return print_json(&UserJson::new(&default_rule, &user, &record));
+            }
+            println!(
+                "{user}: client ids {}",
+                describe_rule(&default_rule, &record)
+            );
+            Ok(())
+        }
     }
+}
+
+fn set_disabled(context: &Context, user: &str, disabled: bool) -> Result<()> {
+    let (default_rule, record) = context.store.update(|state| {
+        let record = state
+            .users
+            .get_mut(user)
+            .ok_or_else(|| no_such_user(user))?;
+        record.disabled = disabled;
+        let record = record.clone();
+        Ok((state.registry.client_ids.clone(), record))
+    })?;
+    if context.json {
+        return print_json(&UserJson::new(&default_rule, user, &record));
+    }
+    if disabled {
+        println!("disabled {user}: its logins are refused and its connections closed");
+    } else {
+        println!("enabled {user}");
+    }
+    Ok(())
+}
+
+/// `any`, `registered (dev-1)` or the globs, and whether it is the registry's.
+fn describe_rule(default_rule: &ClientIdRule, user: &User) -> String {
+    let rule = user.client_ids.as_ref().unwrap_or(default_rule);
+    let mut text = match rule {
+        ClientIdRule::Registered => format!(
+            "registered ({})",
+            output::list_or_none(&user.registered_client_ids)
+        ),
+        other => other.to_string(),
+    };
+    if user.client_ids.is_none() {
+        text.push_str(" (the registry's rule)");
+    }
+    text
 }
 
 fn list(context: &Context, state: &State) -> Result<()> {
@@ -182,7 +322,7 @@ fn list(context: &Context, state: &State) -> Result<()> {
         let rows: Vec<UserJson> = state
             .users
             .iter()
-            .map(|(name, user)| UserJson::new(name, user))
+            .map(|(name, user)| UserJson::new(&state.registry.client_ids, name, user))
             .collect();
         return print_json(&rows);
     }
@@ -190,12 +330,13 @@ fn list(context: &Context, state: &State) -> Result<()> {
         println!("no users");
         return Ok(());
     }
-    let mut table = output::table(&["USERNAME", "ROLES", "CREATED (UTC)"]);
+    let mut table = output::table(&["USERNAME", "ROLES", "CREATED (UTC)", "STATUS"]);
     for (name, user) in &state.users {
         table.add_row(vec![
             name.clone(),
             output::list_or_none(&user.roles),
             output::short_time(user.created),
+            if user.disabled { "disabled" } else { "" }.to_owned(),
         ]);
     }
     println!("{table}");
@@ -252,9 +393,14 @@ fn say(context: &Context, message: String) -> Result<()> {
 }
 
 /// After grant/revoke: the user's roles now, as `user show --json` gives them.
-fn show_roles(context: &Context, user: &str, record: &User) -> Result<()> {
+fn show_roles(
+    context: &Context,
+    default_rule: &ClientIdRule,
+    user: &str,
+    record: &User,
+) -> Result<()> {
     if context.json {
-        print_json(&UserJson::new(user, record))
+        print_json(&UserJson::new(default_rule, user, record))
     } else {
         println!("{user}: roles {}", output::list_or_none(&record.roles));
         Ok(())

@@ -18,7 +18,7 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use toml_writer::{TomlStringBuilder, WriteTomlKey, WriteTomlValue};
 
-use super::{PendingRequest, Registry, Role, State, Timestamp, User};
+use super::{Ban, FloodLimits, PendingRequest, Registry, Role, State, Timestamp, User};
 use crate::password::{HashCost, PasswordPolicy};
 
 /// Below this size one thread is as fast.
@@ -70,7 +70,10 @@ struct HeadRef<'a> {
     registry: &'a Registry,
     password_policy: &'a PasswordPolicy,
     argon2: &'a HashCost,
+    flood: &'a FloodLimits,
     roles: &'a BTreeMap<String, Role>,
+    #[serde(skip_serializing_if = "<[Ban]>::is_empty")]
+    bans: &'a [Ban],
 }
 
 /// The state as TOML. The users and pending requests, nearly all of a big file,
@@ -84,25 +87,34 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
         registry: &state.registry,
         password_policy: &state.password_policy,
         argon2: &state.argon2,
+        flood: &state.flood,
         roles: &state.roles,
+        bans: &state.bans,
     })?;
     text.reserve(state.users.len() * 220 + state.pending.len() * 320);
     for (name, user) in &state.users {
         table_header(&mut text, "users", name);
         string_field(&mut text, "password_hash", &user.password_hash);
-        text.push_str("roles = [");
-        for (index, role) in user.roles.iter().enumerate() {
-            if index > 0 {
-                text.push_str(", ");
-            }
-            string_value(&mut text, role);
-        }
-        text.push_str("]\n");
+        string_list_field(&mut text, "roles", &user.roles);
         time_field(&mut text, "created", user.created);
+        if user.disabled {
+            text.push_str("disabled = true\n");
+        }
+        if let Some(rule) = &user.client_ids {
+            // Rare, and its shape varies: serde writes it.
+            text.push_str("client_ids = ");
+            text.push_str(&toml::to_string(&Wrapped { value: rule })?["value = ".len()..]);
+        }
+        if !user.registered_client_ids.is_empty() {
+            string_list_field(
+                &mut text,
+                "registered_client_ids",
+                &user.registered_client_ids,
+            );
+        }
     }
     for (name, request) in &state.pending {
         table_header(&mut text, "pending", name);
-        string_field(&mut text, "password_hash", &request.password_hash);
         string_field(&mut text, "client_id", &request.client_id);
         string_field(&mut text, "address", &request.address);
         string_field(&mut text, "protocol", &request.protocol);
@@ -110,8 +122,37 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
         time_field(&mut text, "last_seen", request.last_seen);
         let _ = writeln!(text, "attempts = {}", request.attempts);
         let _ = writeln!(text, "conflict = {}", request.conflict);
+        for attempt in &request.passwords {
+            text.push_str("\n[[pending.");
+            let _ = name.as_str().write_toml_key(&mut text);
+            text.push_str(".passwords]]\n");
+            string_field(&mut text, "password_hash", &attempt.password_hash);
+            string_field(&mut text, "client_id", &attempt.client_id);
+            string_field(&mut text, "address", &attempt.address);
+            string_field(&mut text, "protocol", &attempt.protocol);
+            time_field(&mut text, "first_seen", attempt.first_seen);
+            time_field(&mut text, "last_seen", attempt.last_seen);
+            let _ = writeln!(text, "count = {}", attempt.count);
+        }
     }
     Ok(text)
+}
+
+#[derive(Serialize)]
+struct Wrapped<'a, T: Serialize> {
+    value: &'a T,
+}
+
+fn string_list_field(text: &mut String, key: &str, values: &[String]) {
+    text.push_str(key);
+    text.push_str(" = [");
+    for (index, value) in values.iter().enumerate() {
+        if index > 0 {
+            text.push_str(", ");
+        }
+        string_value(text, value);
+    }
+    text.push_str("]\n");
 }
 
 fn table_header(text: &mut String, table: &str, name: &str) {
@@ -163,26 +204,19 @@ mod tests {
         for i in 0..users {
             state.users.insert(
                 format!("user{i:05}"),
-                User {
-                    password_hash: hash.clone(),
-                    roles: vec!["r".into()],
-                    created: Utc::now(),
-                },
+                User::new(hash.clone(), vec!["r".into()], Utc::now()),
             );
         }
         for i in 0..pending {
             state.pending.insert(
                 format!("dev{i:04}"),
-                PendingRequest {
-                    password_hash: hash.clone(),
-                    client_id: format!("client \"{i}\" [users.x]"),
-                    address: "127.0.0.1:1".into(),
-                    protocol: "5".into(),
-                    first_seen: Utc::now(),
-                    last_seen: Utc::now(),
-                    attempts: 1,
-                    conflict: false,
-                },
+                PendingRequest::new(
+                    hash.clone(),
+                    format!("client \"{i}\" [users.x]"),
+                    "127.0.0.1:1".into(),
+                    "5".into(),
+                    Utc::now(),
+                ),
             );
         }
         state

@@ -7,8 +7,10 @@
 //! The registry window is a deadline (`unlocked_until`), not a flag, so the
 //! registry locks itself when the time passes, across restarts, with no timer.
 
+pub mod access;
 mod bulk;
 pub mod store;
+pub mod watcher;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use crate::names;
 use crate::password::{self, HashCost, PasswordPolicy};
 use crate::topic;
+pub use access::{Ban, BanKind, Barrier, ClientIdRule, FloodLimits};
 
 /// Bumped when the file layout changes in a way older binaries cannot read.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -37,7 +40,11 @@ pub struct State {
     #[serde(default)]
     pub argon2: HashCost,
     #[serde(default)]
+    pub flood: FloodLimits,
+    #[serde(default)]
     pub roles: BTreeMap<String, Role>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bans: Vec<Ban>,
     #[serde(default)]
     pub users: BTreeMap<String, User>,
     #[serde(default)]
@@ -55,7 +62,9 @@ impl Default for State {
             registry: Registry::default(),
             password_policy: PasswordPolicy::default(),
             argon2: HashCost::default(),
+            flood: FloodLimits::default(),
             roles: BTreeMap::new(),
+            bans: Vec::new(),
             users: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
@@ -73,6 +82,8 @@ pub struct Registry {
     /// Pending requests older than this (since last seen) are dropped.
     #[serde(with = "humantime_serde_str")]
     pub pending_max_age: Duration,
+    /// Which client ids users may connect with, unless a user says otherwise.
+    pub client_ids: ClientIdRule,
 }
 
 impl Default for Registry {
@@ -81,6 +92,7 @@ impl Default for Registry {
             unlocked_until: None,
             max_pending: 1000,
             pending_max_age: Duration::from_secs(24 * 3600),
+            client_ids: ClientIdRule::Any,
         }
     }
 }
@@ -93,6 +105,30 @@ pub struct User {
     #[serde(default)]
     pub roles: Vec<String>,
     pub created: Timestamp,
+    /// Refused at login and disconnected, but kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// Overrides the registry's client id rule for this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ids: Option<ClientIdRule>,
+    /// The client id(s) its registration was approved with, for the
+    /// `registered` rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registered_client_ids: Vec<String>,
+}
+
+impl User {
+    /// A user with a password and roles, and nothing else set.
+    pub fn new(password_hash: String, roles: Vec<String>, created: Timestamp) -> Self {
+        Self {
+            password_hash,
+            roles,
+            created,
+            disabled: false,
+            client_ids: None,
+            registered_client_ids: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -226,22 +262,132 @@ impl Role {
     }
 }
 
+/// Distinct passwords kept per pending request; further ones are counted in
+/// `attempts` and mark the request, but are not kept.
+pub const MAX_PASSWORDS_PER_REQUEST: usize = 5;
+
+/// An unknown device's request to become a user. The client id, address and
+/// protocol are those of its latest attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PendingText")]
 pub struct PendingRequest {
-    /// argon2id PHC string of the password the device offered.
-    pub password_hash: String,
     pub client_id: String,
     /// Peer address, `IP:PORT`.
     pub address: String,
-    /// MQTT protocol version: `3.1`, `3.1.1` or `5`.
+    /// MQTT protocol version: `3.1.1` or `5`.
     pub protocol: String,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub attempts: u64,
-    /// Seen with a second, different password: it may be an impostor.
-    #[serde(default)]
+    /// Seen with more than one password: it may be an impostor.
     pub conflict: bool,
+    /// Each distinct password offered, in the order first seen (at least one).
+    pub passwords: Vec<PasswordAttempt>,
+}
+
+/// One distinct password a pending request was seen with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordAttempt {
+    /// argon2id PHC string of the password; never the password.
+    pub password_hash: String,
+    pub client_id: String,
+    pub address: String,
+    pub protocol: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+}
+
+/// A pending request as the file holds it. Schema 1 had one `password_hash`
+/// per request; such a request reads as one with that single password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PendingText {
+    client_id: String,
+    address: String,
+    protocol: String,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    attempts: u64,
+    #[serde(default)]
+    conflict: bool,
+    #[serde(default)]
+    password_hash: Option<String>,
+    #[serde(default)]
+    passwords: Vec<PasswordAttempt>,
+}
+
+impl TryFrom<PendingText> for PendingRequest {
+    type Error = String;
+    fn try_from(text: PendingText) -> Result<Self, String> {
+        let mut passwords = text.passwords;
+        if let Some(hash) = text.password_hash {
+            passwords.insert(
+                0,
+                PasswordAttempt {
+                    password_hash: hash,
+                    client_id: text.client_id.clone(),
+                    address: text.address.clone(),
+                    protocol: text.protocol.clone(),
+                    first_seen: text.first_seen,
+                    last_seen: text.last_seen,
+                    count: text.attempts,
+                },
+            );
+        }
+        if passwords.is_empty() {
+            return Err("a pending request needs a password_hash or a [[passwords]] entry".into());
+        }
+        Ok(PendingRequest {
+            client_id: text.client_id,
+            address: text.address,
+            protocol: text.protocol,
+            first_seen: text.first_seen,
+            last_seen: text.last_seen,
+            attempts: text.attempts,
+            conflict: text.conflict || passwords.len() > 1,
+            passwords,
+        })
+    }
+}
+
+impl PendingRequest {
+    /// A request seen once.
+    pub fn new(
+        password_hash: String,
+        client_id: String,
+        address: String,
+        protocol: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            passwords: vec![PasswordAttempt {
+                password_hash,
+                client_id: client_id.clone(),
+                address: address.clone(),
+                protocol: protocol.clone(),
+                first_seen: now,
+                last_seen: now,
+                count: 1,
+            }],
+            client_id,
+            address,
+            protocol,
+            first_seen: now,
+            last_seen: now,
+            attempts: 1,
+            conflict: false,
+        }
+    }
+
+    /// The hashes of its passwords, in order.
+    pub fn password_hashes(&self) -> Vec<String> {
+        self.passwords
+            .iter()
+            .map(|attempt| attempt.password_hash.clone())
+            .collect()
+    }
 }
 
 /// What `registry status` reports.
@@ -278,6 +424,10 @@ pub enum SkipReason {
     Conflict,
     /// A user of that name exists already.
     UserExists,
+    /// Seen with several passwords: `--attempt N` must say which one.
+    NeedsAttempt,
+    /// `--attempt N` names no attempt of this request.
+    NoSuchAttempt,
 }
 
 impl State {
@@ -325,8 +475,9 @@ impl State {
             .filter(move |(_, request)| !self.is_expired(request, now))
     }
 
-    /// Drops expired requests; called before every save.
+    /// Drops expired requests and bans; called before every save.
     pub fn prune_expired(&mut self, now: Timestamp) {
+        self.bans.retain(|ban| ban.is_active(now));
         let expired: Vec<String> = self
             .pending
             .iter()
@@ -368,13 +519,16 @@ impl State {
     }
 
     /// Turns pending requests into users with `roles`. A conflicted request is
-    /// approved only when named explicitly and `force` is set; bulk selections
-    /// always skip it. Roles must exist (checked by the caller).
+    /// approved only when named explicitly and `force` is set, and when it was
+    /// seen with several passwords, only with `attempt` (numbered from 1)
+    /// saying which becomes the user's; bulk selections always skip it. Roles
+    /// must exist (checked by the caller).
     pub fn approve(
         &mut self,
         selection: &Selection,
         roles: &[String],
         force: bool,
+        attempt: Option<usize>,
         now: Timestamp,
     ) -> SelectionOutcome {
         let (chosen, not_found) = self.select(selection, now);
@@ -384,20 +538,25 @@ impl State {
         };
         for (name, named) in chosen {
             let request = &self.pending[&name];
+            let several = request.passwords.len() > 1;
+            let index = match attempt {
+                Some(number) => number.checked_sub(1),
+                None => Some(0),
+            };
             if self.users.contains_key(&name) {
                 outcome.skipped.push((name, SkipReason::UserExists));
             } else if request.conflict && !(named && force) {
                 outcome.skipped.push((name, SkipReason::Conflict));
+            } else if several && attempt.is_none() {
+                outcome.skipped.push((name, SkipReason::NeedsAttempt));
+            } else if index.is_none_or(|index| index >= request.passwords.len()) {
+                outcome.skipped.push((name, SkipReason::NoSuchAttempt));
             } else {
-                let request = self.pending.remove(&name).expect("selected from pending");
-                self.users.insert(
-                    name.clone(),
-                    User {
-                        password_hash: request.password_hash,
-                        roles: sorted_unique(roles.to_vec()),
-                        created: now,
-                    },
-                );
+                let mut request = self.pending.remove(&name).expect("selected from pending");
+                let chosen = request.passwords.swap_remove(index.unwrap_or(0));
+                let mut user = User::new(chosen.password_hash, sorted_unique(roles.to_vec()), now);
+                user.registered_client_ids = vec![chosen.client_id];
+                self.users.insert(name.clone(), user);
                 outcome.done.push(name);
             }
         }
@@ -461,11 +620,22 @@ impl State {
                 names::check_role(role).map_err(|e| format!("user '{name}': {e}"))?;
             }
         }
+        let mut ban_ids = std::collections::HashSet::new();
+        for ban in &self.bans {
+            ban.check()?;
+            if !ban_ids.insert(ban.id) {
+                return Err(format!("two bans have id {}; renumber one", ban.id));
+            }
+        }
         for (name, request) in &self.pending {
             names::check_username(name).map_err(|e| format!("pending request: {e}"))?;
-            if !password::is_argon2id_hash(&request.password_hash) {
+            if request
+                .passwords
+                .iter()
+                .any(|attempt| !password::is_argon2id_hash(&attempt.password_hash))
+            {
                 return Err(format!(
-                    "pending request '{name}': password_hash is not an argon2id hash; reject it with `mqreg registry reject {name}`"
+                    "pending request '{name}': a password_hash is not an argon2id hash; reject it with `mqreg registry reject {name}`"
                 ));
             }
         }
@@ -487,12 +657,15 @@ pub struct LoginAttempt {
 /// state lock (argon2 work never runs under the lock).
 #[derive(Debug, Clone)]
 pub enum OfferedPassword {
-    /// No request was pending: the offered password's new hash.
-    New(String),
-    /// A request was pending with this hash, and the password matched it.
+    /// It matched this one of the pending request's password hashes.
     Matches(String),
-    /// A request was pending with this hash, and the password did not match.
-    Differs(String),
+    /// It matched none of `checked`, the request's hashes when looked at
+    /// (none: no request was pending). `hash` is its own new hash, or `None`
+    /// when the request had no room left for another password.
+    New {
+        checked: Vec<String>,
+        hash: Option<String>,
+    },
 }
 
 /// What [`State::record_attempt`] did.
@@ -512,8 +685,8 @@ pub enum Recorded {
     /// Not recorded: the request the password was checked against is gone
     /// (approved or rejected meanwhile).
     Gone,
-    /// Not recorded: a request appeared since the password was hashed as a new
-    /// one (two connects at once); check the password against it and try again.
+    /// Not recorded: the request's passwords changed since the offered one
+    /// was checked (two connects at once); check again and retry.
     Raced,
 }
 
@@ -535,43 +708,71 @@ impl State {
         if !live {
             self.pending.remove(&attempt.username);
         }
-        match (self.pending.get_mut(&attempt.username), attempt.password) {
-            (None, OfferedPassword::New(hash)) => {
-                if self.live_pending(now).count() >= self.registry.max_pending {
-                    return Recorded::Full;
+        let LoginAttempt {
+            username,
+            client_id,
+            address,
+            protocol,
+            password,
+        } = attempt;
+        let Some(request) = self.pending.get_mut(&username) else {
+            return match password {
+                OfferedPassword::New {
+                    checked,
+                    hash: Some(hash),
+                } if checked.is_empty() => {
+                    if self.live_pending(now).count() >= self.registry.max_pending {
+                        return Recorded::Full;
+                    }
+                    let request = PendingRequest::new(hash, client_id, address, protocol, now);
+                    self.pending.insert(username, request);
+                    Recorded::Created
                 }
-                self.pending.insert(
-                    attempt.username,
-                    PendingRequest {
-                        password_hash: hash,
-                        client_id: attempt.client_id,
-                        address: attempt.address,
-                        protocol: attempt.protocol,
-                        first_seen: now,
-                        last_seen: now,
-                        attempts: 1,
-                        conflict: false,
-                    },
-                );
-                Recorded::Created
+                _ => Recorded::Gone,
+            };
+        };
+        match password {
+            OfferedPassword::Matches(hash) => {
+                let Some(known) = request
+                    .passwords
+                    .iter_mut()
+                    .find(|known| known.password_hash == hash)
+                else {
+                    return Recorded::Raced;
+                };
+                known.count = known.count.saturating_add(1);
+                known.last_seen = now;
+                known.client_id.clone_from(&client_id);
+                known.address.clone_from(&address);
+                known.protocol.clone_from(&protocol);
             }
-            (None, _) => Recorded::Gone,
-            (Some(_), OfferedPassword::New(_)) => Recorded::Raced,
-            (Some(request), password) => {
-                // The password was checked against one hash; if the request now
-                // holds another (replaced meanwhile), the check proves nothing
-                // and the request is flagged for the admin to look at.
-                let same = matches!(password, OfferedPassword::Matches(hash) if hash == request.password_hash);
-                request.conflict |= !same;
-                request.attempts = request.attempts.saturating_add(1);
-                request.last_seen = now;
-                request.client_id = attempt.client_id;
-                request.address = attempt.address;
-                request.protocol = attempt.protocol;
-                Recorded::Updated {
-                    conflict: request.conflict,
+            OfferedPassword::New { checked, hash } => {
+                if checked != request.password_hashes() {
+                    return Recorded::Raced;
+                }
+                request.conflict = true;
+                if let Some(hash) = hash {
+                    if request.passwords.len() < MAX_PASSWORDS_PER_REQUEST {
+                        request.passwords.push(PasswordAttempt {
+                            password_hash: hash,
+                            client_id: client_id.clone(),
+                            address: address.clone(),
+                            protocol: protocol.clone(),
+                            first_seen: now,
+                            last_seen: now,
+                            count: 1,
+                        });
+                    }
                 }
             }
+        }
+        request.attempts = request.attempts.saturating_add(1);
+        request.last_seen = now;
+        request.client_id = client_id;
+        request.address = address;
+        request.protocol = protocol;
+        Recorded::Updated {
+            conflict: request.conflict,
         }
     }
 }

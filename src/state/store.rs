@@ -172,6 +172,8 @@ impl Store {
         } = self.read()?;
         let result = change(&mut state)?;
         state.prune_expired(chrono::Utc::now());
+        // Written in the current layout, which is what the version says.
+        state.version = super::SCHEMA_VERSION;
         let new_text = bulk::serialize(&state)
             .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
         let changed = text.as_deref() != Some(new_text.as_str());

@@ -20,16 +20,15 @@ fn some_hash() -> String {
 }
 
 fn request(hash: &str, seen: Timestamp, conflict: bool) -> PendingRequest {
-    PendingRequest {
-        password_hash: hash.to_owned(),
-        client_id: "client".into(),
-        address: "127.0.0.1:5000".into(),
-        protocol: "5".into(),
-        first_seen: seen,
-        last_seen: seen,
-        attempts: 1,
-        conflict,
-    }
+    let mut request = PendingRequest::new(
+        hash.to_owned(),
+        "client".into(),
+        "127.0.0.1:5000".into(),
+        "5".into(),
+        seen,
+    );
+    request.conflict = conflict;
+    request
 }
 
 fn state_with_pending(names: &[(&str, bool)]) -> State {
@@ -72,9 +71,9 @@ fn the_registry_locks_itself_when_the_window_ends() {
 #[test]
 fn approve_creates_users_with_the_offered_hash_and_given_roles() {
     let mut state = state_with_pending(&[("dev1", false), ("dev2", false)]);
-    let hash = state.pending["dev1"].password_hash.clone();
+    let hash = state.pending["dev1"].passwords[0].password_hash.clone();
     let roles = vec!["b".to_string(), "a".to_string(), "a".to_string()];
-    let outcome = state.approve(&named(&["dev1", "ghost"]), &roles, false, at(5));
+    let outcome = state.approve(&named(&["dev1", "ghost"]), &roles, false, None, at(5));
     assert_eq!(outcome.done, vec!["dev1"]);
     assert_eq!(outcome.not_found, vec!["ghost"]);
     assert!(outcome.skipped.is_empty());
@@ -89,14 +88,14 @@ fn approve_creates_users_with_the_offered_hash_and_given_roles() {
 #[test]
 fn approved_users_have_no_roles_unless_given() {
     let mut state = state_with_pending(&[("dev1", false)]);
-    state.approve(&named(&["dev1"]), &[], false, at(1));
+    state.approve(&named(&["dev1"]), &[], false, None, at(1));
     assert!(state.users["dev1"].roles.is_empty());
 }
 
 #[test]
 fn a_conflicted_request_needs_its_name_and_force() {
     let mut state = state_with_pending(&[("dev1", true), ("dev2", false)]);
-    let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
+    let outcome = state.approve(&named(&["dev1"]), &[], false, None, at(1));
     assert_eq!(
         outcome.skipped,
         vec![("dev1".to_string(), SkipReason::Conflict)]
@@ -107,7 +106,7 @@ fn a_conflicted_request_needs_its_name_and_force() {
         all: true,
         ..Selection::default()
     };
-    let outcome = state.approve(&all, &[], true, at(1));
+    let outcome = state.approve(&all, &[], true, None, at(1));
     assert_eq!(
         outcome.done,
         vec!["dev2"],
@@ -118,7 +117,7 @@ fn a_conflicted_request_needs_its_name_and_force() {
         vec![("dev1".to_string(), SkipReason::Conflict)]
     );
 
-    let outcome = state.approve(&named(&["dev1"]), &[], true, at(1));
+    let outcome = state.approve(&named(&["dev1"]), &[], true, None, at(1));
     assert_eq!(outcome.done, vec!["dev1"]);
     assert!(state.pending.is_empty());
 }
@@ -131,7 +130,7 @@ fn match_selects_by_glob_and_names_add_up_without_repeats() {
         pattern: Some(glob::Pattern::new("sensor*").unwrap()),
         ..Selection::default()
     };
-    let outcome = state.approve(&selection, &[], false, at(1));
+    let outcome = state.approve(&selection, &[], false, None, at(1));
     assert_eq!(outcome.done, vec!["sensor1", "sensor2"]);
     assert_eq!(state.pending.keys().collect::<Vec<_>>(), vec!["pump1"]);
 }
@@ -139,15 +138,10 @@ fn match_selects_by_glob_and_names_add_up_without_repeats() {
 #[test]
 fn approve_skips_a_name_that_became_a_user() {
     let mut state = state_with_pending(&[("dev1", false)]);
-    state.users.insert(
-        "dev1".into(),
-        User {
-            password_hash: some_hash(),
-            roles: vec![],
-            created: at(0),
-        },
-    );
-    let outcome = state.approve(&named(&["dev1"]), &[], false, at(1));
+    state
+        .users
+        .insert("dev1".into(), User::new(some_hash(), vec![], at(0)));
+    let outcome = state.approve(&named(&["dev1"]), &[], false, None, at(1));
     assert_eq!(
         outcome.skipped,
         vec![("dev1".to_string(), SkipReason::UserExists)]
@@ -181,7 +175,7 @@ fn expired_requests_are_invisible_and_pruned() {
     assert_eq!(state.live_pending(at(day - 1)).count(), 1);
     assert_eq!(state.live_pending(at(day)).count(), 0);
     assert_eq!(state.status(at(day)).pending, 0);
-    let outcome = state.approve(&named(&["old1"]), &[], false, at(day));
+    let outcome = state.approve(&named(&["old1"]), &[], false, None, at(day));
     assert_eq!(outcome.not_found, vec!["old1"]);
     state.prune_expired(at(day));
     assert!(state.pending.is_empty());
@@ -236,11 +230,7 @@ fn permissions_come_from_known_roles_only() {
     let mut role = Role::default();
     role.allow(&"read:a".parse().unwrap());
     state.roles.insert("r1".into(), role);
-    let user = User {
-        password_hash: some_hash(),
-        roles: vec!["r1".into(), "gone".into()],
-        created: at(0),
-    };
+    let user = User::new(some_hash(), vec!["r1".into(), "gone".into()], at(0));
     let granted: Vec<String> = state
         .permissions_of(&user)
         .map(ToString::to_string)
@@ -252,14 +242,9 @@ fn permissions_come_from_known_roles_only() {
 #[test]
 fn check_refuses_hand_edited_names_that_could_escape_substitution() {
     let mut state = state_with_pending(&[]);
-    state.users.insert(
-        "evil/#".into(),
-        User {
-            password_hash: some_hash(),
-            roles: vec![],
-            created: at(0),
-        },
-    );
+    state
+        .users
+        .insert("evil/#".into(), User::new(some_hash(), vec![], at(0)));
     let message = state.check().unwrap_err();
     assert!(message.contains("evil/#"), "{message}");
 }
@@ -267,14 +252,9 @@ fn check_refuses_hand_edited_names_that_could_escape_substitution() {
 #[test]
 fn check_refuses_plaintext_passwords_and_newer_schemas() {
     let mut state = State::default();
-    state.users.insert(
-        "dev1".into(),
-        User {
-            password_hash: "hunter22".into(),
-            roles: vec![],
-            created: at(0),
-        },
-    );
+    state
+        .users
+        .insert("dev1".into(), User::new("hunter22".into(), vec![], at(0)));
     assert!(state.check().unwrap_err().contains("not an argon2id hash"));
     let state = State {
         version: SCHEMA_VERSION + 1,
@@ -291,10 +271,18 @@ fn the_state_round_trips_through_toml() {
     role.allow(&"readwrite:devices/{username}/#".parse().unwrap());
     state.roles.insert("device".into(), role);
     let text = toml::to_string(&state).unwrap();
-    assert!(text.starts_with("version = 1"), "{text}");
+    assert!(text.starts_with("version = 2"), "{text}");
     let back: State = toml::from_str(&text).unwrap();
     assert_eq!(back, state);
     assert!(back.check().is_ok());
+}
+
+/// A password offered when no request was pending.
+fn new_password(hash: String) -> OfferedPassword {
+    OfferedPassword::New {
+        checked: vec![],
+        hash: Some(hash),
+    }
 }
 
 fn attempt(name: &str, password: OfferedPassword) -> LoginAttempt {
@@ -312,18 +300,18 @@ fn attempts_are_recorded_only_while_unlocked() {
     let mut state = State::default();
     let hash = some_hash();
     assert_eq!(
-        state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(0)),
+        state.record_attempt(attempt("dev1", new_password(hash.clone())), at(0)),
         Recorded::Locked
     );
     assert!(state.pending.is_empty());
     state.unlock(at(0), Duration::from_secs(60));
     assert_eq!(
-        state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(1)),
+        state.record_attempt(attempt("dev1", new_password(hash.clone())), at(1)),
         Recorded::Created
     );
     let request = &state.pending["dev1"];
     assert_eq!((request.attempts, request.conflict), (1, false));
-    assert_eq!(request.password_hash, hash);
+    assert_eq!(request.passwords[0].password_hash, hash);
     assert_eq!(request.client_id, "dev1-c");
 }
 
@@ -332,7 +320,7 @@ fn a_second_password_marks_a_conflict() {
     let mut state = State::default();
     state.unlock(at(0), Duration::from_secs(60));
     let hash = some_hash();
-    state.record_attempt(attempt("dev1", OfferedPassword::New(hash.clone())), at(1));
+    state.record_attempt(attempt("dev1", new_password(hash.clone())), at(1));
     assert_eq!(
         state.record_attempt(
             attempt("dev1", OfferedPassword::Matches(hash.clone())),
@@ -342,7 +330,13 @@ fn a_second_password_marks_a_conflict() {
     );
     assert_eq!(
         state.record_attempt(
-            attempt("dev1", OfferedPassword::Differs(hash.clone())),
+            attempt(
+                "dev1",
+                OfferedPassword::New {
+                    checked: vec![hash.clone()],
+                    hash: Some(some_hash()),
+                }
+            ),
             at(3)
         ),
         Recorded::Updated { conflict: true }
@@ -358,28 +352,48 @@ fn a_second_password_marks_a_conflict() {
     let request = &state.pending["dev1"];
     assert_eq!(request.attempts, 4);
     assert_eq!((request.first_seen, request.last_seen), (at(1), at(4)));
-    assert_eq!(request.password_hash, hash, "the first password is kept");
+    assert_eq!(
+        request.passwords[0].password_hash, hash,
+        "the first password is kept"
+    );
 }
 
 #[test]
-fn a_check_against_a_replaced_hash_is_a_conflict() {
+fn a_check_against_replaced_hashes_is_made_again() {
     let mut state = State::default();
     state.unlock(at(0), Duration::from_secs(60));
-    state.record_attempt(attempt("dev1", OfferedPassword::New(some_hash())), at(1));
+    state.record_attempt(attempt("dev1", new_password(some_hash())), at(1));
     let stale = some_hash();
     assert_eq!(
-        state.record_attempt(attempt("dev1", OfferedPassword::Matches(stale)), at(2)),
-        Recorded::Updated { conflict: true }
+        state.record_attempt(
+            attempt("dev1", OfferedPassword::Matches(stale.clone())),
+            at(2)
+        ),
+        Recorded::Raced
     );
+    let outdated = OfferedPassword::New {
+        checked: vec![stale],
+        hash: Some(some_hash()),
+    };
+    assert_eq!(
+        state.record_attempt(attempt("dev1", outdated), at(2)),
+        Recorded::Raced
+    );
+    assert_eq!(
+        state.record_attempt(attempt("dev1", new_password(some_hash())), at(2)),
+        Recorded::Raced,
+        "a request appeared since the password was hashed as a new one"
+    );
+    assert_eq!(state.pending["dev1"].attempts, 1);
 }
 
 #[test]
 fn existing_users_full_registries_and_vanished_requests_record_nothing() {
     let mut state = state_with_pending(&[("dev1", false)]);
     state.unlock(at(0), Duration::from_secs(60));
-    state.approve(&named(&["dev1"]), &[], false, at(1));
+    state.approve(&named(&["dev1"]), &[], false, None, at(1));
     assert_eq!(
-        state.record_attempt(attempt("dev1", OfferedPassword::New(some_hash())), at(2)),
+        state.record_attempt(attempt("dev1", new_password(some_hash())), at(2)),
         Recorded::UserExists
     );
     assert_eq!(
@@ -391,11 +405,11 @@ fn existing_users_full_registries_and_vanished_requests_record_nothing() {
     );
     state.registry.max_pending = 1;
     assert_eq!(
-        state.record_attempt(attempt("dev3", OfferedPassword::New(some_hash())), at(2)),
+        state.record_attempt(attempt("dev3", new_password(some_hash())), at(2)),
         Recorded::Created
     );
     assert_eq!(
-        state.record_attempt(attempt("dev4", OfferedPassword::New(some_hash())), at(2)),
+        state.record_attempt(attempt("dev4", new_password(some_hash())), at(2)),
         Recorded::Full
     );
     assert!(!state.pending.contains_key("dev4"));
@@ -403,7 +417,7 @@ fn existing_users_full_registries_and_vanished_requests_record_nothing() {
         state.record_attempt(
             attempt(
                 "dev3",
-                OfferedPassword::Matches(state.pending["dev3"].password_hash.clone())
+                OfferedPassword::Matches(state.pending["dev3"].passwords[0].password_hash.clone())
             ),
             at(3)
         ),

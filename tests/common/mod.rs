@@ -73,19 +73,15 @@ impl Sandbox {
             .update(|state| {
                 let now = chrono::Utc::now();
                 for (name, password, conflict) in requests {
-                    state.pending.insert(
-                        name.to_string(),
-                        mqreg::state::PendingRequest {
-                            password_hash: password::hash(password, cheap_cost()),
-                            client_id: format!("{name}-client"),
-                            address: "127.0.0.1:40000".into(),
-                            protocol: "3.1.1".into(),
-                            first_seen: now,
-                            last_seen: now,
-                            attempts: 1,
-                            conflict: *conflict,
-                        },
+                    let mut request = mqreg::state::PendingRequest::new(
+                        password::hash(password, cheap_cost()),
+                        format!("{name}-client"),
+                        "127.0.0.1:40000".into(),
+                        "3.1.1".into(),
+                        now,
                     );
+                    request.conflict = *conflict;
+                    state.pending.insert(name.to_string(), request);
                 }
                 Ok(())
             })

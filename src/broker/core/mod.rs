@@ -24,6 +24,7 @@ pub mod trie;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::num::NonZeroU16;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -144,6 +145,7 @@ pub struct Will {
 
 struct Connection {
     serial: u64,
+    peer: Option<IpAddr>,
     outlet: Rc<dyn Outlet>,
     receive_max: usize,
     will: Option<Will>,
@@ -199,6 +201,8 @@ impl Session {
 pub struct ConnectRequest {
     pub client_id: Rc<str>,
     pub username: Rc<str>,
+    /// The client's address, for address bans.
+    pub peer: Option<IpAddr>,
     pub clean_start: bool,
     pub session_expiry: u32,
     pub receive_max: u16,
@@ -372,6 +376,7 @@ impl Broker {
         let receive_max = usize::from(request.receive_max.min(self.limits.max_inflight).max(1));
         session.connection = Some(Connection {
             serial,
+            peer: request.peer,
             outlet: request.outlet,
             receive_max,
             will: request.will,
@@ -856,28 +861,52 @@ impl Broker {
         self.pump(client_id);
     }
 
-    /// Applies a new state: connections of users that no longer exist are closed
-    /// and their sessions removed. Revoked permissions need nothing here: grants
-    /// are recomputed on the next packet or delivery.
+    /// Applies a new state: connections of users that no longer exist are
+    /// closed and their sessions removed; connections of disabled users, or
+    /// that a ban or a client id rule now refuses, are closed, their sessions
+    /// kept. Revoked permissions need nothing here: grants are recomputed on
+    /// the next packet or delivery.
     pub fn apply_state(&mut self) {
         let snapshot = self.live.snapshot();
-        let gone: Vec<Rc<str>> = self
-            .sessions
-            .values()
-            .filter(|session| !snapshot.state.users.contains_key(&*session.username))
-            .map(|session| session.client_id.clone())
-            .collect();
-        for client_id in gone {
-            if let Some(session) = self.sessions.get_mut(&client_id) {
+        let state = &snapshot.state;
+        let now = chrono::Utc::now();
+        let mut deleted = Vec::new();
+        for session in self.sessions.values_mut() {
+            if !state.users.contains_key(&*session.username) {
+                deleted.push(session.client_id.clone());
                 if let Some(connection) = session.connection.take() {
                     tracing::info!(
                         username = %printable(&session.username),
-                        client_id = %printable(&client_id),
+                        client_id = %printable(&session.client_id),
                         "user deleted: disconnecting"
                     );
                     connection.outlet.close(reason::NOT_AUTHORIZED);
                 }
+                continue;
             }
+            let Some(connection) = session.connection.as_mut() else {
+                continue;
+            };
+            if let Some(barrier) = state.barrier(
+                Some(&session.username),
+                &session.client_id,
+                connection.peer,
+                now,
+            ) {
+                tracing::info!(
+                    username = %printable(&session.username),
+                    client_id = %printable(&session.client_id),
+                    reason = %barrier,
+                    "disconnecting"
+                );
+                // The connection ends the usual way (its session stays as its
+                // expiry says), but without its will: a barred client's last
+                // word is not published.
+                connection.will = None;
+                connection.outlet.close(reason::ADMINISTRATIVE_ACTION);
+            }
+        }
+        for client_id in deleted {
             self.remove_session(&client_id);
         }
     }

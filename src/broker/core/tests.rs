@@ -71,11 +71,7 @@ fn broker(limits: Limits) -> (tempfile::TempDir, Broker) {
             for name in ["alice", "bob"] {
                 state.users.insert(
                     name.into(),
-                    User {
-                        password_hash: hash.clone(),
-                        roles: vec!["all".into()],
-                        created: chrono::Utc::now(),
-                    },
+                    User::new(hash.clone(), vec!["all".into()], chrono::Utc::now()),
                 );
             }
             Ok(())
@@ -94,6 +90,7 @@ fn connect(
 ) -> ConnectOutcome {
     broker
         .connect(ConnectRequest {
+            peer: None,
             client_id: client_id.into(),
             username: username.into(),
             clean_start,
@@ -352,6 +349,7 @@ fn a_disconnect_ends_a_clean_session_at_once_and_drops_the_will() {
     let (serial, _) = accepted(
         broker
             .connect(ConnectRequest {
+                peer: None,
                 client_id: "c".into(),
                 username: "alice".into(),
                 clean_start: true,

@@ -65,6 +65,7 @@ pub async fn connect(
         password: packet.password.as_ref().map(|bytes| bytes.to_vec()),
         client_id: client_id.clone(),
         address: peer_text(peer),
+        peer: peer.map(|peer| peer.ip()),
         protocol: "3.1.1",
     };
     let clean_session = packet.clean_session;
@@ -87,6 +88,7 @@ pub async fn connect(
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
         username: username.clone(),
+        peer: peer.map(|peer| peer.ip()),
         clean_start: clean_session,
         session_expiry: if clean_session { 0 } else { u32::MAX },
         receive_max: context.core_limits.max_inflight,

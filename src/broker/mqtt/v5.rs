@@ -106,6 +106,7 @@ pub async fn connect(
         password: packet.password.as_ref().map(|bytes| bytes.to_vec()),
         client_id: client_id.clone(),
         address: peer_text(peer),
+        peer: peer.map(|peer| peer.ip()),
         protocol: "5",
     };
     let clean_start = packet.clean_start;
@@ -138,6 +139,7 @@ pub async fn connect(
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
         username: username.clone(),
+        peer: peer.map(|peer| peer.ip()),
         clean_start,
         session_expiry,
         receive_max,

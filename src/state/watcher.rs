@@ -1,0 +1,109 @@
+//! Waiting for the state file to change.
+//!
+//! The CLI replaces the file with a rename, so the folder is watched (inotify
+//! through the `notify` crate) for events naming the file, and a change is
+//! seen within milliseconds. Watching can fail (no inotify instances left, a
+//! folder that does not exist yet, a file system that sends no events), so
+//! every wait also ends after the poll interval: callers compare the file's
+//! identity then, and a missed event costs at most one interval.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+pub struct FileWatcher {
+    folder: PathBuf,
+    name: OsString,
+    poll: Duration,
+    sender: Sender<()>,
+    events: Receiver<()>,
+    /// `None` until the folder could be watched; retried on every wait.
+    watcher: Option<RecommendedWatcher>,
+}
+
+impl FileWatcher {
+    /// Watches `path`; waits end at the latest after `poll`.
+    pub fn new(path: &Path, poll: Duration) -> Self {
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (sender, events) = mpsc::channel();
+        let mut watcher = Self {
+            folder,
+            name: path.file_name().unwrap_or_default().to_owned(),
+            poll,
+            sender,
+            events,
+            watcher: None,
+        };
+        watcher.start();
+        watcher
+    }
+
+    /// Whether change events arrive (else only the poll interval ends waits).
+    pub fn is_notified(&self) -> bool {
+        self.watcher.is_some()
+    }
+
+    fn start(&mut self) {
+        let sender = self.sender.clone();
+        let name = self.name.clone();
+        let handler = move |event: notify::Result<notify::Event>| {
+            let concerns_file = match &event {
+                Ok(event) => {
+                    is_complete_change(&event.kind)
+                        && event
+                            .paths
+                            .iter()
+                            .any(|path| path.file_name() == Some(name.as_os_str()))
+                }
+                // An overflowed queue may have lost the event we wanted.
+                Err(_) => true,
+            };
+            if concerns_file {
+                let _ = sender.send(());
+            }
+        };
+        let Ok(mut watcher) = notify::recommended_watcher(handler) else {
+            return;
+        };
+        if watcher
+            .watch(&self.folder, RecursiveMode::NonRecursive)
+            .is_ok()
+        {
+            self.watcher = Some(watcher);
+        }
+    }
+
+    /// Blocks until the file may have changed: an event named it, or the poll
+    /// interval passed. Events that arrived together are taken as one.
+    pub fn wait(&mut self) {
+        if self.watcher.is_none() {
+            self.start();
+        }
+        match self.events.recv_timeout(self.poll) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(self.poll),
+        }
+        while self.events.try_recv().is_ok() {}
+    }
+}
+
+/// Whether an event may mean a new version of the file is complete. A write
+/// in place (a hand edit with `>`, some editors) sends data events while it
+/// is half done, and reading then would see an empty or cut file: it is read
+/// when the writer closes it. The CLI's rename is complete when it lands.
+fn is_complete_change(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::Modify(ModifyKind::Data(_))
+            | EventKind::Access(
+                AccessKind::Open(_) | AccessKind::Read | AccessKind::Close(AccessMode::Read)
+            )
+    )
+}
