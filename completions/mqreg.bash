@@ -19,6 +19,9 @@ _mqreg() {
             mqreg,audit)
                 cmd="mqreg__subcmd__audit"
                 ;;
+            mqreg,ban)
+                cmd="mqreg__subcmd__ban"
+                ;;
             mqreg,generate-docs)
                 cmd="mqreg__subcmd__generate__subcmd__docs"
                 ;;
@@ -37,8 +40,35 @@ _mqreg() {
             mqreg,user)
                 cmd="mqreg__subcmd__user"
                 ;;
+            mqreg__subcmd__ban,add)
+                cmd="mqreg__subcmd__ban__subcmd__add"
+                ;;
+            mqreg__subcmd__ban,help)
+                cmd="mqreg__subcmd__ban__subcmd__help"
+                ;;
+            mqreg__subcmd__ban,list)
+                cmd="mqreg__subcmd__ban__subcmd__list"
+                ;;
+            mqreg__subcmd__ban,remove)
+                cmd="mqreg__subcmd__ban__subcmd__remove"
+                ;;
+            mqreg__subcmd__ban__subcmd__help,add)
+                cmd="mqreg__subcmd__ban__subcmd__help__subcmd__add"
+                ;;
+            mqreg__subcmd__ban__subcmd__help,help)
+                cmd="mqreg__subcmd__ban__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__ban__subcmd__help,list)
+                cmd="mqreg__subcmd__ban__subcmd__help__subcmd__list"
+                ;;
+            mqreg__subcmd__ban__subcmd__help,remove)
+                cmd="mqreg__subcmd__ban__subcmd__help__subcmd__remove"
+                ;;
             mqreg__subcmd__help,audit)
                 cmd="mqreg__subcmd__help__subcmd__audit"
+                ;;
+            mqreg__subcmd__help,ban)
+                cmd="mqreg__subcmd__help__subcmd__ban"
                 ;;
             mqreg__subcmd__help,generate-docs)
                 cmd="mqreg__subcmd__help__subcmd__generate__subcmd__docs"
@@ -58,8 +88,20 @@ _mqreg() {
             mqreg__subcmd__help,user)
                 cmd="mqreg__subcmd__help__subcmd__user"
                 ;;
+            mqreg__subcmd__help__subcmd__ban,add)
+                cmd="mqreg__subcmd__help__subcmd__ban__subcmd__add"
+                ;;
+            mqreg__subcmd__help__subcmd__ban,list)
+                cmd="mqreg__subcmd__help__subcmd__ban__subcmd__list"
+                ;;
+            mqreg__subcmd__help__subcmd__ban,remove)
+                cmd="mqreg__subcmd__help__subcmd__ban__subcmd__remove"
+                ;;
             mqreg__subcmd__help__subcmd__registry,approve)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__approve"
+                ;;
+            mqreg__subcmd__help__subcmd__registry,client-ids)
+                cmd="mqreg__subcmd__help__subcmd__registry__subcmd__client__subcmd__ids"
                 ;;
             mqreg__subcmd__help__subcmd__registry,list)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__list"
@@ -70,11 +112,17 @@ _mqreg() {
             mqreg__subcmd__help__subcmd__registry,reject)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__reject"
                 ;;
+            mqreg__subcmd__help__subcmd__registry,show)
+                cmd="mqreg__subcmd__help__subcmd__registry__subcmd__show"
+                ;;
             mqreg__subcmd__help__subcmd__registry,status)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__status"
                 ;;
             mqreg__subcmd__help__subcmd__registry,unlock)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__unlock"
+                ;;
+            mqreg__subcmd__help__subcmd__registry,watch)
+                cmd="mqreg__subcmd__help__subcmd__registry__subcmd__watch"
                 ;;
             mqreg__subcmd__help__subcmd__role,allow)
                 cmd="mqreg__subcmd__help__subcmd__role__subcmd__allow"
@@ -94,8 +142,17 @@ _mqreg() {
             mqreg__subcmd__help__subcmd__user,add)
                 cmd="mqreg__subcmd__help__subcmd__user__subcmd__add"
                 ;;
+            mqreg__subcmd__help__subcmd__user,client-ids)
+                cmd="mqreg__subcmd__help__subcmd__user__subcmd__client__subcmd__ids"
+                ;;
             mqreg__subcmd__help__subcmd__user,delete)
                 cmd="mqreg__subcmd__help__subcmd__user__subcmd__delete"
+                ;;
+            mqreg__subcmd__help__subcmd__user,disable)
+                cmd="mqreg__subcmd__help__subcmd__user__subcmd__disable"
+                ;;
+            mqreg__subcmd__help__subcmd__user,enable)
+                cmd="mqreg__subcmd__help__subcmd__user__subcmd__enable"
                 ;;
             mqreg__subcmd__help__subcmd__user,grant-role)
                 cmd="mqreg__subcmd__help__subcmd__user__subcmd__grant__subcmd__role"
@@ -115,6 +172,9 @@ _mqreg() {
             mqreg__subcmd__registry,approve)
                 cmd="mqreg__subcmd__registry__subcmd__approve"
                 ;;
+            mqreg__subcmd__registry,client-ids)
+                cmd="mqreg__subcmd__registry__subcmd__client__subcmd__ids"
+                ;;
             mqreg__subcmd__registry,help)
                 cmd="mqreg__subcmd__registry__subcmd__help"
                 ;;
@@ -127,14 +187,23 @@ _mqreg() {
             mqreg__subcmd__registry,reject)
                 cmd="mqreg__subcmd__registry__subcmd__reject"
                 ;;
+            mqreg__subcmd__registry,show)
+                cmd="mqreg__subcmd__registry__subcmd__show"
+                ;;
             mqreg__subcmd__registry,status)
                 cmd="mqreg__subcmd__registry__subcmd__status"
                 ;;
             mqreg__subcmd__registry,unlock)
                 cmd="mqreg__subcmd__registry__subcmd__unlock"
                 ;;
+            mqreg__subcmd__registry,watch)
+                cmd="mqreg__subcmd__registry__subcmd__watch"
+                ;;
             mqreg__subcmd__registry__subcmd__help,approve)
                 cmd="mqreg__subcmd__registry__subcmd__help__subcmd__approve"
+                ;;
+            mqreg__subcmd__registry__subcmd__help,client-ids)
+                cmd="mqreg__subcmd__registry__subcmd__help__subcmd__client__subcmd__ids"
                 ;;
             mqreg__subcmd__registry__subcmd__help,help)
                 cmd="mqreg__subcmd__registry__subcmd__help__subcmd__help"
@@ -148,11 +217,17 @@ _mqreg() {
             mqreg__subcmd__registry__subcmd__help,reject)
                 cmd="mqreg__subcmd__registry__subcmd__help__subcmd__reject"
                 ;;
+            mqreg__subcmd__registry__subcmd__help,show)
+                cmd="mqreg__subcmd__registry__subcmd__help__subcmd__show"
+                ;;
             mqreg__subcmd__registry__subcmd__help,status)
                 cmd="mqreg__subcmd__registry__subcmd__help__subcmd__status"
                 ;;
             mqreg__subcmd__registry__subcmd__help,unlock)
                 cmd="mqreg__subcmd__registry__subcmd__help__subcmd__unlock"
+                ;;
+            mqreg__subcmd__registry__subcmd__help,watch)
+                cmd="mqreg__subcmd__registry__subcmd__help__subcmd__watch"
                 ;;
             mqreg__subcmd__role,allow)
                 cmd="mqreg__subcmd__role__subcmd__allow"
@@ -193,8 +268,17 @@ _mqreg() {
             mqreg__subcmd__user,add)
                 cmd="mqreg__subcmd__user__subcmd__add"
                 ;;
+            mqreg__subcmd__user,client-ids)
+                cmd="mqreg__subcmd__user__subcmd__client__subcmd__ids"
+                ;;
             mqreg__subcmd__user,delete)
                 cmd="mqreg__subcmd__user__subcmd__delete"
+                ;;
+            mqreg__subcmd__user,disable)
+                cmd="mqreg__subcmd__user__subcmd__disable"
+                ;;
+            mqreg__subcmd__user,enable)
+                cmd="mqreg__subcmd__user__subcmd__enable"
                 ;;
             mqreg__subcmd__user,grant-role)
                 cmd="mqreg__subcmd__user__subcmd__grant__subcmd__role"
@@ -217,8 +301,17 @@ _mqreg() {
             mqreg__subcmd__user__subcmd__help,add)
                 cmd="mqreg__subcmd__user__subcmd__help__subcmd__add"
                 ;;
+            mqreg__subcmd__user__subcmd__help,client-ids)
+                cmd="mqreg__subcmd__user__subcmd__help__subcmd__client__subcmd__ids"
+                ;;
             mqreg__subcmd__user__subcmd__help,delete)
                 cmd="mqreg__subcmd__user__subcmd__help__subcmd__delete"
+                ;;
+            mqreg__subcmd__user__subcmd__help,disable)
+                cmd="mqreg__subcmd__user__subcmd__help__subcmd__disable"
+                ;;
+            mqreg__subcmd__user__subcmd__help,enable)
+                cmd="mqreg__subcmd__user__subcmd__help__subcmd__enable"
                 ;;
             mqreg__subcmd__user__subcmd__help,grant-role)
                 cmd="mqreg__subcmd__user__subcmd__help__subcmd__grant__subcmd__role"
@@ -245,7 +338,7 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --audit-log --help --version serve registry user role audit generate-docs help"
+            opts="-h -V --state --json --audit-log --help --version serve registry user role ban audit generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,6 +389,184 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__ban)
+            opts="-h --state --json --audit-log --help add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__add)
+            opts="-h --username --client-id --address --for --reason --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__help)
+            opts="add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__list)
+            opts="-h --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ban__subcmd__remove)
+            opts="-h --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__generate__subcmd__docs)
             opts="-h --out --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -323,7 +594,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help)
-            opts="serve registry user role audit generate-docs help"
+            opts="serve registry user role ban audit generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +610,62 @@ _mqreg() {
         mqreg__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ban)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ban__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ban__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ban__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -379,7 +706,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__registry)
-            opts="unlock lock status list approve reject"
+            opts="unlock lock status list approve client-ids show watch reject"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +720,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__registry__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__registry__subcmd__client__subcmd__ids)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -448,6 +789,20 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__help__subcmd__registry__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__help__subcmd__registry__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -463,6 +818,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__registry__subcmd__unlock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__registry__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -575,7 +944,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__user)
-            opts="list show add passwd delete grant-role revoke-role"
+            opts="list show add passwd delete grant-role revoke-role disable enable client-ids"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -602,7 +971,49 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__help__subcmd__user__subcmd__client__subcmd__ids)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__help__subcmd__user__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__user__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__user__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -687,7 +1098,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry)
-            opts="-h --state --json --audit-log --help unlock lock status list approve reject help"
+            opts="-h --state --json --audit-log --help unlock lock status list approve client-ids show watch reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,7 +1120,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__approve)
-            opts="-h --all --match --role --force --state --json --audit-log --help"
+            opts="-h --all --match --role --force --attempt --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -720,6 +1131,36 @@ _mqreg() {
                     return 0
                     ;;
                 --role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attempt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__registry__subcmd__client__subcmd__ids)
+            opts="-h --set --any --registered --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --set)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -739,7 +1180,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__help)
-            opts="unlock lock status list approve reject help"
+            opts="unlock lock status list approve client-ids show watch reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -753,6 +1194,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__registry__subcmd__help__subcmd__client__subcmd__ids)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -822,6 +1277,20 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__registry__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__registry__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -837,6 +1306,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__help__subcmd__unlock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__registry__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -920,6 +1403,28 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__registry__subcmd__show)
+            opts="-h --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__registry__subcmd__status)
             opts="-h --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -950,6 +1455,32 @@ _mqreg() {
             fi
             case "${prev}" in
                 --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__registry__subcmd__watch)
+            opts="-h --exec --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --exec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1269,7 +1800,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user)
-            opts="-h --state --json --audit-log --help list show add passwd delete grant-role revoke-role help"
+            opts="-h --state --json --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1316,7 +1847,77 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__user__subcmd__client__subcmd__ids)
+            opts="-h --set --any --registered --inherit --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__user__subcmd__delete)
+            opts="-h --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__user__subcmd__disable)
+            opts="-h --state --json --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__user__subcmd__enable)
             opts="-h --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1361,7 +1962,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__help)
-            opts="list show add passwd delete grant-role revoke-role help"
+            opts="list show add passwd delete grant-role revoke-role disable enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1388,7 +1989,49 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__user__subcmd__help__subcmd__client__subcmd__ids)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__user__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__user__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__user__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

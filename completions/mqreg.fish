@@ -33,6 +33,7 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "serve" -d 'Run the MQTT
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "user" -d 'Manage users and the roles they hold'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "ban" -d 'Refuse logins by username, client id or address'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the latest entries of the audit log'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -51,17 +52,20 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l state -d 'The stat
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "list" -d 'List pending requests'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "approve" -d 'Create users from pending requests'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "reject" -d 'Drop pending requests'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve reject help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "list" -d 'List pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "approve" -d 'Create users from pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "watch" -d 'Print each new or changed pending request as it appears, until interrupted'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "reject" -d 'Drop pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l for -d 'How long to stay open, like 90s, 10m or 1h (at most 24h)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
@@ -81,12 +85,29 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l role -d 'Grant this role to every approved user (repeatable)' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l attempt -d 'Which password attempt becomes the user\'s, numbered as `registry show USERNAME` lists them (needed with --force when there are several)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l all -d 'Every pending request (conflicted ones are skipped on approve)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l force -d 'Approve a named request even though it was seen with two passwords'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name. Registrations with other client ids are refused too' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id (the default)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) each user\'s registration was approved with'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l exec -d 'Run CMD (with `sh -c`) for each new request; see the environment above' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
@@ -98,20 +119,26 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Create users from pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Print each new or changed pending request as it appears, until interrupted'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "list" -d 'List users with their roles'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "show" -d 'Show one user'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "passwd" -d 'Set a new password, read from stdin (first line)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "delete" -d 'Remove a user; its live connections are closed'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "grant-role" -d 'Give a user roles'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "revoke-role" -d 'Take roles away from a user'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "list" -d 'List users with their roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "show" -d 'Show one user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "passwd" -d 'Set a new password, read from stdin (first line)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "delete" -d 'Remove a user; its live connections are closed'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "grant-role" -d 'Give a user roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "revoke-role" -d 'Take roles away from a user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "enable" -d 'Let a disabled user log in again'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
@@ -141,6 +168,22 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) its registration was approved with'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l inherit -d 'Follow the registry-wide rule (client_ids in [registry])'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users with their roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
@@ -148,6 +191,9 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Remove a user; its live connections are closed'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "grant-role" -d 'Give a user roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke-role" -d 'Take roles away from a user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Let a disabled user log in again'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
@@ -186,6 +232,35 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "disallow" -d 'Remove permissions from a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Remove a role, and it from every user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'List the bans in force'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Lift a ban'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l username -d 'Refuse this username (logins and registrations)' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l client-id -d 'Refuse this client id' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l address -d 'Refuse connections from this IP address or CIDR block' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l for -d 'Lift the ban after DURATION, like 30m, 12h or 7d [default: never]' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l reason -d 'Why, for `ban list` and the audit log' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the bans in force'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Lift a ban'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s n -l lines -d 'How many of the latest entries to show' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
@@ -196,18 +271,22 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d '
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role audit generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "list" -d 'List pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "approve" -d 'Create users from pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "watch" -d 'Print each new or changed pending request as it appears, until interrupted'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List users with their roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "show" -d 'Show one user'
@@ -216,8 +295,14 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "delete" -d 'Remove a user; its live connections are closed'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "grant-role" -d 'Give a user roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke-role" -d 'Take roles away from a user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "enable" -d 'Let a disabled user log in again'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "list" -d 'List roles with their permissions'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "create" -d 'Define a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "allow" -d 'Add permissions to a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "disallow" -d 'Remove permissions from a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "delete" -d 'Remove a role, and it from every user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "list" -d 'List the bans in force'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "remove" -d 'Lift a ban'

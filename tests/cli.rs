@@ -104,6 +104,7 @@ fn list_shows_pending_requests_in_the_contract_shape() {
             "conflict",
             "first_seen",
             "last_seen",
+            "passwords",
             "protocol",
             "username"
         ]
@@ -508,7 +509,7 @@ fn the_state_file_is_private() {
     assert_eq!(mode_of(&sandbox.state), 0o600);
     assert_eq!(mode_of(sandbox.state.parent().unwrap()), 0o700);
     let text = sandbox.text();
-    assert!(text.starts_with("version = 1"), "{text}");
+    assert!(text.starts_with("version = 2"), "{text}");
 }
 
 #[test]

@@ -73,6 +73,11 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::Registry(R::Lock) => ("registry lock", None),
         Command::Registry(R::Approve { .. }) => ("registry approve", None),
         Command::Registry(R::Reject { .. }) => ("registry reject", None),
+        Command::Registry(R::ClientIds {
+            set,
+            any,
+            registered,
+        }) if !set.is_empty() || *any || *registered => ("registry client-ids", None),
         Command::User(U::Add { user, .. }) => ("user add", Some(user.clone())),
         Command::User(U::Passwd { user }) => ("user passwd", Some(user.clone())),
         Command::User(U::Delete { user }) => ("user delete", Some(user.clone())),

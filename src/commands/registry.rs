@@ -10,7 +10,7 @@ use super::{now, parse_role, partial_result, Context};
 use crate::error::{Error, Result};
 use crate::output::{self, print_json};
 use crate::state::{
-    PendingRequest, RegistryStatus, Selection, SelectionOutcome, SkipReason, State,
+    ClientIdRule, PendingRequest, RegistryStatus, Selection, SelectionOutcome, SkipReason, State,
 };
 
 /// The longest window `unlock` accepts.
@@ -44,6 +44,24 @@ pub enum RegistryCommand {
         /// show USERNAME` lists them (needed with --force when there are several)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         attempt: Option<u32>,
+    },
+    /// Show or set which client ids users may connect with (a user's own rule,
+    /// `mqreg user client-ids`, wins)
+    #[command(after_help = "Examples:\n  \
+        mqreg registry client-ids --set '{username}' '{username}-*'\n  \
+        mqreg registry client-ids --registered\n  \
+        mqreg registry client-ids --any")]
+    ClientIds {
+        /// Only client ids matching one of these globs; {username} is the user's name.
+        /// Registrations with other client ids are refused too
+        #[arg(long, value_name = "PATTERN", num_args = 1.., conflicts_with_all = ["any", "registered"])]
+        set: Vec<String>,
+        /// Any client id (the default)
+        #[arg(long, conflicts_with = "registered")]
+        any: bool,
+        /// Only the client id(s) each user's registration was approved with
+        #[arg(long)]
+        registered: bool,
     },
     /// Show one pending request with every distinct password attempt, numbered
     Show {
@@ -183,6 +201,33 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
                 }
             }
             report_selection(context, "approved", &outcome, &roles, &selection.names)
+        }
+        RegistryCommand::ClientIds {
+            set,
+            any,
+            registered,
+        } => {
+            let rule = if !set.is_empty() {
+                Some(ClientIdRule::patterns(set).map_err(Error::usage)?)
+            } else if any {
+                Some(ClientIdRule::Any)
+            } else if registered {
+                Some(ClientIdRule::Registered)
+            } else {
+                None
+            };
+            let rule = match rule {
+                None => context.store.load()?.registry.client_ids,
+                Some(rule) => context.store.update(|state| {
+                    state.registry.client_ids = rule;
+                    Ok(state.registry.client_ids.clone())
+                })?,
+            };
+            if context.json {
+                return print_json(&serde_json::json!({ "client_ids": rule }));
+            }
+            println!("client ids: {rule} (users without a rule of their own)");
+            Ok(())
         }
         RegistryCommand::Show { name } => show(context, &context.store.load()?, &name),
         RegistryCommand::Watch { exec } => super::watch::exec(context, exec.as_deref()),

@@ -181,6 +181,18 @@ impl Sandbox {
             .unwrap();
     }
 
+    /// Turns the per-address flood limits off, for tests whose load comes
+    /// from 127.0.0.1 on purpose and is about something else.
+    pub fn without_flood_limits(&self) {
+        mqreg::state::store::Store::new(&self.state)
+            .update(|state| {
+                state.flood.max_refusals = 0;
+                state.flood.max_registrations = 0;
+                Ok(())
+            })
+            .unwrap();
+    }
+
     pub fn serve(&self) -> Broker {
         self.serve_with(&[])
     }

@@ -1,0 +1,570 @@
+//! Access control beyond the password, against a real broker with real
+//! clients (mosquitto's and a Rust one): client id rules, no takeover across
+//! users, disabled users, bans, flood limits, conflicting registrations, and
+//! `registry watch`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{eventually, Broker, Sandbox, Seen};
+use mqreg::state::store::Store;
+use serde_json::json;
+
+/// How long the contract gives the broker to act on a CLI change.
+const LIVE: Duration = Duration::from_millis(1500);
+const PASSWORD: &str = "device-secret";
+
+/// Users alice and bob (password `device-secret`) with the `sensor` role,
+/// which ties topics to the username and to the client id.
+fn sandbox() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run(&[
+            "role",
+            "create",
+            "sensor",
+            "--allow",
+            "readwrite:devices/{username}/#",
+            "--allow",
+            "read:commands/{client_id}",
+        ])
+        .ok();
+    for name in ["alice", "bob"] {
+        sandbox
+            .run_with_stdin(
+                &["user", "add", name, "--role", "sensor"],
+                &format!("{PASSWORD}\n"),
+            )
+            .ok();
+    }
+    sandbox
+}
+
+fn edit(sandbox: &Sandbox, change: impl FnOnce(&mut mqreg::state::State)) {
+    Store::new(&sandbox.state)
+        .update(|state| {
+            change(state);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// `mosquitto_pub` once as `user` with `client_id`; its exit code is the
+/// CONNACK code when refused (5 / 135 not authorized, 2 / 133 id rejected).
+fn publish_as(broker: &Broker, version: &str, user: &str, password: &str, client_id: &str) -> i32 {
+    broker
+        .mosquitto_pub(&[
+            "-V",
+            version,
+            "-u",
+            user,
+            "-P",
+            password,
+            "-i",
+            client_id,
+            "-t",
+            &format!("devices/{user}/x"),
+            "-m",
+            "hi",
+        ])
+        .0
+}
+
+/// A connected Rust client, or a panic.
+fn connected(broker: &Broker, client_id: &str, user: &str) -> common::Client {
+    let client = broker.client(client_id, user, PASSWORD);
+    client.expect_connected();
+    client
+}
+
+#[track_caller]
+fn assert_closed_within(client: &common::Client, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match client.next(left) {
+            Some(Seen::Closed) => return,
+            Some(_) => continue,
+            None => panic!("the connection was not closed within {timeout:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_registered_rule_binds_a_user_to_the_client_id_it_registered_with() {
+    let sandbox = sandbox();
+    sandbox
+        .run(&["registry", "client-ids", "--registered"])
+        .ok();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    assert_eq!(
+        publish_as(&broker, "311", "sensor1", PASSWORD, "board-1"),
+        5
+    );
+    sandbox
+        .run(&["registry", "approve", "sensor1", "--role", "sensor"])
+        .ok();
+    let user = sandbox.json(&["user", "show", "sensor1"]);
+    assert_eq!(user["client_ids"], json!("registered"), "{user}");
+    assert_eq!(user["registered_client_ids"], json!(["board-1"]), "{user}");
+    assert!(eventually(LIVE, || publish_as(
+        &broker, "311", "sensor1", PASSWORD, "board-1"
+    ) == 0));
+    assert_eq!(
+        publish_as(&broker, "311", "sensor1", PASSWORD, "board-2"),
+        5
+    );
+    assert_eq!(
+        publish_as(&broker, "5", "sensor1", PASSWORD, "board-2"),
+        135
+    );
+    assert!(
+        broker.log().contains("client id not allowed"),
+        "{}",
+        broker.log()
+    );
+    // Users made before the rule have no registered id: they are refused
+    // until given a rule of their own.
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice"), 5);
+    sandbox
+        .run(&["user", "client-ids", "alice", "--set", "{username}"])
+        .ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker, "311", "alice", PASSWORD, "alice"
+    ) == 0));
+}
+
+#[test]
+fn client_id_patterns_stop_one_user_reading_another_users_commands() {
+    let sandbox = sandbox();
+    let broker = sandbox.serve();
+    // With `any` (the default), alice can use bob's client id while he is
+    // away, and with it read commands/{client_id}: the hole the rule closes.
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "bob"), 0);
+    sandbox
+        .run(&[
+            "registry",
+            "client-ids",
+            "--set",
+            "{username}",
+            "{username}-*",
+        ])
+        .ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker, "311", "alice", PASSWORD, "bob"
+    ) == 5));
+    assert_eq!(publish_as(&broker, "5", "alice", PASSWORD, "bob-2"), 135);
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice"), 0);
+    assert_eq!(
+        publish_as(&broker, "5", "alice", PASSWORD, "alice-kitchen"),
+        0
+    );
+
+    // A narrower rule closes the live connections it refuses, within 1 s.
+    let live = connected(&broker, "alice-kitchen", "alice");
+    sandbox
+        .run(&["user", "client-ids", "alice", "--set", "{username}"])
+        .ok();
+    assert_closed_within(&live, LIVE);
+    let shown = sandbox.json(&["user", "client-ids", "alice"]);
+    assert_eq!(shown["client_ids"], json!(["{username}"]));
+    assert_eq!(shown["client_ids_own"], json!(true));
+    sandbox
+        .run(&["user", "client-ids", "alice", "--inherit"])
+        .ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker,
+        "311",
+        "alice",
+        PASSWORD,
+        "alice-kitchen"
+    ) == 0));
+    sandbox
+        .run(&["user", "client-ids", "alice", "--set", "[unclosed"])
+        .code(2);
+}
+
+#[test]
+fn a_registry_pattern_refuses_registrations_with_other_client_ids() {
+    let sandbox = sandbox();
+    sandbox
+        .run(&["registry", "client-ids", "--set", "{username}"])
+        .ok();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    assert_eq!(publish_as(&broker, "311", "sensor7", PASSWORD, "other"), 5);
+    assert_eq!(sandbox.json(&["registry", "list"]), json!([]));
+    assert_eq!(
+        publish_as(&broker, "311", "sensor7", PASSWORD, "sensor7"),
+        5
+    );
+    assert_eq!(
+        sandbox.json(&["registry", "list"])[0]["username"],
+        json!("sensor7")
+    );
+}
+
+#[test]
+fn another_users_live_client_id_is_refused_and_the_holder_keeps_it() {
+    // Contract: CONNACK 2 (3.1.1) / 0x85 (5), never a kick; the same user
+    // taking over its own session is MQTT-3.1.4-3 and keeps working.
+    let sandbox = sandbox();
+    let broker = sandbox.serve();
+    let holder = connected(&broker, "shared", "alice");
+    holder.subscribe("devices/alice/#");
+    assert_eq!(publish_as(&broker, "311", "bob", PASSWORD, "shared"), 2);
+    assert_eq!(publish_as(&broker, "5", "bob", PASSWORD, "shared"), 133);
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-2"), 0);
+    assert_eq!(
+        holder.message(Duration::from_secs(5)),
+        Some(("devices/alice/x".into(), "hi".into())),
+        "the holder is still connected and subscribed"
+    );
+    let (code, _) = broker.mosquitto_pub(&[
+        "-u",
+        "alice",
+        "-P",
+        PASSWORD,
+        "-i",
+        "shared",
+        "-t",
+        "devices/alice/y",
+        "-m",
+        "mine",
+    ]);
+    assert_eq!(code, 0, "the same user takes its session over");
+    assert_closed_within(&holder, Duration::from_secs(5));
+}
+
+#[test]
+fn a_disabled_user_is_refused_and_disconnected_and_enable_undoes_it() {
+    let sandbox = sandbox();
+    let broker = sandbox.serve();
+    let live = connected(&broker, "alice-1", "alice");
+    let shown = sandbox.json(&["user", "disable", "alice"]);
+    assert_eq!(shown["disabled"], json!(true));
+    assert_closed_within(&live, LIVE);
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 5);
+    assert_eq!(publish_as(&broker, "5", "alice", PASSWORD, "alice-1"), 135);
+    assert_eq!(publish_as(&broker, "311", "bob", PASSWORD, "bob-1"), 0);
+    let user = sandbox.json(&["user", "show", "alice"]);
+    assert_eq!(user["roles"], json!(["sensor"]), "roles are kept");
+    sandbox.run(&["user", "enable", "alice"]).ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker, "311", "alice", PASSWORD, "alice-1"
+    ) == 0));
+    sandbox.run(&["user", "disable", "nobody1"]).code(3);
+    let audit = std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"user disable\""), "{audit}");
+}
+
+#[test]
+fn an_address_ban_closes_connections_and_refuses_logins_and_registrations() {
+    let sandbox = sandbox();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let live = connected(&broker, "alice-1", "alice");
+    let ban = sandbox.json(&[
+        "ban",
+        "add",
+        "--address",
+        "127.0.0.1/8",
+        "--reason",
+        "lab network",
+    ]);
+    assert_eq!(ban["kind"], json!("address"));
+    assert_eq!(ban["value"], json!("127.0.0.0/8"), "written canonical");
+    assert_eq!(ban["until"], json!(null));
+    assert_closed_within(&live, LIVE);
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 5);
+    assert_eq!(
+        publish_as(&broker, "5", "newdevice", PASSWORD, "new-1"),
+        135
+    );
+    assert_eq!(
+        sandbox.json(&["registry", "list"]),
+        json!([]),
+        "no registration"
+    );
+    let bans = sandbox.json(&["ban", "list"]);
+    assert_eq!(bans.as_array().unwrap().len(), 1);
+    assert_eq!(bans[0]["reason"], json!("lab network"));
+    let id = ban["id"].as_u64().unwrap().to_string();
+    sandbox.run(&["ban", "remove", &id]).ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker, "311", "alice", PASSWORD, "alice-1"
+    ) == 0));
+    sandbox.run(&["ban", "remove", &id]).code(3);
+    sandbox
+        .run(&["ban", "add", "--address", "300.1.2.3"])
+        .code(2)
+        .stderr_has("invalid address");
+    sandbox
+        .run(&["ban", "add", "--reason", "no target"])
+        .code(2);
+}
+
+#[test]
+fn username_and_client_id_bans_match_only_what_they_name_and_expire() {
+    let sandbox = sandbox();
+    // The retries below would trip the flood limit, which has a test of its own.
+    edit(&sandbox, |state| state.flood.max_refusals = 0);
+    let broker = sandbox.serve();
+    sandbox
+        .run(&["ban", "add", "--client-id", "evil-board"])
+        .ok();
+    sandbox
+        .run(&["ban", "add", "--username", "bob", "--for", "2s"])
+        .ok();
+    assert!(eventually(LIVE, || publish_as(
+        &broker,
+        "311",
+        "alice",
+        PASSWORD,
+        "evil-board"
+    ) == 5));
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 0);
+    assert_eq!(publish_as(&broker, "311", "bob", PASSWORD, "bob-1"), 5);
+    // The username ban lifts itself; the client id ban stays.
+    assert!(eventually(Duration::from_secs(5), || publish_as(
+        &broker, "311", "bob", PASSWORD, "bob-1"
+    ) == 0));
+    let bans = sandbox.json(&["ban", "list"]);
+    assert_eq!(bans.as_array().unwrap().len(), 1, "{bans}");
+    assert_eq!(bans[0]["kind"], json!("client_id"));
+}
+
+#[test]
+fn the_flood_limit_shuts_an_address_out_then_lets_it_back() {
+    let sandbox = sandbox();
+    edit(&sandbox, |state| {
+        state.flood.max_refusals = 3;
+        state.flood.ban_for = Duration::from_secs(2);
+    });
+    let broker = sandbox.serve();
+    for _ in 0..3 {
+        assert_eq!(
+            publish_as(&broker, "311", "alice", "wrong-pw", "alice-1"),
+            5
+        );
+    }
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 0);
+    // The fourth refusal empties the bucket: the right password is now
+    // refused too, without being checked.
+    assert_eq!(
+        publish_as(&broker, "311", "alice", "wrong-pw", "alice-1"),
+        5
+    );
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 5);
+    assert_eq!(publish_as(&broker, "5", "bob", PASSWORD, "bob-1"), 135);
+    let log = broker.log();
+    assert_eq!(log.matches("address shut out").count(), 1, "{log}");
+    assert!(log.contains("more than 3 refused logins in 1m"), "{log}");
+    assert!(eventually(Duration::from_secs(5), || publish_as(
+        &broker, "311", "alice", PASSWORD, "alice-1"
+    ) == 0));
+    assert_eq!(broker.log().matches("address shut out").count(), 1);
+    let audit = std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl")).unwrap();
+    assert_eq!(audit.matches("address shut out").count(), 1, "{audit}");
+}
+
+#[test]
+fn the_registration_limit_bounds_new_requests_per_address() {
+    let sandbox = sandbox();
+    edit(&sandbox, |state| state.flood.max_registrations = 2);
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    for index in 0..5 {
+        let name = format!("newdev{index}");
+        assert_eq!(publish_as(&broker, "311", &name, PASSWORD, &name), 5);
+    }
+    // Two fit the bucket, the third tripped it, the rest were not looked at.
+    assert_eq!(
+        sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(broker.log().contains("more than 2 registration attempts"));
+}
+
+#[test]
+fn every_distinct_password_of_a_conflicted_request_is_kept_and_one_is_chosen() {
+    let sandbox = sandbox();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    for (password, client_id) in [
+        ("first-pw", "board-a"),
+        ("second-pw", "board-b"),
+        ("first-pw", "board-a2"),
+    ] {
+        assert_eq!(
+            publish_as(&broker, "311", "sensor3", password, client_id),
+            5
+        );
+    }
+    let listed = &sandbox.json(&["registry", "list"])[0];
+    assert_eq!(
+        (
+            listed["attempts"].clone(),
+            listed["passwords"].clone(),
+            listed["conflict"].clone()
+        ),
+        (json!(3), json!(2), json!(true))
+    );
+    let table = sandbox.run(&["registry", "show", "sensor3"]).ok();
+    assert!(table.stdout.contains("board-b"), "{}", table.stdout);
+    assert!(!table.stdout.contains("argon2"), "{}", table.stdout);
+    sandbox
+        .run(&["registry", "approve", "sensor3", "--force"])
+        .code(2)
+        .stderr_has("board-b");
+    sandbox
+        .run(&[
+            "registry",
+            "approve",
+            "sensor3",
+            "--force",
+            "--attempt",
+            "3",
+        ])
+        .code(2);
+    sandbox
+        .run(&["registry", "approve", "--all", "--attempt", "2"])
+        .code(2);
+    sandbox
+        .run(&[
+            "registry",
+            "approve",
+            "sensor3",
+            "--force",
+            "--attempt",
+            "2",
+            "--role",
+            "sensor",
+        ])
+        .ok();
+    let user = sandbox.json(&["user", "show", "sensor3"]);
+    assert_eq!(user["registered_client_ids"], json!(["board-b"]));
+    assert!(eventually(LIVE, || publish_as(
+        &broker,
+        "311",
+        "sensor3",
+        "second-pw",
+        "board-b"
+    ) == 0));
+    assert_eq!(
+        publish_as(&broker, "311", "sensor3", "first-pw", "board-a"),
+        5
+    );
+    sandbox.run(&["registry", "show", "sensor3"]).code(3);
+}
+
+/// `mqreg registry watch`, its stdout lines on a channel; killed when dropped.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    fn start(sandbox: &Sandbox, args: &[&str]) -> Self {
+        let mut all = vec!["registry", "watch"];
+        all.extend_from_slice(args);
+        let mut child = sandbox
+            .command(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn next(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a line from registry watch")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn registry_watch_streams_a_real_devices_registration_and_runs_exec() {
+    let sandbox = sandbox();
+    sandbox.run(&["registry", "unlock"]).ok();
+    sandbox.seed_pending(&[("early1", "early-secret", false)]);
+    let broker = sandbox.serve();
+    let ran = sandbox.dir.path().join("ran.txt");
+    let command = format!(
+        "echo \"$MQREG_EVENT $MQREG_USERNAME $MQREG_CLIENT_ID $MQREG_CONFLICT\" >> '{}'",
+        ran.display()
+    );
+    let watch = Watch::start(&sandbox, &["--json", "--exec", &command]);
+    // Requests already pending come first: the watch is running.
+    let first: serde_json::Value = serde_json::from_str(&watch.next()).unwrap();
+    assert_eq!(
+        (first["event"].clone(), first["username"].clone()),
+        (json!("existing"), json!("early1"))
+    );
+
+    assert_eq!(
+        publish_as(&broker, "5", "sensor9", PASSWORD, "board-9"),
+        135
+    );
+    let new: serde_json::Value = serde_json::from_str(&watch.next()).unwrap();
+    assert_eq!(new["event"], json!("new"));
+    assert_eq!(new["username"], json!("sensor9"));
+    assert_eq!(new["client_id"], json!("board-9"));
+    assert_eq!(new["protocol"], json!("5"));
+    assert_eq!(new["passwords"][0]["attempt"], json!(1));
+
+    assert_eq!(
+        publish_as(&broker, "311", "sensor9", PASSWORD, "board-9"),
+        5
+    );
+    let changed: serde_json::Value = serde_json::from_str(&watch.next()).unwrap();
+    assert_eq!(
+        (changed["event"].clone(), changed["attempts"].clone()),
+        (json!("changed"), json!(2))
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&ran).is_ok_and(|text| text == "new sensor9 board-9 false\n")
+    }));
+}
+
+#[test]
+fn registry_watch_works_without_a_broker() {
+    let sandbox = sandbox();
+    let watch = Watch::start(&sandbox, &[]);
+    assert!(watch.next().starts_with("EVENT"), "a header first");
+    sandbox.seed_pending(&[("pump1", "pump-secret", true)]);
+    let line = watch.next();
+    assert!(line.starts_with("new"), "{line}");
+    assert!(
+        line.contains("pump1") && line.contains("pump1-client"),
+        "{line}"
+    );
+}
