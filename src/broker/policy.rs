@@ -7,13 +7,16 @@
 //! ever runs on the thread that routes messages.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::auth::{Authenticator, Login, Refusal, Verdict};
 use super::flood::{Charge, FloodGuard, ShutOut};
 use super::live::LiveState;
 use crate::audit::{AuditLog, Entry};
 use crate::names::printable;
+
+/// How long a shut-out address waits for its refusal.
+const SHUT_OUT_ANSWER_DELAY: Duration = Duration::from_secs(1);
 
 pub struct Policy {
     authenticator: Arc<Authenticator>,
@@ -41,12 +44,15 @@ impl Policy {
     /// costs no thread switch, and argon2 work goes to the hashing threads
     /// and state writes to the writer task either way.
     pub async fn login(&self, login: Login) -> Verdict {
-        // A shut-out address is answered at once and silently: its ban was
-        // logged when it began, and its attempts cost nothing.
+        // A shut-out address is answered silently (its ban was logged when
+        // it began) and without looking at the credentials, but only after a
+        // while: answered at once, a flooding client would loop as fast as the
+        // broker answers, taking the CPU that logins need. The wait is a timer.
         if login
             .peer
             .is_some_and(|peer| self.flood.is_shut_out(peer, Instant::now()))
         {
+            tokio::time::sleep(SHUT_OUT_ANSWER_DELAY).await;
             return Err(Refusal::ShutOut);
         }
         let verdict = self.authenticator.authenticate(&login).await;
@@ -126,8 +132,10 @@ impl Policy {
 
 /// Which flood bucket a refusal counts against, if any. A device waiting for
 /// approval with its own password counts nowhere (its retries cost no argon2
-/// work); refusals that are the broker's own doing (busy, a race, a state
-/// file error) count nowhere either.
+/// work); refusals that are the broker's own doing (a race, a state file
+/// error) count nowhere either. "Busy" counts: password checks are bounded
+/// per user and in all, and whoever keeps running into the bound is most
+/// likely the one filling it.
 fn flood_charge(refusal: &Refusal) -> Option<Charge> {
     match refusal {
         Refusal::Pending {
@@ -135,7 +143,6 @@ fn flood_charge(refusal: &Refusal) -> Option<Charge> {
         } => Some(Charge::Registration),
         Refusal::Pending { .. }
         | Refusal::ShutOut
-        | Refusal::Busy
         | Refusal::PendingGone
         | Refusal::PendingRaced
         | Refusal::StateError => None,
@@ -145,6 +152,7 @@ fn flood_charge(refusal: &Refusal) -> Option<Charge> {
         | Refusal::RegistryLocked
         | Refusal::PasswordAgainstPolicy
         | Refusal::PendingFull
+        | Refusal::Busy
         | Refusal::Barred(_) => Some(Charge::Refusal),
     }
 }

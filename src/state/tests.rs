@@ -425,3 +425,246 @@ fn existing_users_full_registries_and_vanished_requests_record_nothing() {
         "a full registry still updates the requests it holds"
     );
 }
+
+#[test]
+fn each_distinct_password_is_kept_up_to_the_bound() {
+    let mut state = State::default();
+    state.unlock(at(0), Duration::from_secs(600));
+    let first = some_hash();
+    state.record_attempt(attempt("dev1", new_password(first.clone())), at(1));
+    let mut known = vec![first];
+    for second in 2..=MAX_PASSWORDS_PER_REQUEST + 2 {
+        let hash = some_hash();
+        let offered = OfferedPassword::New {
+            checked: known.clone(),
+            // Past the bound the broker does not even hash it.
+            hash: (known.len() < MAX_PASSWORDS_PER_REQUEST).then(|| hash.clone()),
+        };
+        assert_eq!(
+            state.record_attempt(attempt("dev1", offered), at(second as i64)),
+            Recorded::Updated { conflict: true }
+        );
+        if known.len() < MAX_PASSWORDS_PER_REQUEST {
+            known.push(hash);
+        }
+    }
+    let request = &state.pending["dev1"];
+    assert_eq!(request.passwords.len(), MAX_PASSWORDS_PER_REQUEST);
+    assert_eq!(request.attempts, MAX_PASSWORDS_PER_REQUEST as u64 + 2);
+    assert_eq!(request.password_hashes(), known);
+    // A known password counts against its own attempt.
+    state.record_attempt(
+        attempt("dev1", OfferedPassword::Matches(known[1].clone())),
+        at(50),
+    );
+    let second = &state.pending["dev1"].passwords[1];
+    assert_eq!((second.count, second.last_seen), (2, at(50)));
+}
+
+#[test]
+fn approving_a_request_with_several_passwords_needs_the_attempt_number() {
+    let mut state = State::default();
+    state.unlock(at(0), Duration::from_secs(600));
+    let first = some_hash();
+    let second = some_hash();
+    state.record_attempt(attempt("dev1", new_password(first.clone())), at(1));
+    let mut other = attempt(
+        "dev1",
+        OfferedPassword::New {
+            checked: vec![first.clone()],
+            hash: Some(second.clone()),
+        },
+    );
+    other.client_id = "impostor".into();
+    state.record_attempt(other, at(2));
+    let skipped = |outcome: SelectionOutcome| outcome.skipped[0].1;
+    assert_eq!(
+        skipped(state.approve(&named(&["dev1"]), &[], false, None, at(3))),
+        SkipReason::Conflict
+    );
+    assert_eq!(
+        skipped(state.approve(&named(&["dev1"]), &[], true, None, at(3))),
+        SkipReason::NeedsAttempt
+    );
+    assert_eq!(
+        skipped(state.approve(&named(&["dev1"]), &[], true, Some(3), at(3))),
+        SkipReason::NoSuchAttempt
+    );
+    assert_eq!(
+        skipped(state.approve(&named(&["dev1"]), &[], true, Some(0), at(3))),
+        SkipReason::NoSuchAttempt
+    );
+    let outcome = state.approve(&named(&["dev1"]), &[], true, Some(2), at(3));
+    assert_eq!(outcome.done, vec!["dev1"]);
+    let user = &state.users["dev1"];
+    assert_eq!(user.password_hash, second);
+    assert_eq!(user.registered_client_ids, vec!["impostor"]);
+}
+
+#[test]
+fn a_schema_1_pending_request_reads_as_one_password() {
+    let hash = some_hash();
+    let text = format!(
+        "version = 1\n[pending.dev1]\npassword_hash = \"{hash}\"\nclient_id = \"c1\"\n\
+         address = \"10.0.0.1:1\"\nprotocol = \"5\"\nfirst_seen = \"2027-01-15T08:00:00Z\"\n\
+         last_seen = \"2027-01-15T08:05:00Z\"\nattempts = 3\nconflict = false\n"
+    );
+    let state: State = toml::from_str(&text).unwrap();
+    let request = &state.pending["dev1"];
+    assert_eq!(request.passwords.len(), 1);
+    assert_eq!(request.passwords[0].password_hash, hash);
+    assert_eq!(request.passwords[0].count, 3);
+    assert_eq!(request.passwords[0].client_id, "c1");
+    assert!(state.check().is_ok());
+    let empty = "[pending.dev1]\nclient_id = \"c\"\naddress = \"a\"\nprotocol = \"5\"\n\
+                 first_seen = \"2027-01-15T08:00:00Z\"\nlast_seen = \"2027-01-15T08:00:00Z\"\nattempts = 1\n";
+    assert!(
+        toml::from_str::<State>(empty).is_err(),
+        "a request needs a password"
+    );
+}
+
+#[test]
+fn client_id_rules_allow_what_they_say() {
+    let registered = vec!["board-1".to_string()];
+    assert!(ClientIdRule::Any.allows("dev1", "anything", &[]));
+    assert!(ClientIdRule::Registered.allows("dev1", "board-1", &registered));
+    assert!(!ClientIdRule::Registered.allows("dev1", "board-2", &registered));
+    assert!(!ClientIdRule::Registered.allows("dev1", "", &[]));
+    let rule = ClientIdRule::patterns(vec!["{username}".into(), "{username}-*".into()]).unwrap();
+    assert!(rule.allows("dev1", "dev1", &[]));
+    assert!(rule.allows("dev1", "dev1-kitchen", &[]));
+    assert!(!rule.allows("dev1", "dev10", &[]));
+    assert!(!rule.allows("dev1", "dev2-kitchen", &[]));
+    assert!(
+        !rule.allows("dev.1", "devx1", &[]),
+        "'.' in a name is literal"
+    );
+    assert!(rule.allows_registration("dev1", "dev1-a"));
+    assert!(!rule.allows_registration("dev1", "other"));
+    assert!(ClientIdRule::Registered.allows_registration("dev1", "other"));
+    assert!(ClientIdRule::patterns(vec![]).is_err());
+    assert!(ClientIdRule::patterns(vec!["[oops".into()]).is_err());
+    // As the file writes them.
+    for (rule, text) in [
+        (ClientIdRule::Any, "\"any\""),
+        (ClientIdRule::Registered, "\"registered\""),
+        (
+            ClientIdRule::Patterns(vec!["{username}".into()]),
+            "[\"{username}\"]",
+        ),
+    ] {
+        assert_eq!(serde_json::to_string(&rule).unwrap(), text);
+        assert_eq!(serde_json::from_str::<ClientIdRule>(text).unwrap(), rule);
+    }
+    assert!(serde_json::from_str::<ClientIdRule>("\"some\"").is_err());
+}
+
+#[test]
+fn barriers_come_from_bans_disabled_users_and_client_id_rules() {
+    let mut state = State::default();
+    state
+        .users
+        .insert("dev1".into(), User::new(some_hash(), vec![], at(0)));
+    let peer: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+    assert_eq!(state.barrier(Some("dev1"), "c", Some(peer), at(1)), None);
+    let ban = state.add_ban(
+        BanKind::Address,
+        access::parse_address_ban("192.0.2.99/24").unwrap(),
+        Some(at(10)),
+        None,
+        at(0),
+    );
+    assert_eq!(ban.value, "192.0.2.0/24");
+    assert_eq!(
+        state.barrier(Some("dev1"), "c", Some(mapped), at(1)),
+        Some(Barrier::Banned {
+            id: 1,
+            kind: BanKind::Address
+        }),
+        "an IPv4-mapped address is the IPv4 address"
+    );
+    assert_eq!(
+        state.barrier(None, "c", Some(peer), at(1)),
+        Some(Barrier::Banned {
+            id: 1,
+            kind: BanKind::Address
+        }),
+        "unknown users and registrations too"
+    );
+    assert_eq!(
+        state.barrier(Some("dev1"), "c", Some(peer), at(10)),
+        None,
+        "expired"
+    );
+    state.prune_expired(at(10));
+    assert!(state.bans.is_empty(), "expired bans vanish on save");
+    let id = state
+        .add_ban(BanKind::ClientId, "evil".into(), None, None, at(0))
+        .id;
+    assert_eq!(id, 1, "ids are reused once free");
+    assert!(state.barrier(Some("dev1"), "evil", None, at(1)).is_some());
+    assert!(state.barrier(Some("dev1"), "evil2", None, at(1)).is_none());
+    assert!(state.remove_ban(id));
+    assert!(!state.remove_ban(id));
+    state.users.get_mut("dev1").unwrap().disabled = true;
+    assert_eq!(
+        state.barrier(Some("dev1"), "c", None, at(1)),
+        Some(Barrier::Disabled)
+    );
+    let user = state.users.get_mut("dev1").unwrap();
+    user.disabled = false;
+    user.client_ids = Some(ClientIdRule::patterns(vec!["{username}".into()]).unwrap());
+    assert_eq!(
+        state.barrier(Some("dev1"), "c", None, at(1)),
+        Some(Barrier::ClientIdNotAllowed)
+    );
+    assert_eq!(state.barrier(Some("dev1"), "dev1", None, at(1)), None);
+    assert!(access::parse_address_ban("10.0.0.0/33").is_err());
+    assert!(access::parse_address_ban("host.example").is_err());
+    assert_eq!(
+        access::parse_address_ban("::ffff:10.1.2.3").unwrap(),
+        "10.1.2.3"
+    );
+}
+
+#[test]
+fn the_new_fields_round_trip_through_both_writers() {
+    let mut state = state_with_pending(&[("dev1", false)]);
+    let mut user = User::new(some_hash(), vec!["r".into()], at(0));
+    user.disabled = true;
+    user.client_ids = Some(ClientIdRule::Patterns(vec!["{username}-*".into()]));
+    user.registered_client_ids = vec!["board \"1\"".into()];
+    state.users.insert("dev2".into(), user);
+    state.users.insert(
+        "dev3".into(),
+        User {
+            client_ids: Some(ClientIdRule::Registered),
+            ..User::new(some_hash(), vec![], at(0))
+        },
+    );
+    state.registry.client_ids = ClientIdRule::Registered;
+    state.flood.max_refusals = 7;
+    state.add_ban(
+        BanKind::Username,
+        "dev9".into(),
+        Some(at(99)),
+        Some("why \"not\"".into()),
+        at(0),
+    );
+    let second = some_hash();
+    let request = state.pending.get_mut("dev1").unwrap();
+    request.passwords.push(PasswordAttempt {
+        password_hash: second,
+        ..request.passwords[0].clone()
+    });
+    request.conflict = true;
+    let text = bulk::serialize(&state).unwrap();
+    let back: State = toml::from_str(&text).unwrap();
+    assert_eq!(back, state, "{text}");
+    assert_eq!(
+        toml::from_str::<State>(&toml::to_string(&state).unwrap()).unwrap(),
+        state
+    );
+}
