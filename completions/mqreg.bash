@@ -1734,7 +1734,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --state --json --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --log-format --state --json --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1782,6 +1782,10 @@ _mqreg() {
                     ;;
                 --max-topic-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --state)

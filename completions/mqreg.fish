@@ -24,7 +24,7 @@ function __fish_mqreg_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c mqreg -n "__fish_mqreg_needs_command" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_needs_command" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_needs_command" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_needs_command" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -48,11 +48,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l connect-timeout -d
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-packet-size -d 'Largest MQTT packet accepted, in bytes; larger ones close the connection' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-levels -d 'Most levels in a topic or filter (PUBLISH, SUBSCRIBE, wills)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-bytes -d 'Most bytes in a topic or filter' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l log-format -d 'Log line format on stderr: text for people, json (one object per line) for log shippers' -r -f -a "text\t''
+json\t''"
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -s h -l help -d 'Print help'
@@ -67,49 +69,49 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_see
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l for -d 'How long to stay open, like 90s, 10m or 1h (at most 24h)' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l role -d 'Grant this role to every approved user (repeatable)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l attempt -d 'Which password attempt becomes the user\'s, numbered as `registry show USERNAME` lists them (needed with --force when there are several)' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l all -d 'Every pending request (conflicted ones are skipped on approve)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l force -d 'Approve a named request even though it was seen with two passwords'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name. Registrations with other client ids are refused too' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id (the default)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) each user\'s registration was approved with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l exec -d 'Run CMD (with `sh -c`) for each new request; see the environment above' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l all -d 'Every pending request (conflicted ones are skipped on approve)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
@@ -124,7 +126,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Print each new or changed pending request as it appears, until interrupted'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help'
@@ -139,45 +141,45 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "enable" -d 'Let a disabled user log in again'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l role -d 'Grant this role (repeatable)' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) its registration was approved with'
@@ -195,7 +197,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Let a disabled user log in again'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -s h -l help -d 'Print help'
@@ -205,24 +207,24 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "disallow" -d 'Remove permissions from a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "delete" -d 'Remove a role, and it from every user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l allow -d 'ACCESS:FILTER, e.g. write:devices/{username}/# (repeatable); ACCESS is read (subscribe), write (publish) or readwrite' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
@@ -232,7 +234,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "disallow" -d 'Remove permissions from a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Remove a role, and it from every user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
@@ -245,15 +247,15 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l address -d 'Refuse connections from this IP address or CIDR block' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l for -d 'Lift the ban after DURATION, like 30m, 12h or 7d [default: never]' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l reason -d 'Why, for `ban list` and the audit log' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
@@ -262,12 +264,12 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Lift a ban'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s n -l lines -d 'How many of the latest entries to show' -r
-complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l out -d 'Folder that receives completions/ and man/' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help'

@@ -8,13 +8,15 @@
 //! concurrent writers never interleave within a line. Passwords never reach it:
 //! the CLI reads them from stdin, and the broker writes names and reasons only.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use crate::state::files::Owner;
 
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,8 @@ pub struct AuditLog {
     path: PathBuf,
     /// Kept open by the broker, which appends often.
     file: Mutex<Option<File>>,
+    /// Who a newly created log must belong to (see `state::files`).
+    owner: Option<Owner>,
 }
 
 impl AuditLog {
@@ -59,7 +63,21 @@ impl AuditLog {
         Self {
             path,
             file: Mutex::new(None),
+            owner: None,
         }
+    }
+
+    /// Creates the log, when it must, as `owner`'s: root writing beside a
+    /// service user's state leaves the service user's log.
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Closes the log; the next line opens it again by name, so a log
+    /// rotated by renaming continues in a new file (SIGHUP).
+    pub fn reopen(&self) {
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// `audit.jsonl` in the state file's folder.
@@ -82,13 +100,7 @@ impl AuditLog {
                     .mode(0o700)
                     .create(folder)?;
             }
-            *file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o600)
-                    .open(&self.path)?,
-            );
+            *file = Some(crate::state::files::open_append(&self.path, self.owner)?);
         }
         file.as_mut().expect("opened above").write_all(&line)
     }

@@ -31,8 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root,
-    /// else $XDG_STATE_HOME/mqreg/state.toml]
+    /// The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or
+    /// whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
 

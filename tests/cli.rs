@@ -28,7 +28,10 @@ fn a_new_registry_is_locked_and_empty() {
     let status = sandbox.json(&["registry", "status"]);
     assert_eq!(
         status,
-        json!({"locked": true, "unlocked_until": null, "remaining_seconds": 0, "pending": 0})
+        json!({
+            "locked": true, "unlocked_until": null, "remaining_seconds": 0, "pending": 0,
+            "state": sandbox.state.display().to_string(), "served_by": null
+        })
     );
     assert!(!sandbox.state.exists(), "reading creates no file");
 }

@@ -103,6 +103,13 @@ impl LiveState {
         }
     }
 
+    /// Re-reads the file even if it looks unchanged (SIGHUP). Blocking, but
+    /// short: one read and parse.
+    pub fn reload(&self) -> Option<Arc<Snapshot>> {
+        *self.seen.lock().expect("identity lock poisoned") = None;
+        self.refresh()
+    }
+
     /// Makes `state` current (after the broker's own write, say).
     pub fn install(&self, state: State) -> Arc<Snapshot> {
         let mut current = self.current.write().expect("state lock poisoned");

@@ -25,6 +25,7 @@ use super::mqtt::{self, Context, ProtocolLimits};
 use super::policy::Policy;
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
+use crate::state::served::ServedBy;
 use crate::state::watcher::FileWatcher;
 
 /// How often the state file is checked for changes made by the CLI when no
@@ -89,6 +90,8 @@ pub fn run(
             MAX_QUEUED_REGISTRATIONS,
         ))
     };
+    let audit_for_signals = audit.clone();
+    let live_for_signals = live.clone();
     let policy = Arc::new(Policy::new(authenticator, audit, live.clone()));
     let (changes, changes_received) = watch::channel(live.generation());
     let context = Arc::new(Context {
@@ -201,11 +204,27 @@ pub fn run(
             .map_err(|e| Error::failure(format!("cannot listen on {local}: {e}")))?;
         }
         let server = builder.run();
+        let record = ServedBy {
+            pid: std::process::id(),
+            listen: announce
+                .iter()
+                .map(|(local, is_tls)| format!("{local}{}", if *is_tls { " (TLS)" } else { "" }))
+                .collect(),
+            started: crate::output::rfc3339(chrono::Utc::now()),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        if let Err(error) = record.write(live_for_signals.path()) {
+            tracing::warn!(
+                "cannot record this broker beside {}: {error}; the CLI will not know it is served",
+                live_for_signals.path().display()
+            );
+        }
         for (local, is_tls) in announce {
             tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
         }
-        shutdown_signal().await;
+        wait_for_stop(&live_for_signals, &audit_for_signals).await;
         tracing::info!("stopping");
+        ServedBy::remove(live_for_signals.path());
         server.stop(false).await;
         Ok::<(), Error>(())
     });
@@ -249,13 +268,27 @@ fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-async fn shutdown_signal() {
+/// Serves until SIGINT or SIGTERM. SIGHUP, as for mosquitto, re-reads the
+/// state file (whatever its timestamps say) and reopens the audit log, so
+/// logrotate can rename it without `copytruncate`.
+async fn wait_for_stop(live: &LiveState, audit: &AuditLog) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return,
+            _ = interrupt.recv() => return,
+            _ = hangup.recv() => {
+                audit.reopen();
+                let reloaded = live.reload();
+                tracing::info!(
+                    generation = reloaded.map(|snapshot| snapshot.generation),
+                    "SIGHUP: state file re-read, audit log reopened"
+                );
+            }
+        }
     }
 }
 

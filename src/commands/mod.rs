@@ -19,6 +19,7 @@ use crate::audit::{AuditLog, Entry};
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::names;
+use crate::state::served::ServedBy;
 use crate::state::store::{self, Store};
 use crate::state::Timestamp;
 
@@ -41,8 +42,10 @@ pub fn exec(cli: Cli) -> Result<()> {
         Some(log) => AuditLog::new(log),
         None => AuditLog::beside(&path),
     };
+    let store = Store::new(path).with_lock_timeout(lock_timeout()?);
+    let audit = audit.with_owner(store.owner());
     let context = Context {
-        store: Store::new(path).with_lock_timeout(lock_timeout()?),
+        store,
         audit,
         json: cli.global.json,
     };
@@ -58,6 +61,12 @@ pub fn exec(cli: Cli) -> Result<()> {
     };
     if let Some((action, target)) = action {
         record(&context, action, target, &result);
+        if result.is_ok() && ServedBy::find(context.store.path()).is_none() {
+            eprintln!(
+                "note: no running broker serves {}; the change takes effect when `mqreg serve` starts on it",
+                context.store.path().display()
+            );
+        }
     }
     result
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{now, parse_role, partial_result, Context};
 use crate::error::{Error, Result};
 use crate::output::{self, print_json};
+use crate::state::served::ServedBy;
 use crate::state::{
     ClientIdRule, PendingRequest, RegistryStatus, Selection, SelectionOutcome, SkipReason, State,
 };
@@ -158,7 +159,42 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             })?;
             print_status(context, &status)
         }
-        RegistryCommand::Status => print_status(context, &context.store.load()?.status(now())),
+        RegistryCommand::Status => {
+            let status = context.store.load()?.status(now());
+            let served = ServedBy::find(context.store.path());
+            if context.json {
+                #[derive(Serialize)]
+                struct Json {
+                    locked: bool,
+                    unlocked_until: Option<String>,
+                    remaining_seconds: i64,
+                    pending: usize,
+                    state: String,
+                    served_by: Option<ServedBy>,
+                }
+                return print_json(&Json {
+                    locked: status.locked,
+                    unlocked_until: status.unlocked_until.map(output::rfc3339),
+                    remaining_seconds: status.remaining_seconds,
+                    pending: status.pending,
+                    state: context.store.path().display().to_string(),
+                    served_by: served,
+                });
+            }
+            print_status(context, &status)?;
+            println!("state file: {}", context.store.path().display());
+            match served {
+                Some(broker) => println!(
+                    "served by: mqreg {} (pid {}, since {}) on {}",
+                    broker.version,
+                    broker.pid,
+                    broker.started,
+                    broker.listen.join(", ")
+                ),
+                None => println!("served by: no running broker"),
+            }
+            Ok(())
+        }
         RegistryCommand::List => list(context, &context.store.load()?),
         RegistryCommand::Approve {
             selection,

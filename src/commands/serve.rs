@@ -17,38 +17,59 @@ use crate::error::{Error, Result};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to accept MQTT 3.1.1 and 5 on (repeatable)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:1883")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:1883",
+        env = "MQREG_LISTEN",
+        value_delimiter = ','
+    )]
     listen: Vec<SocketAddr>,
     /// Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key
-    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key"], env = "MQREG_TLS_LISTEN", value_delimiter = ',')]
     tls_listen: Vec<SocketAddr>,
     /// PEM certificate chain for --tls-listen
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "MQREG_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "MQREG_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session's oldest messages are dropped
-    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..), env = "MQREG_MAX_QUEUED_MESSAGES")]
     max_queued_messages: u64,
     /// QoS 1 and 2 messages in flight to one client, unacknowledged
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..), env = "MQREG_MAX_INFLIGHT")]
     max_inflight: u16,
     /// Password hashes computed at once [default: the number of CPUs]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "MQREG_HASH_WORKERS")]
     hash_workers: Option<u16>,
     /// Close sockets that have not completed a CONNECT within this time
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "MQREG_CONNECT_TIMEOUT")]
     connect_timeout: Duration,
     /// Largest MQTT packet accepted, in bytes; larger ones close the connection
-    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(64..=268_435_455))]
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(64..=268_435_455), env = "MQREG_MAX_PACKET_SIZE")]
     max_packet_size: u32,
     /// Most levels in a topic or filter (PUBLISH, SUBSCRIBE, wills)
-    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_535), env = "MQREG_MAX_TOPIC_LEVELS")]
     max_topic_levels: u64,
     /// Most bytes in a topic or filter
-    #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65_535), env = "MQREG_MAX_TOPIC_BYTES")]
     max_topic_bytes: u64,
+    /// Log line format on stderr: text for people, json (one object per line) for log shippers
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        default_value = "text",
+        env = "MQREG_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
@@ -63,7 +84,22 @@ fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     keep_backtraces_for_panics_only();
     return_large_blocks_to_the_system();
-    init_logging();
+    init_logging(args.log_format);
+    if context.json {
+        return Err(Error::usage(
+            "serve prints no data, so --json means nothing to it; for JSON logs use --log-format json",
+        ));
+    }
+    // Before listening: a broker that cannot record a registration or write
+    // its audit log would only find out at the first device.
+    context.store.preflight()?;
+    crate::state::files::open_append(context.audit.path(), context.store.owner()).map_err(|e| {
+        Error::failure(format!(
+            "cannot append to the audit log {}: {e}
+Give it (and its folder) to the user the broker runs as, or pass --audit-log PATH",
+            context.audit.path().display()
+        ))
+    })?;
     let live = Arc::new(LiveState::open(context.store.clone())?);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let config = Config {
@@ -85,7 +121,9 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let audit = Arc::new(AuditLog::new(context.audit.path().to_path_buf()));
+    let audit = Arc::new(
+        AuditLog::new(context.audit.path().to_path_buf()).with_owner(context.store.owner()),
+    );
     tracing::info!(audit_log = %context.audit.path().display(), "audit log");
     let result = server::run(&runtime, live, audit, config);
     // Connections still open are closed with the process; a state write in
@@ -147,12 +185,18 @@ fn raise_open_file_limit() {
 
 /// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, the protocol
 /// layer's own chatter about every dropped connection at warn).
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    // rustls warns about every client that sends an IP address as SNI (the
+    // spec forbids it, and many MQTT clients do it): not the admin's problem.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn,ntex_service=warn,ntex_rt=warn,ntex_net=warn,ntex_tls=warn".into());
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn,ntex_service=warn,ntex_rt=warn,ntex_net=warn,ntex_tls=warn,rustls=error".into());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }

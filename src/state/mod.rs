@@ -9,6 +9,8 @@
 
 pub mod access;
 mod bulk;
+pub mod files;
+pub mod served;
 pub mod store;
 pub mod watcher;
 

@@ -10,9 +10,10 @@
 //! A file that does not parse is never overwritten: the error names the file,
 //! the line and the column, and the admin mends it by hand.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+use super::files::{Folder, Owner};
 use super::{bulk, State};
 use crate::error::{Error, Result};
 
@@ -29,15 +31,20 @@ const CACHE_FROM_BYTES: usize = 64 * 1024;
 /// How long a writer waits for the lock unless `MQREG_LOCK_TIMEOUT` says otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The state file's default location, per `CONTRACT.md`: `$MQREG_STATE`, else
-/// `/var/lib/mqreg/state.toml` for root, else under `$XDG_STATE_HOME` (or
-/// `~/.local/state`).
+/// The system-wide state, where the packaged service keeps it.
+pub const SYSTEM_STATE: &str = "/var/lib/mqreg/state.toml";
+
+/// The state file's default location: `$MQREG_STATE`, else the system state
+/// (`/var/lib/mqreg/state.toml`) for root or whenever its folder exists, so
+/// that `sudo mqreg` and `mqreg` name the same file on a machine with the
+/// service installed; else under `$XDG_STATE_HOME` (or `~/.local/state`).
 pub fn default_path() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MQREG_STATE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    if is_root() {
-        return Ok(PathBuf::from("/var/lib/mqreg/state.toml"));
+    let system = Path::new(SYSTEM_STATE);
+    if is_root() || system.parent().is_some_and(Path::is_dir) {
+        return Ok(system.to_path_buf());
     }
     let base = match std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -136,10 +143,61 @@ impl Store {
         })
     }
 
+    fn folder_path(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_name(&self) -> &OsStr {
+        self.path.file_name().unwrap_or_default()
+    }
+
+    /// The state folder, opened; `None` when it does not exist yet.
+    fn open_folder(&self) -> Result<Option<Folder>> {
+        let path = self.folder_path();
+        match Folder::open(&path) {
+            Ok(folder) => Ok(Some(folder.hand_files_to_owner_of(self.file_name()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("cannot open the state folder", &path, e)),
+        }
+    }
+
+    /// Who files written for this state must belong to, when that is not the
+    /// writer (root writing a service user's state); for the audit log.
+    pub fn owner(&self) -> Option<Owner> {
+        self.open_folder()
+            .ok()
+            .flatten()
+            .and_then(|folder| folder.owner())
+    }
+
+    /// Reads the state file's text, never through a symlink.
+    fn read_text(&self, folder: Option<&Folder>) -> io::Result<Option<String>> {
+        let Some(folder) = folder else {
+            return Ok(None);
+        };
+        match folder.open_file(self.file_name(), libc::O_RDONLY, 0) {
+            Ok(mut file) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text)?;
+                Ok(Some(text))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn read(&self) -> Result<Loaded> {
-        match fs::read_to_string(&self.path) {
-            Ok(text) => {
-                let cached = self.read_cache(&text);
+        let folder = self.open_folder()?;
+        self.read_in(folder.as_ref())
+    }
+
+    fn read_in(&self, folder: Option<&Folder>) -> Result<Loaded> {
+        match self.read_text(folder) {
+            Ok(Some(text)) => {
+                let cached = folder.and_then(|folder| self.read_cache(folder, &text));
                 let from_cache = cached.is_some();
                 let state = match cached {
                     Some(state) => state,
@@ -151,7 +209,7 @@ impl Store {
                     from_cache,
                 })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Loaded {
+            Ok(None) => Ok(Loaded {
                 state: State::default(),
                 text: None,
                 from_cache: false,
@@ -164,12 +222,12 @@ impl Store {
     /// `change` fails nothing is written. The lock is held until the new file
     /// is in place.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let _lock = self.lock()?;
+        let (folder, _lock) = self.lock()?;
         let Loaded {
             mut state,
             text,
             from_cache,
-        } = self.read()?;
+        } = self.read_in(Some(&folder))?;
         let result = change(&mut state)?;
         state.prune_expired(chrono::Utc::now());
         // Written in the current layout, which is what the version says.
@@ -182,21 +240,50 @@ impl Store {
         // its digest check and is ignored.
         std::thread::scope(|scope| {
             if changed || !from_cache {
-                scope.spawn(|| self.write_cache(&new_text, &state));
+                scope.spawn(|| self.write_cache(&folder, &new_text, &state));
             }
             if changed {
-                self.replace(&new_text)?;
+                self.replace(&folder, &new_text)?;
             }
             Ok::<(), Error>(())
         })?;
         Ok(result)
     }
 
-    fn ensure_folder(&self) -> Result<PathBuf> {
-        let folder = match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
+    /// Checks, before a broker starts serving, that it can do what it will
+    /// need to: create the folder, lock, create a file and rename it (how the
+    /// state is replaced). Errors name the folder and the fix.
+    pub fn preflight(&self) -> Result<()> {
+        let fix = |what: &str, error: io::Error| {
+            let folder = self.folder_path();
+            Error::failure(format!(
+                "{what} {}: {error}
+The broker must be able to lock, create and replace files there:                  run it as the folder's owner, or give the folder to the user it runs as                  (`chown -R USER: {}`)",
+                folder.display(),
+                folder.display()
+            ))
         };
+        let (folder, _lock) = self.lock()?;
+        let (mut file, temp) = folder
+            .create_temp(self.file_name())
+            .map_err(|e| fix("cannot create files in the state folder", e))?;
+        let mut probe = std::ffi::OsString::from(".");
+        probe.push(self.file_name());
+        probe.push(".preflight");
+        let replaced = file
+            .write_all(b"mqreg preflight\n")
+            .and_then(|()| folder.rename(&temp, &probe));
+        let _ = folder.remove(&temp);
+        let _ = folder.remove(&probe);
+        replaced.map_err(|e| fix("cannot replace files in the state folder", e))?;
+        // The file itself must be one the broker can read (not a symlink).
+        self.read_in(Some(&folder))?;
+        Ok(())
+    }
+
+    /// Creates the state folder if needed (0700) and opens it.
+    fn ensure_folder(&self) -> Result<Folder> {
+        let folder = self.folder_path();
         if !folder.exists() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -206,21 +293,21 @@ impl Store {
         } else {
             warn_if_exposed(&folder);
         }
-        Ok(folder)
+        Folder::open(&folder)
+            .map(|opened| opened.hand_files_to_owner_of(self.file_name()))
+            .map_err(|e| io_error("cannot open the state folder", &folder, e))
     }
 
-    fn lock(&self) -> Result<File> {
-        self.ensure_folder()?;
+    /// Takes the exclusive lock; returns the opened folder with it.
+    fn lock(&self) -> Result<(Folder, File)> {
+        let folder = self.ensure_folder()?;
         let lock_path = self.lock_path();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
+        let lock_name = lock_path.file_name().unwrap_or_default();
+        let file = folder
+            .open_file(lock_name, libc::O_WRONLY | libc::O_CREAT, 0o600)
             .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
         if file.try_lock_exclusive().is_ok() {
-            return Ok(file);
+            return Ok((folder, file));
         }
         eprintln!(
             "waiting for the lock on {} (another mqreg is changing the state)...",
@@ -236,7 +323,7 @@ impl Store {
             let _ = done.send(waiting.lock_exclusive());
         });
         match wait.recv_timeout(self.lock_timeout) {
-            Ok(Ok(())) => Ok(file),
+            Ok(Ok(())) => Ok((folder, file)),
             Ok(Err(e)) => Err(io_error("cannot lock", &lock_path, e)),
             Err(_) => Err(Error::failure(format!(
                 "gave up waiting for the lock on {} after {}; another mqreg still holds it. Try again, or raise MQREG_LOCK_TIMEOUT",
@@ -259,11 +346,16 @@ impl Store {
         self.path.with_file_name(name)
     }
 
-    fn read_cache(&self, text: &str) -> Option<State> {
+    fn read_cache(&self, folder: &Folder, text: &str) -> Option<State> {
         if text.len() < CACHE_FROM_BYTES {
             return None;
         }
-        let bytes = fs::read(self.cache_path()).ok()?;
+        let mut bytes = Vec::new();
+        folder
+            .open_file(self.cache_path().file_name()?, libc::O_RDONLY, 0)
+            .ok()?
+            .read_to_end(&mut bytes)
+            .ok()?;
         let cache: Cache = serde_json::from_slice(&bytes).ok()?;
         if cache.text_blake3 != blake3::hash(text.as_bytes()).to_hex().as_str() {
             return None;
@@ -273,9 +365,11 @@ impl Store {
     }
 
     /// Best effort: a cache that cannot be written only costs a parse later.
-    fn write_cache(&self, text: &str, state: &State) {
+    fn write_cache(&self, folder: &Folder, text: &str, state: &State) {
+        let cache_path = self.cache_path();
+        let cache_name = cache_path.file_name().unwrap_or_default();
         if text.len() < CACHE_FROM_BYTES {
-            let _ = fs::remove_file(self.cache_path());
+            let _ = folder.remove(cache_name);
             return;
         }
         let digest = blake3::hash(text.as_bytes()).to_hex();
@@ -285,19 +379,14 @@ impl Store {
         }) else {
             return;
         };
-        let mut name = self.cache_path().into_os_string();
-        name.push(format!(".tmp.{}", std::process::id()));
-        let temp = PathBuf::from(name);
-        let written = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&temp)
-            .and_then(|mut file| file.write_all(&json))
-            .and_then(|()| fs::rename(&temp, self.cache_path()));
+        let Ok((mut file, temp)) = folder.create_temp(cache_name) else {
+            return;
+        };
+        let written = file
+            .write_all(&json)
+            .and_then(|()| folder.rename(&temp, cache_name));
         if written.is_err() {
-            let _ = fs::remove_file(&temp);
+            let _ = folder.remove(&temp);
         }
     }
 
@@ -308,26 +397,18 @@ impl Store {
     }
 
     /// Write, fsync, rename, fsync the folder.
-    fn replace(&self, text: &str) -> Result<()> {
-        let folder = self.ensure_folder()?;
-        let mut name = std::ffi::OsString::from(".");
-        name.push(self.path.file_name().unwrap_or_default());
-        name.push(format!(".tmp.{}", std::process::id()));
-        let temp = self.path.with_file_name(name);
+    fn replace(&self, folder: &Folder, text: &str) -> Result<()> {
+        let (mut file, temp) = folder
+            .create_temp(self.file_name())
+            .map_err(|e| io_error("cannot write state file", &self.path, e))?;
         let written = (|| {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&temp)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
-            fs::rename(&temp, &self.path)?;
-            File::open(&folder)?.sync_all()
+            folder.rename(&temp, self.file_name())?;
+            folder.sync()
         })();
         written.map_err(|e| {
-            let _ = fs::remove_file(&temp);
+            let _ = folder.remove(&temp);
             io_error("cannot write state file", &self.path, e)
         })
     }

@@ -126,6 +126,8 @@ pub struct Connection {
     backlog_deadline: Cell<Option<tokio::time::Instant>>,
     /// A PUBLISH whose payload is still arriving (it straddled two reads).
     streaming: Cell<bool>,
+    /// The client sent DISCONNECT, for the log line when the connection ends.
+    pub said_goodbye: Cell<bool>,
 }
 
 /// What a connection's outlet hands back to the core: acknowledged packet ids
@@ -251,6 +253,7 @@ impl Connection {
             backlog: RefCell::default(),
             backlog_deadline: Cell::new(None),
             streaming: Cell::new(false),
+            said_goodbye: Cell::new(false),
         }
     }
 
@@ -387,6 +390,16 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        tracing::info!(
+            client_id = %printable(&self.client_id),
+            username = %printable(&self.username),
+            reason = if self.said_goodbye.get() {
+                "client sent DISCONNECT"
+            } else {
+                "connection closed without DISCONNECT (network, keep-alive, or the broker)"
+            },
+            "client disconnected"
+        );
         let closed = match self.core.try_borrow_mut() {
             Ok(mut core) => core.disconnected(&self.client_id, self.serial),
             Err(_) => {

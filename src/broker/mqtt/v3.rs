@@ -240,6 +240,7 @@ pub async fn protocol(
         }
         v3::ProtocolMessage::Disconnect(disconnect) => {
             // MQTT-3.14.4-3: a will is discarded after a DISCONNECT.
+            connection.said_goodbye.set(true);
             let closed = connection.core.borrow_mut().disconnect_requested(
                 &connection.client_id,
                 connection.serial,

@@ -342,6 +342,7 @@ pub async fn protocol(
         }
         v5::ProtocolMessage::Disconnect(disconnect) => {
             let packet = disconnect.packet();
+            connection.said_goodbye.set(true);
             let closed = connection.core.borrow_mut().disconnect_requested(
                 &connection.client_id,
                 connection.serial,
