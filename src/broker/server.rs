@@ -203,6 +203,8 @@ pub fn run(
             }
             .map_err(|e| Error::failure(format!("cannot listen on {local}: {e}")))?;
         }
+        // Handlers first: a HUP right after "listening on" must not kill us.
+        let signals = Signals::install();
         let server = builder.run();
         let record = ServedBy {
             pid: std::process::id(),
@@ -222,7 +224,9 @@ pub fn run(
         for (local, is_tls) in announce {
             tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
         }
-        wait_for_stop(&live_for_signals, &audit_for_signals).await;
+        signals
+            .wait_for_stop(&live_for_signals, &audit_for_signals)
+            .await;
         tracing::info!("stopping");
         ServedBy::remove(live_for_signals.path());
         server.stop(false).await;
@@ -268,25 +272,38 @@ fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// Serves until SIGINT or SIGTERM. SIGHUP, as for mosquitto, re-reads the
-/// state file (whatever its timestamps say) and reopens the audit log, so
-/// logrotate can rename it without `copytruncate`.
-async fn wait_for_stop(live: &LiveState, audit: &AuditLog) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-    loop {
-        tokio::select! {
-            _ = terminate.recv() => return,
-            _ = interrupt.recv() => return,
-            _ = hangup.recv() => {
-                audit.reopen();
-                let reloaded = live.reload();
-                tracing::info!(
-                    generation = reloaded.map(|snapshot| snapshot.generation),
-                    "SIGHUP: state file re-read, audit log reopened"
-                );
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Self {
+            terminate: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+            interrupt: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            hangup: signal(SignalKind::hangup()).expect("SIGHUP handler"),
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM. SIGHUP, as for mosquitto, re-reads the
+    /// state file (whatever its timestamps say) and reopens the audit log, so
+    /// logrotate can rename it without `copytruncate`.
+    async fn wait_for_stop(mut self, live: &LiveState, audit: &AuditLog) {
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return,
+                _ = self.interrupt.recv() => return,
+                _ = self.hangup.recv() => {
+                    audit.reopen();
+                    let reloaded = live.reload();
+                    tracing::info!(
+                        generation = reloaded.map(|snapshot| snapshot.generation),
+                        "SIGHUP: state file re-read, audit log reopened"
+                    );
+                }
             }
         }
     }

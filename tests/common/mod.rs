@@ -237,6 +237,10 @@ impl Sandbox {
 }
 
 impl Broker {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }

@@ -1,0 +1,395 @@
+//! mqreg as a system service: files that keep their owner under sudo and never
+//! follow planted symlinks, the preflight, signals, the served-by record, logs
+//! for people and for shippers, and the packaged unit file. Tests that need
+//! root (CI runs as root) say so and are skipped otherwise.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{eventually, Sandbox};
+use serde_json::json;
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// `nobody` on Debian: a user the state can belong to that is not root.
+const NOBODY: u32 = 65534;
+
+fn owner(path: &Path) -> (u32, u32) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    (meta.uid(), meta.gid())
+}
+
+fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -{name} {pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn root_writing_a_service_users_state_keeps_every_file_the_users() {
+    if !is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    // A state big enough to get a parse cache, owned by the service user.
+    mqreg::state::store::Store::new(&sandbox.state)
+        .update(|state| {
+            let hash = mqreg::password::hash("pw-secret", common::cheap_cost());
+            for index in 0..600 {
+                state.users.insert(
+                    format!("device{index:04}"),
+                    mqreg::state::User::new(hash.clone(), vec![], chrono::Utc::now()),
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    let folder = sandbox.state.parent().unwrap().to_owned();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        chown(&entry.unwrap().path(), NOBODY);
+    }
+    chown(&folder, NOBODY);
+    std::fs::remove_file(folder.join(".state.toml.cache")).ok();
+    std::fs::remove_file(folder.join("state.toml.lock")).ok();
+
+    sandbox.run(&["registry", "unlock"]).ok();
+    sandbox.run(&["user", "delete", "device0001"]).ok();
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            owner(&path),
+            (NOBODY, NOBODY),
+            "{} changed hands",
+            path.display()
+        );
+        seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ".state.toml.cache",
+            "audit.jsonl",
+            "state.toml",
+            "state.toml.lock"
+        ],
+        "state, cache, lock and audit were all written, and no temp file is left"
+    );
+    // The service user can still change its state (through root's 0700 temp dir).
+    std::fs::set_permissions(sandbox.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = sandbox
+        .command(&["registry", "lock"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .status()
+        .unwrap();
+    assert!(status.success(), "nobody can still write its state");
+}
+
+#[test]
+fn symlinks_planted_at_any_state_file_name_are_refused_never_followed() {
+    for name in ["state.toml.lock", "audit.jsonl", "state.toml"] {
+        let sandbox = Sandbox::new();
+        sandbox.run(&["registry", "lock"]).ok();
+        let victim = sandbox.dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let planted = sandbox.state.with_file_name(name);
+        std::fs::remove_file(&planted).ok();
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+
+        let run = sandbox.run(&["registry", "unlock"]);
+        if name == "audit.jsonl" {
+            // The change itself is done; the audit line is refused and said so.
+            run.ok().stderr_has("symbolic link");
+        } else {
+            run.code(1).stderr_has("symbolic link");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious\n",
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+            0o644,
+            "{name}"
+        );
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+        // A broker refuses to start on it (preflight), before listening.
+        let output = sandbox
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("symbolic link"), "{name}: {stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_in_a_folder_it_cannot_write() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run the broker as another user");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "lock"]).ok();
+    let folder = sandbox.state.parent().unwrap();
+    // The temp dir is root's 0700: let nobody through to a folder it may not write.
+    std::fs::set_permissions(sandbox.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&sandbox.state, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = sandbox
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&folder.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("chown") || stderr.contains("owns it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+#[test]
+fn sighup_rereads_the_state_and_reopens_the_audit_log() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let pid = broker.pid();
+    let audit = sandbox.state.with_file_name("audit.jsonl");
+    // logrotate without copytruncate: rename, then HUP.
+    let rotated = sandbox.state.with_file_name("audit.jsonl.1");
+    std::fs::rename(&audit, &rotated).unwrap();
+    signal(pid, "HUP");
+    assert!(eventually(Duration::from_secs(5), || broker
+        .log()
+        .contains("SIGHUP: state file re-read, audit log reopened")));
+    assert_eq!(
+        broker
+            .mosquitto_pub(&["-u", "newdev1", "-P", "device-secret", "-t", "x", "-m", "1"])
+            .0,
+        5
+    );
+    let fresh = std::fs::read_to_string(&audit).expect("a new audit log");
+    assert!(fresh.contains("registration recorded"), "{fresh}");
+    assert!(!std::fs::read_to_string(&rotated)
+        .unwrap()
+        .contains("newdev1"));
+    // Still serving after the HUP; SIGTERM is still a clean stop.
+    assert_eq!(broker.stop(), Some(0));
+}
+
+#[test]
+fn a_running_broker_is_named_and_a_change_nobody_serves_is_pointed_out() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&["registry", "unlock"])
+        .ok()
+        .stderr_has("no running broker serves");
+    let broker = sandbox.serve();
+    let status = sandbox.json(&["registry", "status"]);
+    assert_eq!(status["state"], json!(sandbox.state.display().to_string()));
+    assert_eq!(status["served_by"]["pid"], json!(broker.pid()));
+    let listen = status["served_by"]["listen"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(listen.ends_with(&format!(":{}", broker.port)), "{listen}");
+    let run = sandbox.run(&["registry", "lock"]).ok();
+    assert!(!run.stderr.contains("no running broker"), "{}", run.stderr);
+    let text = sandbox.run(&["registry", "status"]).ok().stdout;
+    assert!(text.contains("served by: mqreg"), "{text}");
+
+    // A crash leaves the record behind; it is recognised as stale.
+    broker.crash();
+    let status = sandbox.json(&["registry", "status"]);
+    assert_eq!(status["served_by"], json!(null));
+    sandbox
+        .run(&["registry", "unlock"])
+        .ok()
+        .stderr_has("no running broker serves");
+    // A clean stop removes it.
+    let broker = sandbox.serve();
+    assert!(sandbox.json(&["registry", "status"])["served_by"].is_object());
+    assert_eq!(broker.stop(), Some(0));
+    let record = sandbox.state.with_file_name(".state.toml.served");
+    assert!(!record.exists());
+}
+
+#[test]
+fn json_logs_env_settings_and_a_meaningless_json_flag() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run_with_stdin(&["user", "add", "dev1"], "device-secret\n")
+        .ok();
+    // Every serve option has an environment variable, for unit files.
+    let mut child = sandbox
+        .command(&["serve"])
+        .env("MQREG_LISTEN", "127.0.0.1:0")
+        .env("MQREG_LOG_FORMAT", "json")
+        .env("MQREG_CONNECT_TIMEOUT", "3s")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut port = None;
+    let mut seen = Vec::new();
+    while port.is_none() {
+        let line = read.recv_timeout(Duration::from_secs(20)).unwrap();
+        let object: serde_json::Value =
+            serde_json::from_str(&line).expect("one JSON object per line");
+        let message = object["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(address) = message.strip_prefix("listening on ") {
+            port = Some(address.rsplit(':').next().unwrap().parse::<u16>().unwrap());
+        }
+        seen.push(object);
+    }
+    let port = port.unwrap();
+    let output = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-i", "board-1"])
+        .args(["-u", "dev1", "-P", "device-secret", "-t", "x", "-m", "1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let mut messages = Vec::new();
+    while let Ok(line) = read.recv_timeout(Duration::from_secs(2)) {
+        let object: serde_json::Value = serde_json::from_str(&line).unwrap();
+        messages.push(object);
+        if messages
+            .iter()
+            .any(|o| o["fields"]["message"] == json!("client disconnected"))
+        {
+            break;
+        }
+    }
+    let connected = messages
+        .iter()
+        .find(|o| o["fields"]["message"] == json!("client connected"))
+        .expect("a login line at INFO");
+    assert_eq!(connected["level"], json!("INFO"));
+    assert_eq!(connected["fields"]["username"], json!("dev1"));
+    assert_eq!(connected["fields"]["client_id"], json!("board-1"));
+    assert_eq!(connected["fields"]["protocol"], json!("3.1.1"));
+    let gone = messages
+        .iter()
+        .find(|o| o["fields"]["message"] == json!("client disconnected"))
+        .expect("a disconnect line at INFO");
+    assert_eq!(gone["fields"]["reason"], json!("client sent DISCONNECT"));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    sandbox
+        .run(&["--json", "serve", "--listen", "127.0.0.1:0"])
+        .code(2)
+        .stderr_has("--log-format json");
+}
+
+#[test]
+fn the_packaged_unit_file_runs_mqreg_as_a_sandboxed_service_user() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/mqreg.service"
+    ))
+    .unwrap();
+    let mut section = String::new();
+    let mut keys = std::collections::BTreeMap::new();
+    for (number, line) in unit.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("line {}: not KEY=VALUE: {line}", number + 1));
+        assert!(
+            !section.is_empty(),
+            "line {}: outside a section",
+            number + 1
+        );
+        keys.insert(format!("{section}.{key}"), value.to_owned());
+    }
+    for (key, value) in [
+        ("Service.User", "mqreg"),
+        ("Service.StateDirectory", "mqreg"),
+        ("Service.ExecReload", "/bin/kill -HUP $MAINPID"),
+        ("Service.ProtectSystem", "strict"),
+        ("Service.NoNewPrivileges", "yes"),
+        (
+            "Service.Environment",
+            "MQREG_STATE=/var/lib/mqreg/state.toml",
+        ),
+        ("Install.WantedBy", "multi-user.target"),
+    ] {
+        assert_eq!(keys.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    assert!(keys["Service.ExecStart"].ends_with("mqreg serve"));
+    assert!(keys["Service.LimitNOFILE"].parse::<u64>().unwrap() >= 65_536);
+    // systemd's own check where systemd is installed (not in every container).
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let output = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/packaging/mqreg.service"
+            ))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // The binary path and the user exist only once installed.
+        let real_problems: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.contains("/usr/local/bin/mqreg") && !line.contains("User"))
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        assert!(real_problems.is_empty(), "{stderr}");
+    }
+}
