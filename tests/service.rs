@@ -393,3 +393,53 @@ fn the_packaged_unit_file_runs_mqreg_as_a_sandboxed_service_user() {
         assert!(real_problems.is_empty(), "{stderr}");
     }
 }
+
+#[test]
+fn a_refusal_repeated_in_a_loop_is_written_once_with_its_count() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox.without_flood_limits();
+    sandbox
+        .run_with_stdin(&["user", "add", "dev1"], "device-secret\n")
+        .ok();
+    let broker = sandbox.serve();
+    let login = |user: &str, password: &str| {
+        broker
+            .mosquitto_pub(&[
+                "-i", "loop", "-u", user, "-P", password, "-t", "x", "-m", "1",
+            ])
+            .0
+    };
+    for _ in 0..40 {
+        assert_eq!(login("dev1", "wrong-password"), 5);
+    }
+    // Another wrong password is the same refusal (username, address, reason);
+    // another username is not, and is written.
+    assert_eq!(login("dev1", "another-wrong"), 5);
+    assert_eq!(login("ghost1", "whatever-pw"), 5);
+    let pid = broker.pid();
+    let log_before_stop = broker.log();
+    assert_eq!(
+        log_before_stop
+            .matches("login refused username=dev1")
+            .count(),
+        1,
+        "{log_before_stop}"
+    );
+    assert!(log_before_stop.contains("login refused username=ghost1"));
+    signal(pid, "TERM");
+    assert!(
+        eventually(Duration::from_secs(10), || broker
+            .log()
+            .contains("login refused 40 more times")),
+        "{}",
+        broker.log()
+    );
+    let audit = std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl")).unwrap();
+    let refusals: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("login refused"))
+        .collect();
+    assert_eq!(refusals.len(), 3, "{audit}");
+    assert!(audit.contains("40 more times"), "{audit}");
+}

@@ -8,6 +8,7 @@
 //!   audit lines;
 //! - [`auth`] decides logins and records registrations (through [`recorder`],
 //!   which writes them in batches);
+//! - [`repeats`] turns a refusal repeated in a loop into one log line;
 //! - [`flood`] shuts out addresses that keep failing to log in;
 //! - [`hash_pool`] runs argon2 on threads that yield to message traffic;
 //! - [`acl`] turns roles into a session's concrete topic grants;
@@ -23,4 +24,5 @@ pub mod live;
 pub mod mqtt;
 pub mod policy;
 pub mod recorder;
+pub mod repeats;
 pub mod server;

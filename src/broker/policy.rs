@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::auth::{Authenticator, Login, Refusal, Verdict};
 use super::flood::{Charge, FloodGuard, ShutOut};
 use super::live::LiveState;
+use super::repeats::{self, Repeats};
 use crate::audit::{AuditLog, Entry};
 use crate::names::printable;
 
@@ -23,6 +24,7 @@ pub struct Policy {
     audit: Arc<AuditLog>,
     live: Arc<LiveState>,
     flood: FloodGuard,
+    repeats: Repeats,
 }
 
 impl Policy {
@@ -36,6 +38,42 @@ impl Policy {
             audit,
             live,
             flood: FloodGuard::default(),
+            repeats: Repeats::default(),
+        }
+    }
+
+    /// Writes one log and one audit line for each refusal that repeated in a
+    /// window now over (all of them with `everything`, at a stop). Called a
+    /// few times a minute.
+    pub fn summarize_repeats(&self, everything: bool) {
+        for summary in self.repeats.take_due(Instant::now(), everything) {
+            let peer = summary
+                .key
+                .peer
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            let over = humantime::format_duration(if summary.over < Duration::from_secs(1) {
+                Duration::from_millis(summary.over.as_millis() as u64)
+            } else {
+                Duration::from_secs(summary.over.as_secs())
+            });
+            tracing::warn!(
+                username = %summary.key.username, peer = %peer, reason = %summary.key.reason,
+                repeats = summary.repeats,
+                "login refused {} more times in {over} (repeats are counted, not written one by one)",
+                summary.repeats
+            );
+            let mut entry = Entry::now(
+                "broker".into(),
+                "login refused (repeated)",
+                Some(summary.key.username.clone()),
+                summary.key.reason.clone(),
+            );
+            entry.detail = Some(format!(
+                "{} more times in {over} from {peer}",
+                summary.repeats
+            ));
+            self.append(&entry);
         }
     }
 
@@ -70,8 +108,15 @@ impl Policy {
                 client_id = %printable(&login.client_id), peer = %login.address, "login accepted"
             ),
             Err(refusal) => {
-                log_refusal(&login, refusal);
-                self.audit_refusal(&login, refusal);
+                let key = repeats::Key {
+                    username: login.username.as_deref().map(printable).unwrap_or_default(),
+                    peer: login.peer,
+                    reason: refusal.to_string(),
+                };
+                if self.repeats.note(key, Instant::now()) {
+                    log_refusal(&login, refusal);
+                    self.audit_refusal(&login, refusal);
+                }
             }
         }
         verdict

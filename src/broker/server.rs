@@ -93,6 +93,17 @@ pub fn run(
     let audit_for_signals = audit.clone();
     let live_for_signals = live.clone();
     let policy = Arc::new(Policy::new(authenticator, audit, live.clone()));
+    let summaries = {
+        let policy = policy.clone();
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                ticks.tick().await;
+                policy.summarize_repeats(false);
+            }
+        })
+    };
+    let policy_at_stop = policy.clone();
     let (changes, changes_received) = watch::channel(live.generation());
     let context = Arc::new(Context {
         policy,
@@ -234,6 +245,8 @@ pub fn run(
     });
     stop_watching.store(true, Ordering::Relaxed);
     let _ = watcher.join();
+    summaries.abort();
+    policy_at_stop.summarize_repeats(true);
     result
 }
 
