@@ -10,6 +10,9 @@
 //!    connections from another address (127.0.0.2) hammer one username with
 //!    distinct wrong passwords; with the flood limits on (the default) and
 //!    off (only the per-user and global bounds on password checks).
+//! 3. **log volume**: bytes of audit log and of stderr (default log level)
+//!    per 100,000 repeats of one refused login, and that distinct refusals
+//!    are still each written.
 //!
 //! Run with `cargo bench --bench access` (needs `taskset`: the broker runs
 //! on CPU 0, the attack on CPU 1). It prints figures and asserts
@@ -298,6 +301,78 @@ fn login_under_attack(dir: &Path, flood_limits: bool) {
     );
 }
 
+fn log_volume(dir: &Path) {
+    const REPEATS: usize = 100_000;
+    let state = dir.join("volume/state.toml");
+    let hash = mqreg::password::hash("legit-secret", mqreg::password::HashCost::default());
+    Store::new(&state)
+        .update(|s| {
+            s.flood.max_refusals = 0;
+            s.flood.max_registrations = 0;
+            s.users.insert(
+                "dev1".into(),
+                mqreg::state::User::new(hash, vec![], chrono::Utc::now()),
+            );
+            Ok(())
+        })
+        .unwrap();
+    let audit = state.with_file_name("audit.jsonl");
+    let audit_before = std::fs::metadata(&audit).map_or(0, |m| m.len());
+    let mut broker = serve(&state, "info");
+    let log_bytes = Arc::new(AtomicU64::new(0));
+    let counter = log_bytes.clone();
+    let lines = std::mem::replace(&mut broker.lines, mpsc::channel().1);
+    let counting = std::thread::spawn(move || {
+        for line in lines {
+            counter.fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
+        }
+    });
+    let started = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let port = broker.port;
+            std::thread::spawn(move || {
+                let packet = connect_packet(b"loop", b"dev1", b"wrong-password");
+                for _ in 0..REPEATS / 4 {
+                    assert_eq!(login(port, &packet).0, Some(5));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let took = started.elapsed();
+    // Ten distinct refusals, each of which must be written.
+    for index in 0..10 {
+        let name = format!("ghost{index}");
+        login(
+            broker.port,
+            &connect_packet(b"other", name.as_bytes(), b"whatever-pw"),
+        );
+    }
+    signal_term(broker.child.id());
+    let _ = broker.child.wait();
+    drop(broker);
+    let _ = counting.join();
+    let audit_text = std::fs::read_to_string(&audit).unwrap_or_default();
+    let distinct_written = (0..10)
+        .filter(|index| audit_text.contains(&format!("\"ghost{index}\"")))
+        .count();
+    let audit_bytes = std::fs::metadata(&audit).map_or(0, |m| m.len()) - audit_before;
+    println!(
+        "log volume: {REPEATS} repeats of one refused login in {:.1} s wrote {audit_bytes} B of audit and {} B of log; {distinct_written} of 10 distinct refusals written",
+        took.as_secs_f64(),
+        log_bytes.load(Ordering::Relaxed)
+    );
+}
+
+fn signal_term(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs nothing here.
     if !std::env::args().any(|arg| arg == "--bench") {
@@ -308,4 +383,5 @@ fn main() {
     reload_latency(&dir);
     login_under_attack(&dir, true);
     login_under_attack(&dir, false);
+    log_volume(&dir);
 }
