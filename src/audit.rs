@@ -123,19 +123,47 @@ impl AuditLog {
     }
 }
 
-/// Who runs this CLI: `cli:alice`, or `cli:root (sudo by alice)`.
+/// Who runs this CLI: `cli:alice`, or `cli:root (sudo by alice)`. Taken from
+/// the real uid, not from `$USER` (which anyone can set); `SUDO_UID` is
+/// believed only when running as root, where sudo is what set it.
 pub fn cli_actor() -> String {
-    use std::os::unix::fs::MetadataExt;
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| {
-            std::fs::metadata("/proc/self")
-                .map_or_else(|_| "unknown".into(), |m| format!("uid {}", m.uid()))
-        });
-    match std::env::var("SUDO_USER") {
-        Ok(by) if by != user => format!("cli:{user} (sudo by {by})"),
-        _ => format!("cli:{user}"),
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let name = user_name(uid);
+    if uid == 0 {
+        if let Some(by) = std::env::var("SUDO_UID")
+            .ok()
+            .and_then(|text| text.parse::<u32>().ok())
+            .filter(|&by| by != 0)
+        {
+            return format!("cli:{name} (sudo by {})", user_name(by));
+        }
     }
+    format!("cli:{name}")
+}
+
+/// The login name of `uid`, or `uid N` when it has none.
+fn user_name(uid: u32) -> String {
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    // SAFETY: zeroed passwd is a valid out-parameter; the buffer outlives the call.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let status = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if status != 0 || found.is_null() || entry.pw_name.is_null() {
+        return format!("uid {uid}");
+    }
+    // SAFETY: getpwuid_r filled pw_name with a NUL-terminated string in `buffer`.
+    unsafe { std::ffi::CStr::from_ptr(entry.pw_name) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -3,7 +3,30 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = mqreg::cli::Cli::parse();
+    let cli = match mqreg::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Scripts that asked for JSON get a JSON error for bad arguments too.
+            let is_answer = matches!(
+                error.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            if !is_answer && std::env::args().any(|arg| arg == "--json") {
+                let message = error.kind().to_string();
+                let detail = error.to_string();
+                mqreg::output::print_json_error(&mqreg::error::Error::usage(
+                    detail
+                        .lines()
+                        .next()
+                        .unwrap_or(&message)
+                        .trim_start_matches("error: "),
+                ));
+            }
+            error.exit();
+        }
+    };
     match mqreg::commands::exec(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

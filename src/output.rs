@@ -4,15 +4,40 @@ use chrono::SecondsFormat;
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, ExitCode, Result};
 use crate::state::Timestamp;
+
+/// Whether a command printed its JSON document, so that an error after a
+/// partial result does not add a second one.
+static PRINTED_JSON: AtomicBool = AtomicBool::new(false);
 
 /// Prints `value` as pretty JSON, the only thing on stdout in `--json` mode.
 pub fn print_json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::failure(format!("cannot produce JSON: {e}")))?;
     println!("{text}");
+    PRINTED_JSON.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// In `--json` mode, a command that fails before printing its result prints
+/// `{"error": {"code": N, "kind": "...", "message": "..."}}` instead, so a
+/// script always has one JSON document to read.
+pub fn print_json_error(error: &Error) {
+    if PRINTED_JSON.load(Ordering::Relaxed) {
+        return;
+    }
+    let kind = match error.code {
+        ExitCode::Failure => "failure",
+        ExitCode::Usage => "usage",
+        ExitCode::NotFound => "not_found",
+        ExitCode::Conflict => "conflict",
+    };
+    let _ = print_json(&serde_json::json!({
+        "error": { "code": error.code as i32, "kind": kind, "message": error.message }
+    }));
 }
 
 /// A table with a header row, sized to the terminal.

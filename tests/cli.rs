@@ -403,6 +403,9 @@ fn grant_and_revoke_do_what_they_can_and_report_the_rest() {
         ])
         .code(3)
         .stderr_has("ghost");
+    // The answer is an error object, with the roles the user holds now.
+    assert_eq!(run.json()["error"]["kind"], json!("not_found"));
+    assert_eq!(run.json()["not_found"], json!(["ghost"]));
     assert_eq!(run.json()["roles"], json!(["dev", "ops"]));
     let run = sandbox
         .run(&["--json", "user", "revoke-role", "alice", "ops"])

@@ -443,3 +443,78 @@ fn a_refusal_repeated_in_a_loop_is_written_once_with_its_count() {
     assert_eq!(refusals.len(), 3, "{audit}");
     assert!(audit.contains("40 more times"), "{audit}");
 }
+
+fn audit_entries(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn bulk_approvals_are_audited_per_user_by_the_real_user() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[
+        ("sensor1", "pw-one1", false),
+        ("sensor2", "pw-two2", false),
+        ("pump1", "pw-three", false),
+    ]);
+    let mut command = sandbox.command(&["registry", "approve", "--match", "sensor*"]);
+    // $USER is whatever the caller says; the audit trusts the uid.
+    command.env("USER", "mallory").env("SUDO_UID", "65534");
+    assert!(command.output().unwrap().status.success());
+    sandbox.run(&["registry", "reject", "--all"]).ok();
+    let entries = audit_entries(&sandbox);
+    let approved: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == json!("registry approve"))
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(approved, ["sensor1", "sensor2"]);
+    let rejected: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == json!("registry reject"))
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(rejected, ["pump1"]);
+    let actor = entries[0]["actor"].as_str().unwrap();
+    assert!(!actor.contains("mallory"), "{actor}");
+    if is_root() {
+        assert_eq!(actor, "cli:root (sudo by nobody)");
+    } else {
+        assert!(
+            !actor.contains("sudo"),
+            "SUDO_UID is believed only from root: {actor}"
+        );
+    }
+}
+
+#[test]
+fn json_mode_answers_errors_with_a_json_object() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["role", "create", "r1"]).ok();
+    sandbox
+        .run_with_stdin(&["user", "add", "dev1"], "device-secret\n")
+        .ok();
+    for (args, code, kind) in [
+        (
+            vec!["user", "grant-role", "dev1", "missing"],
+            3,
+            "not_found",
+        ),
+        (vec!["user", "show", "ghost1"], 3, "not_found"),
+        (vec!["role", "create", "r1"], 4, "conflict"),
+        (vec!["registry", "unlock", "--for", "99h"], 2, "usage"),
+        (vec!["user", "show", "bad/name"], 2, "usage"),
+    ] {
+        let mut with_json = vec!["--json"];
+        with_json.extend(args.iter().copied());
+        let run = sandbox.run(&with_json).code(code);
+        let answer: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {}", run.stdout));
+        assert_eq!(answer["error"]["code"], json!(code), "{args:?}");
+        assert_eq!(answer["error"]["kind"], json!(kind), "{args:?}");
+        assert!(answer["error"]["message"].as_str().unwrap().len() > 5);
+    }
+}

@@ -59,6 +59,11 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };
+    if let Err(error) = &result {
+        if context.json {
+            crate::output::print_json_error(error);
+        }
+    }
     if let Some((action, target)) = action {
         record(&context, action, target, &result);
         if result.is_ok() && ServedBy::find(context.store.path()).is_none() {
@@ -113,9 +118,32 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
     })
 }
 
-/// Appends what a change did to the audit log; the command line (which never
+/// The users a bulk command (`registry approve --all`, `reject --match`) acted
+/// on, set by the command so that the audit log gets one entry per user.
+static AFFECTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Names the users a command acted on, for the audit log.
+pub fn affected(names: &[String]) {
+    AFFECTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend_from_slice(names);
+}
+
+/// Appends what a change did to the audit log, one entry per user when a
+/// command named them through [`affected`]; the command line (which never
 /// holds a password: those come from stdin) is the detail.
 fn record(context: &Context, action: &str, target: Option<String>, result: &Result<()>) {
+    let names = std::mem::take(&mut *AFFECTED.lock().unwrap_or_else(|e| e.into_inner()));
+    if names.is_empty() {
+        record_one(context, action, target, result);
+    }
+    for name in names {
+        record_one(context, action, Some(name), result);
+    }
+}
+
+fn record_one(context: &Context, action: &str, target: Option<String>, result: &Result<()>) {
     let outcome = match result {
         Ok(()) => "ok".to_owned(),
         Err(error) => format!(

@@ -375,6 +375,7 @@ fn report_selection(
     roles: &[String],
     named: &[String],
 ) -> Result<()> {
+    super::affected(&outcome.done);
     let skipped: Vec<String> = outcome
         .skipped
         .iter()

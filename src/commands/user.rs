@@ -205,8 +205,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                 let record = record.clone();
                 Ok((missing, record, state.registry.client_ids.clone()))
             })?;
-            show_roles(context, &default_rule, &user, &record)?;
-            partial_result(&missing, "role", None)
+            report_roles(context, &default_rule, &user, &record, &missing)
         }
         UserCommand::RevokeRole { user, roles } => {
             let (missing, record, default_rule) = context.store.update(|state| {
@@ -225,8 +224,7 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                 let record = record.clone();
                 Ok((missing, record, state.registry.client_ids.clone()))
             })?;
-            show_roles(context, &default_rule, &user, &record)?;
-            partial_result(&missing, "role", None)
+            report_roles(context, &default_rule, &user, &record, &missing)
         }
         UserCommand::Disable { user } => set_disabled(context, &user, true),
         UserCommand::Enable { user } => set_disabled(context, &user, false),
@@ -390,6 +388,29 @@ fn say(context: &Context, message: String) -> Result<()> {
         println!("{message}");
         Ok(())
     }
+}
+
+/// After grant/revoke: the user's roles now, and exit 3 when some named roles
+/// do not exist. With `--json` that answer is the error object, carrying the
+/// user's roles as they now are.
+fn report_roles(
+    context: &Context,
+    default_rule: &ClientIdRule,
+    user: &str,
+    record: &User,
+    missing: &[String],
+) -> Result<()> {
+    let outcome = partial_result(missing, "role", None);
+    match &outcome {
+        Err(error) if context.json => print_json(&serde_json::json!({
+            "error": { "code": error.code as i32, "kind": "not_found", "message": error.message },
+            "username": user,
+            "roles": record.roles,
+            "not_found": missing,
+        }))?,
+        _ => show_roles(context, default_rule, user, record)?,
+    }
+    outcome
 }
 
 /// After grant/revoke: the user's roles now, as `user show --json` gives them.
