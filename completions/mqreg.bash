@@ -338,7 +338,7 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --audit-log --help --version serve registry user role ban audit generate-docs help"
+            opts="-h -V --state --json --format --audit-log --help --version serve registry user role ban audit generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +346,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -360,7 +364,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__audit)
-            opts="-n -h --lines --state --json --audit-log --help"
+            opts="-n -h --lines --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -378,6 +382,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -390,7 +398,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban)
-            opts="-h --state --json --audit-log --help add list remove help"
+            opts="-h --state --json --format --audit-log --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +406,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -412,7 +424,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__add)
-            opts="-h --username --client-id --address --for --reason --state --json --audit-log --help"
+            opts="-h --username --client-id --address --for --reason --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +452,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -524,7 +540,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__list)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +548,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -546,7 +566,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__remove)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +574,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -568,7 +592,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__generate__subcmd__docs)
-            opts="-h --out --state --json --audit-log --help"
+            opts="-h --out --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +604,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1098,7 +1126,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry)
-            opts="-h --state --json --audit-log --help unlock lock status list approve client-ids show watch reject help"
+            opts="-h --state --json --format --audit-log --help unlock lock status list approve client-ids show watch reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1106,6 +1134,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1120,7 +1152,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__approve)
-            opts="-h --all --match --role --force --attempt --state --json --audit-log --help"
+            opts="-h --all --match --role --force --attempt --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1142,6 +1174,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1154,7 +1190,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --state --json --audit-log --help"
+            opts="-h --set --any --registered --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1166,6 +1202,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1334,7 +1374,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__list)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1342,6 +1382,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1356,7 +1400,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__lock)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1364,6 +1408,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1378,7 +1426,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__reject)
-            opts="-h --all --match --state --json --audit-log --help"
+            opts="-h --all --match --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1390,6 +1438,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1404,7 +1456,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__show)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1412,6 +1464,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1426,7 +1482,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__status)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1434,6 +1490,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1448,7 +1508,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__unlock)
-            opts="-h --for --state --json --audit-log --help"
+            opts="-h --for --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1460,6 +1520,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1474,7 +1538,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__watch)
-            opts="-h --exec --state --json --audit-log --help"
+            opts="-h --exec --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1486,6 +1550,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1500,7 +1568,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role)
-            opts="-h --state --json --audit-log --help list create allow disallow delete help"
+            opts="-h --state --json --format --audit-log --help list create allow disallow delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1508,6 +1576,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1522,7 +1594,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__allow)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1530,6 +1602,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1544,7 +1620,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__create)
-            opts="-h --allow --state --json --audit-log --help"
+            opts="-h --allow --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1556,6 +1632,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1570,7 +1650,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__delete)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1578,6 +1658,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1592,7 +1676,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__disallow)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1600,6 +1684,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1712,7 +1800,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__list)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1720,6 +1808,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1734,7 +1826,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --log-format --state --json --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --log-format --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1792,6 +1884,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1804,7 +1900,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user)
-            opts="-h --state --json --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
+            opts="-h --state --json --format --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1812,6 +1908,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1826,7 +1926,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__add)
-            opts="-h --role --state --json --audit-log --help"
+            opts="-h --role --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1838,6 +1938,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1852,7 +1956,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --inherit --state --json --audit-log --help"
+            opts="-h --set --any --registered --inherit --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1864,6 +1968,10 @@ _mqreg() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1878,7 +1986,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__delete)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1886,6 +1994,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1900,7 +2012,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__disable)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1908,6 +2020,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1922,7 +2038,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__enable)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1930,6 +2046,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1944,7 +2064,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__grant__subcmd__role)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1952,6 +2072,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2134,7 +2258,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__list)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2142,6 +2266,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2156,7 +2284,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__passwd)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2164,6 +2292,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2178,7 +2310,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__revoke__subcmd__role)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2186,6 +2318,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2200,7 +2336,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__show)
-            opts="-h --state --json --audit-log --help"
+            opts="-h --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2208,6 +2344,10 @@ _mqreg() {
             case "${prev}" in
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)

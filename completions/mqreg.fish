@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mqreg_global_optspecs
-    string join \n state= json audit-log= h/help V/version
+    string join \n state= json format= audit-log= h/help V/version
 end
 
 function __fish_mqreg_needs_command
@@ -25,6 +25,10 @@ function __fish_mqreg_using_subcommand
 end
 
 complete -c mqreg -n "__fish_mqreg_needs_command" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_needs_command" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_needs_command" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_needs_command" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -51,13 +55,21 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-bytes -d
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l log-format -d 'Log line format on stderr: text for people, json (one object per line) for log shippers' -r -f -a "text\t''
 json\t''"
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
@@ -70,52 +82,88 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_see
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l for -d 'How long to stay open, like 90s, 10m or 1h (at most 24h)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l role -d 'Grant this role to every approved user (repeatable)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l attempt -d 'Which password attempt becomes the user\'s, numbered as `registry show USERNAME` lists them (needed with --force when there are several)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l all -d 'Every pending request (conflicted ones are skipped on approve)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l force -d 'Approve a named request even though it was seen with two passwords'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name. Registrations with other client ids are refused too' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id (the default)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) each user\'s registration was approved with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l exec -d 'Run CMD (with `sh -c`) for each new request; see the environment above' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l all -d 'Every pending request (conflicted ones are skipped on approve)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
@@ -127,9 +175,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "list" -d 'List users with their roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "show" -d 'Show one user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
@@ -142,44 +194,84 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l role -d 'Grant this role (repeatable)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l set -d 'Only client ids matching one of these globs; {username} is the user\'s name' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) its registration was approved with'
@@ -198,9 +290,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "list" -d 'List roles with their permissions'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "create" -d 'Define a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "allow" -d 'Add permissions to a role'
@@ -208,26 +304,46 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "delete" -d 'Remove a role, and it from every user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l allow -d 'ACCESS:FILTER, e.g. write:devices/{username}/# (repeatable); ACCESS is read (subscribe), write (publish) or readwrite' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "list" -d 'List roles with their permissions'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "create" -d 'Define a role'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "allow" -d 'Add permissions to a role'
@@ -235,9 +351,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Remove a role, and it from every user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'List the bans in force'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Lift a ban'
@@ -248,31 +368,51 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l for -d 'Lift the ban after DURATION, like 30m, 12h or 7d [default: never]' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l reason -d 'Why, for `ban list` and the audit log' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the bans in force'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Lift a ban'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s n -l lines -d 'How many of the latest entries to show' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l out -d 'Folder that receives completions/ and man/' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help'
+complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'

@@ -40,6 +40,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// How tables print: auto (a table on a terminal, plain columns when piped),
+    /// table, plain or tsv
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        value_enum,
+        default_value = "auto",
+        env = "MQREG_FORMAT"
+    )]
+    pub format: crate::output::Format,
+
     /// The audit log [default: audit.jsonl beside the state file]
     #[arg(long, global = true, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,

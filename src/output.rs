@@ -1,7 +1,8 @@
 //! How results are shown: tables for people, JSON for scripts.
 
 use chrono::SecondsFormat;
-use comfy_table::{presets, ContentArrangement, Table};
+use std::io::IsTerminal;
+
 use serde::Serialize;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,14 +41,186 @@ pub fn print_json_error(error: &Error) {
     }));
 }
 
-/// A table with a header row, sized to the terminal.
+/// How tables are printed: `--format`, or by where stdout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// A table for a terminal, plain columns when piped
+    #[default]
+    Auto,
+    /// A table sized to the terminal: long values are cut with "…", never broken
+    Table,
+    /// Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`
+    Plain,
+    /// Tab-separated values with a header line
+    Tsv,
+}
+
+static FORMAT: std::sync::Mutex<Format> = std::sync::Mutex::new(Format::Auto);
+
+/// Sets how tables print (from `--format`).
+pub fn set_format(format: Format) {
+    *FORMAT.lock().unwrap_or_else(|e| e.into_inner()) = format;
+}
+
+fn layout() -> Format {
+    match *FORMAT.lock().unwrap_or_else(|e| e.into_inner()) {
+        Format::Auto if std::io::stdout().is_terminal() => Format::Table,
+        Format::Auto => Format::Plain,
+        other => other,
+    }
+}
+
+/// The terminal's width: stdout's, else `$COLUMNS`, else 80.
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ fills the winsize struct we pass, nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let asked = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    if asked == 0 && size.ws_col > 0 {
+        return usize::from(size.ws_col);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .filter(|&width: &usize| width > 0)
+        .unwrap_or(80)
+}
+
+/// Rows under a header, printed as the [`Format`] says.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// A table with a header row.
 pub fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.to_vec());
-    table
+    Table {
+        header: header.iter().map(|title| title.to_string()).collect(),
+        rows: Vec::new(),
+    }
+}
+
+impl Table {
+    pub fn add_row(&mut self, row: Vec<String>) -> &mut Self {
+        self.rows.push(row);
+        self
+    }
+
+    fn natural_widths(&self) -> Vec<usize> {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (index, cell) in row.iter().enumerate() {
+                if let Some(width) = widths.get_mut(index) {
+                    *width = (*width).max(cell.chars().count());
+                }
+            }
+        }
+        widths
+    }
+
+    /// Column widths that fit `total` columns of terminal: the widest
+    /// columns give way first, none below 6 characters.
+    fn fitted_widths(&self, total: usize) -> Vec<usize> {
+        const FLOOR: usize = 6;
+        let mut widths = self.natural_widths();
+        // Two spaces between columns.
+        let used = |widths: &[usize]| widths.iter().map(|w| w + 2).sum::<usize>();
+        while used(&widths) > total {
+            let Some(widest) = (0..widths.len())
+                .filter(|&index| widths[index] > FLOOR)
+                .max_by_key(|&index| widths[index])
+            else {
+                break;
+            };
+            widths[widest] -= 1;
+        }
+        widths
+    }
+
+    fn render_terminal(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.render_columns(f, &self.fitted_widths(terminal_width()), true)
+    }
+
+    /// Aligned columns, two spaces apart; with `fitted`, values longer than
+    /// their column are cut with "…" and a rule goes under the header.
+    fn render_columns(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        widths: &[usize],
+        fitted: bool,
+    ) -> std::fmt::Result {
+        for (number, row) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+            if number > 0 {
+                writeln!(f)?;
+            }
+            let mut line = String::new();
+            for (index, cell) in row.iter().enumerate() {
+                let width = widths.get(index).copied().unwrap_or(0);
+                let cell = if fitted {
+                    cut(cell, width)
+                } else {
+                    one_line(cell)
+                };
+                line.push_str(&cell);
+                if index + 1 < row.len() {
+                    let pad = width.saturating_sub(cell.chars().count());
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            write!(f, "{}", line.trim_end())?;
+            if number == 0 && fitted {
+                let rule: usize = widths
+                    .iter()
+                    .map(|w| w + 2)
+                    .sum::<usize>()
+                    .saturating_sub(2);
+                write!(f, "\n{}", "─".repeat(rule))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn render_plain(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.render_columns(f, &self.natural_widths(), false)
+    }
+
+    fn render_tsv(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (number, row) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+            if number > 0 {
+                writeln!(f)?;
+            }
+            let cells: Vec<String> = row
+                .iter()
+                .map(|cell| one_line(cell).replace('\t', " "))
+                .collect();
+            write!(f, "{}", cells.join("\t"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match layout() {
+            Format::Tsv => self.render_tsv(f),
+            Format::Plain => self.render_plain(f),
+            Format::Table | Format::Auto => self.render_terminal(f),
+        }
+    }
+}
+
+/// `value` in at most `width` characters: whole, or cut with "…".
+fn cut(value: &str, width: usize) -> String {
+    let value = one_line(value);
+    if value.chars().count() <= width {
+        return value;
+    }
+    let mut short: String = value.chars().take(width.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+fn one_line(value: &str) -> String {
+    value.replace(['\n', '\r'], " ")
 }
 
 /// RFC 3339 in UTC, whole seconds: what JSON carries.

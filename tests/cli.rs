@@ -850,3 +850,66 @@ fn the_audit_log_can_live_elsewhere() {
     let entries = sandbox.json(&["--audit-log", flag, "audit"]);
     assert_eq!(entries[0]["action"], json!("registry unlock"));
 }
+
+// ---------------------------------------------------------------- output
+
+#[test]
+fn piped_tables_are_plain_columns_and_tsv_on_request() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "pw-one1", false), ("sensor22", "pw-two2", true)]);
+    let plain = sandbox.run(&["registry", "list"]).ok().stdout;
+    let lines: Vec<&str> = plain.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one line per request: {plain}");
+    assert!(lines[0].starts_with("USERNAME  "), "{plain}");
+    assert!(
+        !plain.contains('─') && !plain.contains('│'),
+        "no box drawing: {plain}"
+    );
+    // Whitespace-separated fields line up under their titles.
+    let column = lines[0].find("CLIENT ID").unwrap();
+    assert_eq!(
+        &lines[1][column..column + "sensor1-client".len()],
+        "sensor1-client"
+    );
+    assert_eq!(lines[2].split_whitespace().next(), Some("sensor22"));
+
+    let tsv = sandbox
+        .run(&["--format", "tsv", "registry", "list"])
+        .ok()
+        .stdout;
+    let rows: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0][0], "USERNAME");
+    assert_eq!(
+        rows[1][..3],
+        ["sensor1", "sensor1-client", "127.0.0.1:40000"]
+    );
+    assert!(rows.iter().all(|row| row.len() == rows[0].len()));
+}
+
+#[test]
+fn terminal_tables_fit_the_width_and_cut_values_instead_of_breaking_them() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "pw-one1", false)]);
+    for width in ["80", "100"] {
+        let table = sandbox
+            .command(&["--format", "table", "registry", "list"])
+            .env("COLUMNS", width)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(table.stdout).unwrap();
+        let width: usize = width.parse().unwrap();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= width,
+                "over {width}: {line}\n{text}"
+            );
+        }
+        let data: Vec<&str> = text.lines().filter(|l| l.contains("sensor1")).collect();
+        assert_eq!(data.len(), 1, "one line per row, nothing wrapped:\n{text}");
+        assert!(
+            text.contains('…') || text.contains("127.0.0.1:40000"),
+            "{text}"
+        );
+        assert!(!text.contains("127.0.0.\n"), "{text}");
+    }
+}

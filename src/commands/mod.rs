@@ -31,6 +31,7 @@ pub struct Context {
 }
 
 pub fn exec(cli: Cli) -> Result<()> {
+    crate::output::set_format(cli.global.format);
     if let Command::GenerateDocs(args) = &cli.command {
         return docs::exec(args);
     }

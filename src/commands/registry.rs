@@ -480,7 +480,7 @@ fn show(context: &Context, state: &State, name: &str) -> Result<()> {
 }
 
 /// The numbered password attempts of a request (never the hashes).
-fn attempts_table(request: &PendingRequest) -> comfy_table::Table {
+fn attempts_table(request: &PendingRequest) -> output::Table {
     let mut table = output::table(&[
         "ATTEMPT",
         "CLIENT ID",
