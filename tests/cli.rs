@@ -913,3 +913,54 @@ fn terminal_tables_fit_the_width_and_cut_values_instead_of_breaking_them() {
         assert!(!text.contains("127.0.0.\n"), "{text}");
     }
 }
+
+#[test]
+fn every_command_has_its_json_shape_and_exit_codes_documented() {
+    use clap::CommandFactory;
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md")).unwrap();
+    fn leaves(command: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in command.get_subcommands() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            let name = format!("{prefix}{}", sub.get_name()).trim().to_owned();
+            if sub.get_subcommands().next().is_none() {
+                out.push(name);
+            } else {
+                leaves(sub, &format!("{name} "), out);
+            }
+        }
+    }
+    let mut commands = Vec::new();
+    leaves(&mqreg::cli::Cli::command(), "", &mut commands);
+    assert!(commands.len() > 25);
+    for command in commands {
+        assert!(
+            doc.contains(&format!("`{command}")),
+            "docs/json.md lacks `{command}`"
+        );
+    }
+    // Man pages carry the sections clap does not write.
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/man/mqreg-registry-approve.1"
+    ))
+    .unwrap();
+    for section in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXAMPLES",
+        "SEE ALSO",
+        "DESCRIPTION",
+    ] {
+        assert!(
+            page.contains(section),
+            "no {section} in mqreg-registry-approve(1)"
+        );
+    }
+    assert!(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/man/mqreg-state.5")).exists()
+    );
+}

@@ -212,7 +212,19 @@ fn a_running_broker_is_named_and_a_change_nobody_serves_is_pointed_out() {
         .run(&["registry", "unlock"])
         .ok()
         .stderr_has("no running broker serves");
+    // Reading a file no broker serves is pointed out too ("no users" may be
+    // the wrong file's answer).
+    sandbox
+        .run(&["user", "list"])
+        .ok()
+        .stderr_has("no running broker serves");
     let broker = sandbox.serve();
+    let read = sandbox.run(&["user", "list"]).ok();
+    assert!(
+        !read.stderr.contains("no running broker"),
+        "{}",
+        read.stderr
+    );
     let status = sandbox.json(&["registry", "status"]);
     assert_eq!(status["state"], json!(sandbox.state.display().to_string()));
     assert_eq!(status["served_by"]["pid"], json!(broker.pid()));

@@ -49,6 +49,10 @@ pub fn render() -> Vec<(PathBuf, Vec<u8>)> {
     let mut command = Cli::command();
     command.build();
     man_pages(&command, "mqreg", &mut files);
+    files.push((
+        PathBuf::from("man/mqreg-state.5"),
+        STATE_PAGE.as_bytes().to_vec(),
+    ));
     files
 }
 
@@ -58,10 +62,26 @@ fn man_pages(command: &clap::Command, name: &str, files: &mut Vec<(PathBuf, Vec<
         return;
     }
     let page = command.clone().name(name.to_owned());
+    let man = clap_mangen::Man::new(page.clone());
     let mut contents = Vec::new();
-    clap_mangen::Man::new(page)
-        .render(&mut contents)
-        .expect("rendering to memory cannot fail");
+    let rendered: std::io::Result<()> = (|| {
+        man.render_title(&mut contents)?;
+        man.render_name_section(&mut contents)?;
+        man.render_synopsis_section(&mut contents)?;
+        // Without a long description clap would repeat the one-line summary.
+        if page.get_long_about().is_some() {
+            man.render_description_section(&mut contents)?;
+        }
+        if page.get_arguments().any(|arg| !arg.is_hide_set()) {
+            man.render_options_section(&mut contents)?;
+        }
+        if page.get_subcommands().any(|sub| !sub.is_hide_set()) {
+            man.render_subcommands_section(&mut contents)?;
+        }
+        Ok(())
+    })();
+    rendered.expect("rendering to memory cannot fail");
+    contents.extend_from_slice(extra_sections(name, command).as_bytes());
     files.push((Path::new("man").join(format!("{name}.1")), contents));
     for sub in command.get_subcommands() {
         if sub.get_name() != "help" {
@@ -69,3 +89,285 @@ fn man_pages(command: &clap::Command, name: &str, files: &mut Vec<(PathBuf, Vec<
         }
     }
 }
+
+/// Text as a roff paragraph: backslashes escaped, and a line that would start
+/// with a control character protected.
+fn roff_text(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let line = line.replace('\\', "\\e");
+            if line.starts_with('.') || line.starts_with('\'') {
+                format!("\\&{line}")
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn tagged(out: &mut String, tag: &str, text: &str) {
+    out.push_str(".TP\n");
+    out.push_str(&format!("\\fB{}\\fR\n", roff_text(tag)));
+    out.push_str(&roff_text(text));
+    out.push('\n');
+}
+
+/// The exit statuses a command can end with, beyond 0.
+fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![(
+        "1",
+        "Could not be done: I/O, a state file that does not parse (never overwritten), a lock \
+         wait that timed out, a symbolic link where a state file should be.",
+    )];
+    codes.push((
+        "2",
+        "Bad arguments or values (invalid username, role, filter, duration, address, glob).",
+    ));
+    let specific: &[(&str, &str)] = match name {
+        "mqreg-serve" => &[(
+            "0",
+            "Stopped by SIGINT or SIGTERM. Exit 1 also when an address cannot be listened on or \
+             the preflight finds the state folder or audit log unwritable.",
+        )],
+        "mqreg-registry-approve" => &[
+            ("2", "Also: a request seen with several passwords approved with --force but without --attempt N (the attempts are listed)."),
+            ("3", "A named pending request does not exist (the others named were still approved), or a --role does not exist (nothing approved)."),
+            ("4", "A named request is conflicted and --force was not given, or a user of that name exists."),
+        ],
+        "mqreg-registry-reject" | "mqreg-registry-show" => {
+            &[("3", "A named pending request does not exist.")]
+        }
+        "mqreg-user-add" => &[
+            ("3", "A --role does not exist; nothing was created."),
+            ("4", "The user exists already."),
+        ],
+        "mqreg-user-grant-role" | "mqreg-user-revoke-role" => &[(
+            "3",
+            "The user, or one of the roles, does not exist (the roles that exist were still granted or revoked).",
+        )],
+        "mqreg-user-show" | "mqreg-user-passwd" | "mqreg-user-delete" | "mqreg-user-disable"
+        | "mqreg-user-enable" | "mqreg-user-client-ids" => {
+            &[("3", "The user does not exist.")]
+        }
+        "mqreg-role-create" => &[("4", "The role exists already.")],
+        "mqreg-role-allow" | "mqreg-role-disallow" | "mqreg-role-delete" => {
+            &[("3", "The role does not exist.")]
+        }
+        "mqreg-ban-remove" => &[("3", "No ban has that id.")],
+        "mqreg-registry-watch" => &[(
+            "0",
+            "Never on its own: it runs until interrupted (SIGINT, SIGTERM), or until its reader goes away.",
+        )],
+        "mqreg" | "mqreg-registry" | "mqreg-user" | "mqreg-role" | "mqreg-ban" => &[
+            ("3", "A named user, role, pending request or ban does not exist."),
+            ("4", "Already exists, or a conflicted request without --force."),
+        ],
+        _ => &[],
+    };
+    codes.extend(specific.iter().copied());
+    codes.sort_by_key(|(code, _)| *code);
+    codes
+}
+
+/// Examples per page: what it is for, and the command line.
+fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "mqreg" => &[
+            ("Let devices register for ten minutes, then approve one with a role:", "sudo mqreg registry unlock --for 10m\nsudo mqreg registry list\nsudo mqreg registry approve sensor01 --role sensor"),
+            ("Everything as JSON for a script:", "mqreg --json registry status | jq .pending"),
+        ],
+        "mqreg-serve" => &[
+            ("Serve on the standard port, and TLS on 8883:", "mqreg serve --listen 0.0.0.0:1883 --tls-listen 0.0.0.0:8883 \\\n    --tls-cert /etc/mqreg/cert.pem --tls-key /etc/mqreg/key.pem"),
+            ("The same from a unit file's environment, with JSON logs:", "MQREG_LISTEN=0.0.0.0:1883,[::]:1883 MQREG_LOG_FORMAT=json mqreg serve"),
+            ("Reload the state and reopen the audit log:", "systemctl reload mqreg   # or: kill -HUP $(pidof mqreg)"),
+        ],
+        "mqreg-registry-unlock" => &[("Open the registry for an hour:", "mqreg registry unlock --for 1h")],
+        "mqreg-registry-approve" => &[
+            ("Approve every sensor with the sensor role:", "mqreg registry approve --match 'sensor*' --role sensor"),
+            ("Approve a request seen with two passwords, choosing the second:", "mqreg registry show pump1\nmqreg registry approve pump1 --force --attempt 2"),
+        ],
+        "mqreg-registry-reject" => &[("Drop every pending request:", "mqreg registry reject --all")],
+        "mqreg-registry-watch" => &[
+            ("Follow new requests as JSON:", "mqreg registry watch --json"),
+            ("Approve known devices as they register:", "mqreg registry watch --exec 'case \"$MQREG_USERNAME\" in sensor*) mqreg registry approve \"$MQREG_USERNAME\" --role sensor;; esac'"),
+        ],
+        "mqreg-registry-client-ids" | "mqreg-user-client-ids" => &[
+            ("Bind every user to client ids named after it:", "mqreg registry client-ids --set '{username}' '{username}-*'"),
+            ("Give one user its own rule:", "mqreg user client-ids pump1 --set pump1 pump1-debug"),
+        ],
+        "mqreg-user-add" => &[("Create a user from a script:", "printf '%s\\n' \"$PASSWORD\" | mqreg user add gateway2 --role ops")],
+        "mqreg-user-disable" | "mqreg-user-enable" => &[("Lock a device out, then let it back:", "mqreg user disable sensor17\nmqreg user enable sensor17")],
+        "mqreg-role-create" => &[("A role that confines each device to its own topics:", "mqreg role create sensor --allow 'write:devices/{username}/#' --allow 'read:commands/{username}'")],
+        "mqreg-ban-add" => &[
+            ("Ban a network for an hour:", "mqreg ban add --address 203.0.113.0/24 --for 1h --reason scanner"),
+            ("Ban a stolen device's username until removed:", "mqreg ban add --username sensor17 --reason stolen"),
+        ],
+        "mqreg-audit" => &[("The last 200 entries for a script:", "mqreg audit -n 200 --json")],
+        _ => &[],
+    }
+}
+
+/// EXIT STATUS, ENVIRONMENT, FILES, EXAMPLES and SEE ALSO, which clap does
+/// not know about.
+fn extra_sections(name: &str, command: &clap::Command) -> String {
+    let mut out = String::new();
+    out.push_str(".SH \"EXIT STATUS\"\n");
+    if name != "mqreg-serve" && name != "mqreg-registry-watch" {
+        tagged(
+            &mut out,
+            "0",
+            "Done (also when --all or --match matched nothing).",
+        );
+    }
+    for (code, meaning) in exit_statuses(name) {
+        tagged(&mut out, code, meaning);
+    }
+    out.push_str(".SH ENVIRONMENT\n");
+    tagged(&mut out, "MQREG_STATE", "The state file when --state is not given. Else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml.");
+    tagged(
+        &mut out,
+        "MQREG_LOCK_TIMEOUT",
+        "How long a change waits for the state lock, like 30s (the default) or 2m.",
+    );
+    tagged(
+        &mut out,
+        "MQREG_FORMAT",
+        "How tables print: auto, table, plain or tsv (as --format).",
+    );
+    if name == "mqreg" || name == "mqreg-serve" {
+        tagged(&mut out, "RUST_LOG", "Which log lines serve writes, e.g. mqreg=debug (default: info, the protocol layer at warn).");
+        tagged(&mut out, "MQREG_LOG_FORMAT", "text or json (as --log-format). Every other serve option has its MQREG_ variable too, shown with the option.");
+    }
+    tagged(
+        &mut out,
+        "SUDO_UID",
+        "Under sudo, names the admin in the audit log; believed only when running as root.",
+    );
+    out.push_str(".SH FILES\n");
+    for (file, meaning) in [
+        ("/var/lib/mqreg/state.toml", "The state: users, roles, pending requests, bans and settings; see mqreg-state(5)."),
+        ("state.toml.lock", "Beside the state: the lock every change takes."),
+        (".state.toml.cache", "Beside the state: a parse cache for big states, always safe to delete."),
+        (".state.toml.served", "Beside the state: the running broker serving it (pid, addresses, start)."),
+        ("audit.jsonl", "Beside the state (or --audit-log): one JSON line per change, registration and refused login."),
+    ] {
+        tagged(&mut out, file, meaning);
+    }
+    let examples = examples(name);
+    if !examples.is_empty() {
+        out.push_str(".SH EXAMPLES\n");
+        for (what, line) in examples {
+            out.push_str(".PP\n");
+            out.push_str(&roff_text(what));
+            out.push_str("\n.PP\n.nf\n.RS 4\n");
+            out.push_str(&roff_text(line));
+            out.push_str("\n.RE\n.fi\n");
+        }
+    }
+    out.push_str(".SH \"SEE ALSO\"\n");
+    let mut related: Vec<String> = Vec::new();
+    if let Some(parent) = name.rsplit_once('-').map(|(parent, _)| parent) {
+        related.push(format!("{parent}(1)"));
+    }
+    related.extend(
+        command
+            .get_subcommands()
+            .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+            .map(|sub| format!("{name}-{}(1)", sub.get_name())),
+    );
+    if name != "mqreg" {
+        related.insert(0, "mqreg(1)".into());
+    }
+    related.dedup();
+    related.push("mqreg-state(5)".into());
+    out.push_str(&related.join(", "));
+    out.push_str("\n.PP\nThe README and docs/json.md in the source repository; JSON shapes and exit codes per command are listed there.\n");
+    out
+}
+
+/// `mqreg-state(5)`: the state file's format, written by hand.
+const STATE_PAGE: &str = r#".TH mqreg-state 5 "" "mqreg" "File Formats"
+.SH NAME
+mqreg-state \- the state file of mqreg, and the files beside it
+.SH DESCRIPTION
+One TOML file holds everything mqreg knows: settings, roles, users (argon2id
+hashes, never passwords), pending registration requests and bans. Its place is
+\fB--state\fR, else \fB$MQREG_STATE\fR, else \fI/var/lib/mqreg/state.toml\fR
+for root or whenever /var/lib/mqreg exists, else
+\fI$XDG_STATE_HOME/mqreg/state.toml\fR. It is created with mode 0600 in a
+folder created with mode 0700, and replaced whole on every change (write to a
+new temporary file, fsync, rename) under an exclusive lock on
+\fIstate.toml.lock\fR. Files are opened without following symbolic links; a
+symlink at any of these names is an error. When root changes a state that
+belongs to another user, every file written keeps that owner.
+.PP
+A file that does not parse is never overwritten: commands exit 1 naming the
+line and column, and a running broker keeps serving its last good state. Edit
+it by hand only with the broker able to reload it (it watches the file), and
+keep \fBversion\fR as it is.
+.SH TABLES
+.TP
+\fBversion\fR
+The layout's version, 2. Version 1 files are read (and written as 2 on the next change).
+.TP
+\fB[registry]\fR
+\fBunlocked_until\fR (RFC 3339, absent when locked); \fBmax_pending\fR (1000);
+\fBpending_max_age\fR ("1day"); \fBclient_ids\fR: "any" (default),
+"registered", or a list of globs where {username} is the user's name.
+.TP
+\fB[password_policy]\fR
+\fBmin\fR (5), \fBlower\fR, \fBupper\fR, \fBnumeric\fR, \fBsymbol\fR (0): minimum counts; 0 switches a rule off.
+.TP
+\fB[argon2]\fR
+\fBmemory_kib\fR (19456), \fBiterations\fR (2), \fBparallelism\fR (1): the cost of new hashes.
+.TP
+\fB[flood]\fR
+\fBmax_refusals\fR (15) and \fBmax_registrations\fR (15) per \fBwindow\fR ("1m") and peer address, after which the address is shut out for \fBban_for\fR ("5m"); 0 switches a limit off.
+.TP
+\fB[roles.NAME]\fR
+\fBpermissions\fR: a list of {access = "read"|"write"|"readwrite", filter = "TOPIC/FILTER"}; filters may hold {username} and {client_id}.
+.TP
+\fB[[bans]]\fR
+\fBid\fR, \fBkind\fR ("username", "client_id" or "address"), \fBvalue\fR, \fBcreated\fR, optional \fBuntil\fR and \fBreason\fR. Expired bans are dropped on the next write.
+.TP
+\fB[users.NAME]\fR
+\fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule) and \fBregistered_client_ids\fR.
+.TP
+\fB[pending.NAME]\fR
+\fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR (of the latest attempt), \fBfirst_seen\fR, \fBlast_seen\fR, \fBattempts\fR, \fBconflict\fR, and one \fB[[pending.NAME.passwords]]\fR table per distinct password (at most 5): \fBpassword_hash\fR, \fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR, \fBfirst_seen\fR, \fBlast_seen\fR, \fBcount\fR.
+.SH FILES BESIDE IT
+.TP
+\fBstate.toml.lock\fR
+Locked by every change; empty.
+.TP
+\fB.state.toml.cache\fR
+For states over 64 KiB: the same state as JSON with the BLAKE3 digest of the TOML it belongs to; used only when the digest matches. Always safe to delete.
+.TP
+\fB.state.toml.served\fR
+JSON: pid, listen addresses, start time and version of the broker serving the state; removed when it stops, recognised as stale after a crash.
+.TP
+\fBaudit.jsonl\fR
+One JSON object per line: time, actor, action, target, outcome, detail. Appended, never rewritten; the broker reopens it on SIGHUP.
+.SH EXAMPLE
+.nf
+.RS 4
+version = 2
+
+[registry]
+max_pending = 1000
+pending_max_age = "1day"
+client_ids = ["{username}", "{username}-*"]
+
+[roles.sensor]
+permissions = [{ access = "write", filter = "devices/{username}/#" }]
+
+[users.sensor01]
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+roles = ["sensor"]
+created = "2026-11-25T10:00:00Z"
+.RE
+.fi
+.SH "SEE ALSO"
+mqreg(1), mqreg-serve(1), mqreg-registry(1)
+"#;

@@ -51,6 +51,15 @@ pub fn exec(cli: Cli) -> Result<()> {
         json: cli.global.json,
     };
     let action = admin_action(&cli.command);
+    // Commands that read or change the state, except those that say which
+    // file and broker anyway (serve, status) or only watch it.
+    let names_its_state = !matches!(
+        cli.command,
+        Command::Serve(_)
+            | Command::Audit(_)
+            | Command::Registry(registry::RegistryCommand::Status)
+            | Command::Registry(registry::RegistryCommand::Watch { .. })
+    );
     let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
         Command::Registry(command) => registry::exec(&context, command),
@@ -65,14 +74,22 @@ pub fn exec(cli: Cli) -> Result<()> {
             crate::output::print_json_error(error);
         }
     }
+    let changed = action.is_some();
     if let Some((action, target)) = action {
         record(&context, action, target, &result);
-        if result.is_ok() && ServedBy::find(context.store.path()).is_none() {
-            eprintln!(
-                "note: no running broker serves {}; the change takes effect when `mqreg serve` starts on it",
-                context.store.path().display()
-            );
-        }
+    }
+    if result.is_ok() && names_its_state && ServedBy::find(context.store.path()).is_none() {
+        // The admin may be looking at (or changing) a file no broker reads:
+        // another user's default, a typo in --state, a stopped service.
+        eprintln!(
+            "note: no running broker serves {}{}",
+            context.store.path().display(),
+            if changed {
+                "; the change takes effect when `mqreg serve` starts on it"
+            } else {
+                ""
+            }
+        );
     }
     result
 }

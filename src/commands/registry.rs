@@ -32,6 +32,13 @@ pub enum RegistryCommand {
     /// List pending requests
     List,
     /// Create users from pending requests
+    #[command(
+        long_about = "Create users from pending requests, with the password each device offered \
+        and the roles given with --role (none otherwise).\n\n\
+        A conflicted request (seen with more than one password: it may be an impostor) is \
+        approved only when named with --force, and with --attempt N when it holds several \
+        passwords; --all and --match always skip it and say so."
+    )]
     Approve {
         #[command(flatten)]
         selection: SelectionArgs,
@@ -66,6 +73,7 @@ pub enum RegistryCommand {
     },
     /// Show one pending request with every distinct password attempt, numbered
     Show {
+        /// The pending request's username
         #[arg(value_name = "USERNAME")]
         name: String,
     },
@@ -100,10 +108,10 @@ pub enum RegistryCommand {
 
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
-    /// Usernames of pending requests
+    /// Usernames of pending requests (`mqreg registry list`)
     #[arg(value_name = "USERNAME")]
     names: Vec<String>,
-    /// Every pending request (conflicted ones are skipped on approve)
+    /// Every pending request
     #[arg(long)]
     all: bool,
     /// Pending requests whose username matches GLOB, like 'sensor*'

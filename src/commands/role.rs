@@ -14,6 +14,7 @@ pub enum RoleCommand {
     List,
     /// Define a role
     Create {
+        /// The role's name
         #[arg(value_parser = parse_role)]
         role: String,
         /// ACCESS:FILTER, e.g. write:devices/{username}/# (repeatable);
@@ -23,6 +24,7 @@ pub enum RoleCommand {
     },
     /// Add permissions to a role
     Allow {
+        /// The role's name
         #[arg(value_parser = parse_role)]
         role: String,
         /// ACCESS:FILTER, e.g. read:alerts/#
@@ -31,13 +33,16 @@ pub enum RoleCommand {
     },
     /// Remove permissions from a role
     Disallow {
+        /// The role's name
         #[arg(value_parser = parse_role)]
         role: String,
+        /// ACCESS:FILTER to take away; disallowing write from readwrite leaves read
         #[arg(required = true, value_name = "ACCESS:FILTER")]
         permissions: Vec<Permission>,
     },
     /// Remove a role, and it from every user
     Delete {
+        /// The role's name
         #[arg(value_parser = parse_role)]
         role: String,
     },

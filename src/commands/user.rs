@@ -15,11 +15,13 @@ pub enum UserCommand {
     List,
     /// Show one user
     Show {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
     },
     /// Create a user; the password is read from stdin (first line)
     Add {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
         /// Grant this role (repeatable)
@@ -28,36 +30,44 @@ pub enum UserCommand {
     },
     /// Set a new password, read from stdin (first line)
     Passwd {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
     },
     /// Remove a user; its live connections are closed
     Delete {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
     },
     /// Give a user roles
     GrantRole {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
+        /// Names of existing roles (`mqreg role list`)
         #[arg(required = true, value_name = "ROLE", value_parser = parse_role)]
         roles: Vec<String>,
     },
     /// Take roles away from a user
     RevokeRole {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
+        /// Names of existing roles (`mqreg role list`)
         #[arg(required = true, value_name = "ROLE", value_parser = parse_role)]
         roles: Vec<String>,
     },
     /// Refuse a user's logins and close its live connections; it keeps its
     /// password and roles
     Disable {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
     },
     /// Let a disabled user log in again
     Enable {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
     },
@@ -73,6 +83,7 @@ pub enum UserCommand {
             mqreg user client-ids sensor01 --any"
     )]
     ClientIds {
+        /// The user's name
         #[arg(value_parser = parse_username)]
         user: String,
         /// Only client ids matching one of these globs; {username} is the user's name
