@@ -186,10 +186,38 @@ fn raise_open_file_limit() {
 /// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, the protocol
 /// layer's own chatter about every dropped connection at warn).
 fn init_logging(format: LogFormat) {
-    // rustls warns about every client that sends an IP address as SNI (the
-    // spec forbids it, and many MQTT clients do it): not the admin's problem.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,ntex=warn,ntex_mqtt=warn,ntex_io=warn,ntex_server=warn,ntex_service=warn,ntex_rt=warn,ntex_net=warn,ntex_tls=warn,rustls=error".into());
+    // The protocol layer logs every dropped connection, and rustls warns about
+    // every client that sends an IP address as SNI (the spec forbids it, many
+    // MQTT clients do it): not the admin's business unless RUST_LOG names them.
+    const QUIET: &[&str] = &[
+        "ntex=warn",
+        "ntex_mqtt=warn",
+        "ntex_io=warn",
+        "ntex_server=warn",
+        "ntex_service=warn",
+        "ntex_rt=warn",
+        "ntex_net=warn",
+        "ntex_tls=warn",
+        "rustls=error",
+    ];
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut directives = if asked.trim().is_empty() {
+        "info".to_owned()
+    } else {
+        asked.clone()
+    };
+    for quiet in QUIET {
+        let target = quiet.split('=').next().unwrap_or_default();
+        let named = asked
+            .split(',')
+            .any(|directive| directive.trim().split('=').next() == Some(target));
+        if !named {
+            directives.push(',');
+            directives.push_str(quiet);
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
