@@ -530,3 +530,38 @@ fn json_mode_answers_errors_with_a_json_object() {
         assert!(answer["error"]["message"].as_str().unwrap().len() > 5);
     }
 }
+
+#[test]
+fn a_registration_never_follows_a_symlink_planted_while_the_broker_runs() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let victim = sandbox.dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let lock = sandbox.state.with_file_name("state.toml.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    // One unauthenticated login while the registry is open makes the broker
+    // write the state: it must refuse the link, not follow it.
+    assert_eq!(
+        broker
+            .mosquitto_pub(&[
+                "-u",
+                "intruder1",
+                "-P",
+                "some-password",
+                "-t",
+                "x",
+                "-m",
+                "1"
+            ])
+            .0,
+        5
+    );
+    assert!(eventually(Duration::from_secs(5), || broker
+        .log()
+        .contains("symbolic link")));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_symlink());
+}
