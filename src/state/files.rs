@@ -87,14 +87,21 @@ impl Folder {
         if unsafe { libc::geteuid() } != 0 {
             return self;
         }
-        let owner = self
-            .stat(reference)
-            .ok()
-            .or_else(|| File::from(self.fd.try_clone().ok()?).metadata().ok())
-            .map(|meta| Owner {
-                uid: meta.uid(),
-                gid: meta.gid(),
-            });
+        // Only a regular file says who owns the state: a symlink planted there
+        // belongs to whoever planted it.
+        let owner = match self.stat(reference) {
+            Ok(meta) if meta.is_file() => Some(meta),
+            Ok(_) => None,
+            Err(_) => self
+                .fd
+                .try_clone()
+                .ok()
+                .and_then(|fd| File::from(fd).metadata().ok()),
+        }
+        .map(|meta| Owner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        });
         self.owner = owner.filter(|owner| owner.uid != 0);
         self
     }
