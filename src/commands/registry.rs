@@ -167,42 +167,7 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             })?;
             print_status(context, &status)
         }
-        RegistryCommand::Status => {
-            let status = context.store.load()?.status(now());
-            let served = ServedBy::find(context.store.path());
-            if context.json {
-                #[derive(Serialize)]
-                struct Json {
-                    locked: bool,
-                    unlocked_until: Option<String>,
-                    remaining_seconds: i64,
-                    pending: usize,
-                    state: String,
-                    served_by: Option<ServedBy>,
-                }
-                return print_json(&Json {
-                    locked: status.locked,
-                    unlocked_until: status.unlocked_until.map(output::rfc3339),
-                    remaining_seconds: status.remaining_seconds,
-                    pending: status.pending,
-                    state: context.store.path().display().to_string(),
-                    served_by: served,
-                });
-            }
-            print_status(context, &status)?;
-            println!("state file: {}", context.store.path().display());
-            match served {
-                Some(broker) => println!(
-                    "served by: mqreg {} (pid {}, since {}) on {}",
-                    broker.version,
-                    broker.pid,
-                    broker.started,
-                    broker.listen.join(", ")
-                ),
-                None => println!("served by: no running broker"),
-            }
-            Ok(())
-        }
+        RegistryCommand::Status => print_status(context, &context.store.load()?.status(now())),
         RegistryCommand::List => list(context, &context.store.load()?),
         RegistryCommand::Approve {
             selection,
@@ -285,7 +250,10 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
     }
 }
 
+/// The registry's status, with the state file it describes and the broker
+/// serving that file (so an admin sees when they looked at the wrong one).
 fn print_status(context: &Context, status: &RegistryStatus) -> Result<()> {
+    let served = ServedBy::find(context.store.path());
     if context.json {
         #[derive(Serialize)]
         struct Json {
@@ -293,12 +261,16 @@ fn print_status(context: &Context, status: &RegistryStatus) -> Result<()> {
             unlocked_until: Option<String>,
             remaining_seconds: i64,
             pending: usize,
+            state: String,
+            served_by: Option<ServedBy>,
         }
         return print_json(&Json {
             locked: status.locked,
             unlocked_until: status.unlocked_until.map(output::rfc3339),
             remaining_seconds: status.remaining_seconds,
             pending: status.pending,
+            state: context.store.path().display().to_string(),
+            served_by: served,
         });
     }
     match status.unlocked_until {
@@ -310,6 +282,17 @@ fn print_status(context: &Context, status: &RegistryStatus) -> Result<()> {
         None => println!("registry: locked"),
     }
     println!("pending requests: {}", status.pending);
+    println!("state file: {}", context.store.path().display());
+    match served {
+        Some(broker) => println!(
+            "served by: mqreg {} (pid {}, since {}) on {}",
+            broker.version,
+            broker.pid,
+            broker.started,
+            broker.listen.join(", ")
+        ),
+        None => println!("served by: no running broker"),
+    }
     Ok(())
 }
 

@@ -301,6 +301,27 @@ pub struct PasswordAttempt {
     pub count: u64,
 }
 
+impl PasswordAttempt {
+    /// A password seen once, now.
+    fn first(
+        password_hash: String,
+        client_id: &str,
+        address: &str,
+        protocol: &str,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            password_hash,
+            client_id: client_id.to_owned(),
+            address: address.to_owned(),
+            protocol: protocol.to_owned(),
+            first_seen: now,
+            last_seen: now,
+            count: 1,
+        }
+    }
+}
+
 /// A pending request as the file holds it. Schema 1 had one `password_hash`
 /// per request; such a request reads as one with that single password.
 #[derive(Deserialize)]
@@ -364,15 +385,13 @@ impl PendingRequest {
         now: Timestamp,
     ) -> Self {
         Self {
-            passwords: vec![PasswordAttempt {
+            passwords: vec![PasswordAttempt::first(
                 password_hash,
-                client_id: client_id.clone(),
-                address: address.clone(),
-                protocol: protocol.clone(),
-                first_seen: now,
-                last_seen: now,
-                count: 1,
-            }],
+                &client_id,
+                &address,
+                &protocol,
+                now,
+            )],
             client_id,
             address,
             protocol,
@@ -755,15 +774,9 @@ impl State {
                 request.conflict = true;
                 if let Some(hash) = hash {
                     if request.passwords.len() < MAX_PASSWORDS_PER_REQUEST {
-                        request.passwords.push(PasswordAttempt {
-                            password_hash: hash,
-                            client_id: client_id.clone(),
-                            address: address.clone(),
-                            protocol: protocol.clone(),
-                            first_seen: now,
-                            last_seen: now,
-                            count: 1,
-                        });
+                        request.passwords.push(PasswordAttempt::first(
+                            hash, &client_id, &address, &protocol, now,
+                        ));
                     }
                 }
             }
