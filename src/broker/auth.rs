@@ -198,8 +198,12 @@ impl Authenticator {
         let refused_before = self.refused.lock().unwrap().contains_key(&digest);
         let verdict = self.decide(login, &digest).await;
         if verdict.is_err() && !refused_before {
-            // A wrong password is already remembered with its stored hash.
-            remember_if_new(&self.refused, digest, String::new);
+            // A wrong password is already remembered with its stored hash. A
+            // busy refusal decided nothing about the pair: its repeat must be
+            // held like a first refusal again, or the clock would tell.
+            if verdict != Err(Refusal::Busy) {
+                remember_if_new(&self.refused, digest, String::new);
+            }
             let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
             if let Some(rest) = typical.checked_sub(started.elapsed()) {
                 tokio::time::sleep(rest).await;
@@ -230,7 +234,7 @@ impl Authenticator {
                 .await;
         }
         if !state.is_unlocked(now) {
-            return Err(Refusal::RegistryLocked);
+            return self.refuse_like_a_check(username, digest);
         }
         let Ok(text) = std::str::from_utf8(password) else {
             return Err(Refusal::PasswordAgainstPolicy);
@@ -290,6 +294,22 @@ impl Authenticator {
             remember(&self.failed_at, username.to_owned(), Instant::now());
             Err(Refusal::WrongPassword)
         }
+    }
+
+    /// Refuses an unknown user (the registry is locked) through the same
+    /// steps a wrong password for a known user goes through: a pair refused
+    /// before is answered at once, a username in its cooldown or with a check
+    /// in flight is busy, and the refusal starts a cooldown. Without this, a
+    /// known username's busy answers would set it apart by the clock.
+    fn refuse_like_a_check(&self, username: &str, digest: &[u8; 32]) -> Verdict {
+        if self.refused.lock().unwrap().contains_key(digest) {
+            return Err(Refusal::RegistryLocked);
+        }
+        let Some(_slot) = CheckSlot::take(self, username) else {
+            return Err(Refusal::Busy);
+        };
+        remember(&self.failed_at, username.to_owned(), Instant::now());
+        Err(Refusal::RegistryLocked)
     }
 
     /// Records or updates the pending request of an unknown user.

@@ -16,6 +16,9 @@ use crate::error::Result;
 use crate::state::store::Store;
 use crate::state::State;
 
+/// How long a changed file must hold still before it is read.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(15);
+
 /// One version of the state, numbered so that derived data (a session's
 /// permissions) knows when to recompute.
 #[derive(Debug)]
@@ -85,13 +88,40 @@ impl LiveState {
 
     /// Re-reads the file if it changed. Returns the new snapshot when there is
     /// one. Blocking: call from a blocking thread.
+    ///
+    /// A file caught while it changes is left for the next look: it is read
+    /// only once its identity held still for a moment (a hand edit written in
+    /// place is then complete). A file that is missing or empty is someone
+    /// replacing it by hand (`rm` then `cp`), never a state to serve: it would
+    /// read as "no users" and close every connection, so it is ignored.
     pub fn refresh(&self) -> Option<Arc<Snapshot>> {
         let mut seen = self.seen.lock().expect("identity lock poisoned");
         let now = identity(&self.store);
         if *seen == now {
             return None;
         }
+        std::thread::sleep(SETTLE);
+        if identity(&self.store) != now {
+            return None;
+        }
         *seen = now;
+        match now {
+            None => {
+                tracing::warn!(
+                    "state file {} is missing; the broker keeps serving the last state it read",
+                    self.store.path().display()
+                );
+                return None;
+            }
+            Some(file) if file.len == 0 => {
+                tracing::warn!(
+                    "state file {} is empty; the broker keeps serving the last state it read",
+                    self.store.path().display()
+                );
+                return None;
+            }
+            Some(_) => {}
+        }
         match self.store.load() {
             Ok(state) => Some(self.install(state)),
             Err(error) => {

@@ -42,6 +42,9 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct Repeats {
     gathered: Mutex<HashMap<Key, Gathered>>,
+    /// Windows that ended when a new refusal of their key came, before the
+    /// summariser looked: their counts wait here.
+    ended: Mutex<Vec<Summary>>,
 }
 
 impl Repeats {
@@ -53,6 +56,13 @@ impl Repeats {
             if now.saturating_duration_since(entry.since) < WINDOW {
                 entry.repeats += 1;
                 return false;
+            }
+            if entry.repeats > 0 {
+                self.ended.lock().unwrap().push(Summary {
+                    key: key.clone(),
+                    repeats: entry.repeats,
+                    over: now.saturating_duration_since(entry.since),
+                });
             }
         }
         if gathered.len() < MAX_TRACKED || gathered.contains_key(&key) {
@@ -70,22 +80,22 @@ impl Repeats {
     /// Ends the windows that are over (all of them with `everything`, at a
     /// stop) and returns those that gathered repeats.
     pub fn take_due(&self, now: Instant, everything: bool) -> Vec<Summary> {
+        let mut summaries = std::mem::take(&mut *self.ended.lock().unwrap());
         let mut gathered = self.gathered.lock().unwrap();
         let due: Vec<Key> = gathered
             .iter()
             .filter(|(_, entry)| everything || now.saturating_duration_since(entry.since) >= WINDOW)
             .map(|(key, _)| key.clone())
             .collect();
-        due.into_iter()
-            .filter_map(|key| {
-                let entry = gathered.remove(&key)?;
-                (entry.repeats > 0).then(|| Summary {
-                    key,
-                    repeats: entry.repeats,
-                    over: now.saturating_duration_since(entry.since),
-                })
+        summaries.extend(due.into_iter().filter_map(|key| {
+            let entry = gathered.remove(&key)?;
+            (entry.repeats > 0).then(|| Summary {
+                key,
+                repeats: entry.repeats,
+                over: now.saturating_duration_since(entry.since),
             })
-            .collect()
+        }));
+        summaries
     }
 }
 
@@ -124,6 +134,20 @@ mod tests {
         );
         // After the window the next one is written again.
         assert!(repeats.note(key("dev1", "wrong password"), start + WINDOW));
+    }
+
+    #[test]
+    fn a_window_ended_by_the_next_refusal_keeps_its_count() {
+        let repeats = Repeats::default();
+        let start = Instant::now();
+        repeats.note(key("dev1", "x"), start);
+        repeats.note(key("dev1", "x"), start + Duration::from_secs(1));
+        repeats.note(key("dev1", "x"), start + Duration::from_secs(2));
+        // The next refusal comes after the window, before the summariser.
+        assert!(repeats.note(key("dev1", "x"), start + WINDOW + Duration::from_secs(1)));
+        let due = repeats.take_due(start + WINDOW + Duration::from_secs(2), false);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].repeats, 2);
     }
 
     #[test]

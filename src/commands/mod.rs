@@ -44,7 +44,8 @@ pub fn exec(cli: Cli) -> Result<()> {
         None => AuditLog::beside(&path),
     };
     let store = Store::new(path).with_lock_timeout(lock_timeout()?);
-    let audit = audit.with_owner(store.owner());
+    let owner = store.owner_for(audit.path());
+    let audit = audit.with_owner(owner);
     let context = Context {
         store,
         audit,

@@ -93,7 +93,11 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     // Before listening: a broker that cannot record a registration or write
     // its audit log would only find out at the first device.
     context.store.preflight()?;
-    crate::state::files::open_append(context.audit.path(), context.store.owner()).map_err(|e| {
+    crate::state::files::open_append(
+        context.audit.path(),
+        context.store.owner_for(context.audit.path()),
+    )
+    .map_err(|e| {
         Error::failure(format!(
             "cannot append to the audit log {}: {e}
 Give it (and its folder) to the user the broker runs as, or pass --audit-log PATH",
@@ -122,7 +126,8 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     let audit = Arc::new(
-        AuditLog::new(context.audit.path().to_path_buf()).with_owner(context.store.owner()),
+        AuditLog::new(context.audit.path().to_path_buf())
+            .with_owner(context.store.owner_for(context.audit.path())),
     );
     tracing::info!(audit_log = %context.audit.path().display(), "audit log");
     let result = server::run(&runtime, live, audit, config);

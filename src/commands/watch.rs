@@ -97,6 +97,12 @@ pub fn exec(context: &Context, command: Option<&str>) -> Result<()> {
         if !first && now_identity == identity {
             continue;
         }
+        // Missing or empty: being replaced by hand, not "no requests" (which
+        // would report every request as new once the file is back).
+        if !first && now_identity.is_none_or(|(_, _, _, len)| len == 0) {
+            identity = now_identity;
+            continue;
+        }
         identity = now_identity;
         let state = match context.store.load() {
             Ok(state) => state,

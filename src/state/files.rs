@@ -128,24 +128,60 @@ impl Folder {
         file.metadata()
     }
 
-    /// Opens `name` in this folder; `O_NOFOLLOW` is always added, so a
-    /// symlink there fails with ELOOP. Files it creates get mode `mode` and,
-    /// when set, the folder's owner.
+    /// Opens `name` in this folder, which must be a regular file with no
+    /// other hard link: `O_NOFOLLOW` is always added, so a symlink there fails
+    /// with ELOOP; `O_NONBLOCK`, so a FIFO cannot hang the open, and the file
+    /// type and link count are checked once it is open, so a hard link to a
+    /// file elsewhere is refused. With `O_CREAT`, a file this call creates
+    /// (and only such a file) gets the folder's owner.
     pub fn open_file(&self, name: &OsStr, flags: libc::c_int, mode: u32) -> io::Result<File> {
         let name_c = c_name(name)?;
-        // SAFETY: valid descriptor and C string; the result is owned below.
-        let fd = check(unsafe {
-            libc::openat(
-                self.fd.as_raw_fd(),
-                name_c.as_ptr(),
-                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                mode as libc::c_uint,
+        let open = |flags: libc::c_int| {
+            // SAFETY: valid descriptor and C string; the result is owned below.
+            check(unsafe {
+                libc::openat(
+                    self.fd.as_raw_fd(),
+                    name_c.as_ptr(),
+                    flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                    mode as libc::c_uint,
+                )
+            })
+            // SAFETY: a fresh descriptor nobody else owns.
+            .map(|fd| unsafe { File::from_raw_fd(fd) })
+        };
+        let (file, created) = if flags & libc::O_CREAT != 0 {
+            match open(flags | libc::O_EXCL) {
+                Ok(file) => (file, true),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && flags & libc::O_EXCL == 0 => {
+                    let file =
+                        open(flags & !libc::O_CREAT).map_err(|error| self.explain(name, error))?;
+                    (file, false)
+                }
+                Err(error) => return Err(self.explain(name, error)),
+            }
+        } else {
+            (
+                open(flags).map_err(|error| self.explain(name, error))?,
+                false,
             )
-        })
-        .map_err(|error| self.explain(name, error))?;
-        // SAFETY: fresh descriptor.
-        let file = unsafe { File::from_raw_fd(fd) };
-        if flags & libc::O_CREAT != 0 {
+        };
+        let meta = file.metadata()?;
+        if !meta.file_type().is_file() {
+            return Err(io::Error::other(format!(
+                "{} is not a regular file; mqreg refuses it. Remove it (and check who can write to {})",
+                self.path.join(name).display(),
+                self.path.display()
+            )));
+        }
+        if meta.nlink() > 1 {
+            return Err(io::Error::other(format!(
+                "{} has other hard links, so writing it would write elsewhere too; mqreg refuses it. \
+                 Remove it (and check who can write to {})",
+                self.path.join(name).display(),
+                self.path.display()
+            )));
+        }
+        if created {
             self.give(&file)?;
         }
         Ok(file)

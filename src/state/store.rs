@@ -164,9 +164,17 @@ impl Store {
         }
     }
 
-    /// Who files written for this state must belong to, when that is not the
-    /// writer (root writing a service user's state); for the audit log.
-    pub fn owner(&self) -> Option<Owner> {
+    /// Who a file created at `path` for this state must belong to, when that
+    /// is not the writer (root writing a service user's state): only a file
+    /// in the state's own folder, never one elsewhere (`--audit-log /var/log/..`).
+    pub fn owner_for(&self, path: &Path) -> Option<Owner> {
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if folder != self.folder_path() {
+            return None;
+        }
         self.open_folder()
             .ok()
             .flatten()
@@ -257,8 +265,9 @@ impl Store {
         let fix = |what: &str, error: io::Error| {
             let folder = self.folder_path();
             Error::failure(format!(
-                "{what} {}: {error}
-The broker must be able to lock, create and replace files there:                  run it as the folder's owner, or give the folder to the user it runs as                  (`chown -R USER: {}`)",
+                "{what} {}: {error}\nThe broker must be able to lock, create and replace files there: \
+                 run it as the folder's owner, or give the folder to the user it runs as \
+                 (`chown -R USER: {}`)",
                 folder.display(),
                 folder.display()
             ))
