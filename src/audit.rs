@@ -107,11 +107,19 @@ impl AuditLog {
 
     /// The last `count` entries, oldest first; lines that do not parse are skipped.
     pub fn tail(&self, count: usize) -> io::Result<Vec<Entry>> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
+        use std::io::{Read, Seek, SeekFrom};
+        /// Read at most this much from the end: the last entries are there.
+        const TAIL_BYTES: u64 = 16 * 1024 * 1024;
+        let mut file = match crate::state::files::open_read(&self.path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
+        let mut bytes = Vec::new();
+        file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
+        let text = String::from_utf8_lossy(&bytes);
         let mut entries: Vec<Entry> = text
             .lines()
             .rev()

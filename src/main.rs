@@ -13,7 +13,7 @@ fn main() -> ExitCode {
                     | clap::error::ErrorKind::DisplayVersion
                     | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             );
-            if !is_answer && std::env::args().any(|arg| arg == "--json") {
+            if !is_answer && std::env::args_os().any(|arg| arg == "--json") {
                 let message = error.kind().to_string();
                 let detail = error.to_string();
                 mqreg::output::print_json_error(&mqreg::error::Error::usage(
@@ -30,6 +30,9 @@ fn main() -> ExitCode {
     match mqreg::commands::exec(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            if std::env::args_os().any(|arg| arg == "--json") {
+                mqreg::output::print_json_error(&error);
+            }
             eprintln!("error: {error}");
             ExitCode::from(error.code as u8)
         }

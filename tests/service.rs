@@ -565,3 +565,60 @@ fn a_registration_never_follows_a_symlink_planted_while_the_broker_runs() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(std::fs::symlink_metadata(&lock).unwrap().is_symlink());
 }
+
+#[test]
+fn hard_links_and_fifos_at_state_file_names_are_refused() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "lock"]).ok();
+    let victim = sandbox.dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let lock = sandbox.state.with_file_name("state.toml.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::hard_link(&victim, &lock).unwrap();
+    sandbox
+        .run(&["registry", "unlock"])
+        .code(1)
+        .stderr_has("hard links");
+    std::fs::remove_file(&lock).unwrap();
+    // A FIFO would block an open forever; it is refused at once instead.
+    let fifo = std::ffi::CString::new(sandbox.state.to_str().unwrap()).unwrap();
+    std::fs::remove_file(&sandbox.state).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let started = std::time::Instant::now();
+    sandbox
+        .run(&["user", "list"])
+        .code(1)
+        .stderr_has("not a regular file");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_state_file_removed_while_serving_is_not_served_as_empty() {
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run_with_stdin(&["user", "add", "dev1"], "device-secret\n")
+        .ok();
+    let broker = sandbox.serve();
+    let live = broker.client("dev1-board", "dev1", "device-secret");
+    live.expect_connected();
+    // A hand restore: rm, then copy back.
+    let saved = std::fs::read(&sandbox.state).unwrap();
+    std::fs::remove_file(&sandbox.state).unwrap();
+    assert!(eventually(Duration::from_secs(5), || broker
+        .log()
+        .contains("is missing")));
+    assert!(
+        live.next(Duration::from_millis(500)).is_none(),
+        "the user's connection stays"
+    );
+    let login = |broker: &common::Broker| {
+        broker
+            .mosquitto_pub(&["-u", "dev1", "-P", "device-secret", "-t", "x", "-m", "1"])
+            .0
+    };
+    assert_eq!(login(&broker), 0, "the last good state is still served");
+    std::fs::write(&sandbox.state, &saved).unwrap();
+    assert_eq!(login(&broker), 0);
+}

@@ -70,6 +70,19 @@ pub struct ShutOut {
     pub ban_for: Duration,
 }
 
+/// The unit a bucket counts: an IPv4 address, or an IPv6 /64 (one host
+/// commonly holds a whole /64, so single IPv6 addresses are free to change).
+fn unit(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+        v4 => v4,
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct FloodGuard {
     addresses: Mutex<HashMap<IpAddr, Address>>,
@@ -78,6 +91,7 @@ pub struct FloodGuard {
 impl FloodGuard {
     /// Whether `peer` is shut out at `now`.
     pub fn is_shut_out(&self, peer: IpAddr, now: Instant) -> bool {
+        let peer = unit(peer);
         let addresses = self.addresses.lock().unwrap();
         addresses
             .get(&peer)
@@ -101,6 +115,7 @@ impl FloodGuard {
         if limit == 0 {
             return None;
         }
+        let peer = unit(peer);
         let mut addresses = self.addresses.lock().unwrap();
         if addresses.len() >= MAX_TRACKED && !addresses.contains_key(&peer) {
             forget_good_standing(&mut addresses, limits, now);
@@ -133,7 +148,8 @@ impl FloodGuard {
 }
 
 /// Drops addresses not shut out whose buckets have refilled; if that is not
-/// enough, everything (a shut-out address then gets a fresh bucket).
+/// enough, every address not shut out; only if shut-out ones alone fill the
+/// table, everything.
 fn forget_good_standing(
     addresses: &mut HashMap<IpAddr, Address>,
     limits: &FloodLimits,
@@ -144,6 +160,9 @@ fn forget_good_standing(
             || now.saturating_duration_since(address.refusals.at) < limits.window
             || now.saturating_duration_since(address.registrations.at) < limits.window
     });
+    if addresses.len() >= MAX_TRACKED {
+        addresses.retain(|_, address| address.shut_until.is_some_and(|until| until > now));
+    }
     if addresses.len() >= MAX_TRACKED {
         addresses.clear();
     }
@@ -218,6 +237,25 @@ mod tests {
             .is_some());
         assert!(guard.is_shut_out(first, now));
         assert!(!guard.is_shut_out(second, now));
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let guard = FloodGuard::default();
+        let now = Instant::now();
+        for host in 1..=4u16 {
+            let peer = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0, 0, 0, host));
+            guard.charge(peer, Charge::Refusal, &limits(3), now);
+        }
+        let other_host: IpAddr = "2001:db8:0:7::99".parse().unwrap();
+        let other_net: IpAddr = "2001:db8:0:8::1".parse().unwrap();
+        assert!(guard.is_shut_out(other_host, now));
+        assert!(!guard.is_shut_out(other_net, now));
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+        for _ in 0..4 {
+            guard.charge(mapped, Charge::Refusal, &limits(3), now);
+        }
+        assert!(guard.is_shut_out("192.0.2.9".parse().unwrap(), now));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::Context;
 use crate::error::{Error, Result};
+use crate::names::printable;
 use crate::output::{self, print_json};
 
 #[derive(Debug, Args)]
@@ -35,10 +36,12 @@ pub fn exec(context: &Context, args: AuditArgs) -> Result<()> {
                 .replace('T', " ")
                 .trim_end_matches('Z')
                 .to_owned(),
-            entry.actor,
-            entry.action,
-            entry.target.unwrap_or_default(),
-            entry.outcome,
+            // The file may hold anything a hand edit put there: never raw
+            // bytes to a terminal.
+            printable(&entry.actor),
+            printable(&entry.action),
+            printable(&entry.target.unwrap_or_default()),
+            printable(&entry.outcome),
         ]);
     }
     println!("{table}");

@@ -70,11 +70,6 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };
-    if let Err(error) = &result {
-        if context.json {
-            crate::output::print_json_error(error);
-        }
-    }
     let changed = action.is_some();
     if let Some((action, target)) = action {
         record(&context, action, target, &result);
@@ -172,7 +167,13 @@ fn record_one(context: &Context, action: &str, target: Option<String>, result: &
         ),
     };
     let mut entry = Entry::now(crate::audit::cli_actor(), action, target, outcome);
-    entry.detail = Some(std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+    entry.detail = Some(
+        std::env::args_os()
+            .skip(1)
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     if let Err(error) = context.audit.append(&entry) {
         eprintln!(
             "warning: cannot write the audit log {}: {error}",

@@ -225,13 +225,35 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             } else {
                 None
             };
-            let rule = match rule {
-                None => context.store.load()?.registry.client_ids,
+            let (rule, locked_out) = match rule {
+                None => (context.store.load()?.registry.client_ids, Vec::new()),
                 Some(rule) => context.store.update(|state| {
                     state.registry.client_ids = rule;
-                    Ok(state.registry.client_ids.clone())
+                    // Users the new rule leaves with no client id at all.
+                    let locked_out: Vec<String> = state
+                        .users
+                        .iter()
+                        .filter(|(_, user)| {
+                            user.client_ids.is_none()
+                                && state.registry.client_ids == ClientIdRule::Registered
+                                && user.registered_client_ids.is_empty()
+                        })
+                        .map(|(name, _)| name.clone())
+                        .collect();
+                    Ok((state.registry.client_ids.clone(), locked_out))
                 })?,
             };
+            if !locked_out.is_empty() {
+                let shown: Vec<&str> = locked_out.iter().take(10).map(String::as_str).collect();
+                eprintln!(
+                    "warning: {} user(s) have no registered client id and can no longer log in: {}{}; \
+                     give them a rule of their own, e.g. `mqreg user client-ids {} --set '{{username}}'`",
+                    locked_out.len(),
+                    shown.join(", "),
+                    if locked_out.len() > shown.len() { ", ..." } else { "" },
+                    shown[0]
+                );
+            }
             if context.json {
                 return print_json(&serde_json::json!({ "client_ids": rule }));
             }

@@ -146,6 +146,9 @@ pub struct Will {
 struct Connection {
     serial: u64,
     peer: Option<IpAddr>,
+    /// The client id the client sent (empty when one was assigned): what
+    /// client id rules and bans judge.
+    sent_client_id: Rc<str>,
     outlet: Rc<dyn Outlet>,
     receive_max: usize,
     will: Option<Will>,
@@ -203,6 +206,8 @@ pub struct ConnectRequest {
     pub username: Rc<str>,
     /// The client's address, for address bans.
     pub peer: Option<IpAddr>,
+    /// The client id as the client sent it (empty when one was assigned).
+    pub sent_client_id: Rc<str>,
     pub clean_start: bool,
     pub session_expiry: u32,
     pub receive_max: u16,
@@ -218,6 +223,9 @@ pub enum ConnectOutcome {
     },
     /// The client id is held by a live session of another user.
     ClientIdInUse,
+    /// A ban, a disable or a client id rule that came into force while the
+    /// login was being decided refuses it.
+    Barred,
 }
 
 /// Why a SUBSCRIBE filter was refused.
@@ -304,6 +312,22 @@ impl Broker {
     /// Binds a logged-in connection to its session (MQTT-3.1.2-4..6, MQTT-3.2.2-1..3).
     pub fn connect(&mut self, request: ConnectRequest) -> (ConnectOutcome, Vec<Will>) {
         let mut wills = Vec::new();
+        // The login was decided on an earlier state; this one is the state
+        // `apply_state` last closed connections for, on this same thread.
+        if self
+            .live
+            .snapshot()
+            .state
+            .barrier(
+                Some(&request.username),
+                &request.sent_client_id,
+                request.peer,
+                chrono::Utc::now(),
+            )
+            .is_some()
+        {
+            return (ConnectOutcome::Barred, wills);
+        }
         if let Some(existing) = self.sessions.get(&request.client_id) {
             if existing.connection.is_some() && existing.username != request.username {
                 return (ConnectOutcome::ClientIdInUse, wills);
@@ -377,6 +401,7 @@ impl Broker {
         session.connection = Some(Connection {
             serial,
             peer: request.peer,
+            sent_client_id: request.sent_client_id,
             outlet: request.outlet,
             receive_max,
             will: request.will,
@@ -889,7 +914,7 @@ impl Broker {
             };
             if let Some(barrier) = state.barrier(
                 Some(&session.username),
-                &session.client_id,
+                &connection.sent_client_id,
                 connection.peer,
                 now,
             ) {

@@ -91,6 +91,7 @@ fn connect(
     broker
         .connect(ConnectRequest {
             peer: None,
+            sent_client_id: Rc::from(""),
             client_id: client_id.into(),
             username: username.into(),
             clean_start,
@@ -350,6 +351,7 @@ fn a_disconnect_ends_a_clean_session_at_once_and_drops_the_will() {
         broker
             .connect(ConnectRequest {
                 peer: None,
+                sent_client_id: Rc::from(""),
                 client_id: "c".into(),
                 username: "alice".into(),
                 clean_start: true,

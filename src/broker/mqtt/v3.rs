@@ -89,6 +89,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         username: username.clone(),
         peer: peer.map(|peer| peer.ip()),
+        sent_client_id: Rc::from(login.client_id.as_str()),
         clean_start: clean_session,
         session_expiry: if clean_session { 0 } else { u32::MAX },
         receive_max: context.core_limits.max_inflight,
@@ -106,6 +107,10 @@ pub async fn connect(
         ConnectOutcome::ClientIdInUse => {
             tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "client id held by another user's live session: refused");
             return Ok(handshake.failed(ConnectAckReason::IdentifierRejected));
+        }
+        ConnectOutcome::Barred => {
+            tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "barred by a change made during the login: refused");
+            return Ok(handshake.not_authorized());
         }
     };
     feedback.bind(serial);

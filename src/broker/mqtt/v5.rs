@@ -140,6 +140,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         username: username.clone(),
         peer: peer.map(|peer| peer.ip()),
+        sent_client_id: Rc::from(login.client_id.as_str()),
         clean_start,
         session_expiry,
         receive_max,
@@ -154,6 +155,14 @@ pub async fn connect(
             serial,
             session_present,
         } => (serial, session_present),
+        ConnectOutcome::Barred => {
+            tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "barred by a change made during the login: refused");
+            return Ok(refuse(
+                handshake,
+                ConnectAckReason::NotAuthorized,
+                "not authorized",
+            ));
+        }
         ConnectOutcome::ClientIdInUse => {
             tracing::info!(client_id = %printable(&client_id), username = %printable(&username), "client id held by another user's live session: refused");
             return Ok(refuse(
