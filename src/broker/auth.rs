@@ -20,7 +20,7 @@
 //! users and wrong passwords alike: a client retrying in a loop costs neither
 //! argon2 work nor a held connection, and still learns nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -77,6 +77,9 @@ pub enum Refusal {
     PendingRaced,
     /// Too much argon2 work queued; tried again later, it may pass.
     Busy,
+    /// This username's check is taken by another address (a check in
+    /// flight, or its cooldown after a wrong password from there).
+    Contended,
     /// The state file could not be written.
     StateError,
 }
@@ -102,6 +105,9 @@ impl fmt::Display for Refusal {
             Refusal::PendingGone => f.write_str("unknown user, pending request resolved meanwhile"),
             Refusal::PendingRaced => f.write_str("unknown user, pending request created meanwhile"),
             Refusal::Busy => f.write_str("too many logins being checked, try again"),
+            Refusal::Contended => {
+                f.write_str("this username is being tried from another address, try again")
+            }
             Refusal::StateError => f.write_str("could not record the request (state file error)"),
         }
     }
@@ -140,11 +146,11 @@ pub struct Authenticator {
     checking: AtomicUsize,
     /// Usernames with a password check in flight: one at a time per user, so
     /// hammering one account takes one hashing thread, not all of them.
-    checking_users: Mutex<HashSet<String>>,
+    checking_users: Mutex<HashMap<String, Option<IpAddr>>>,
     /// When each username last failed a password check. For a few check
     /// times after a failure its next check is refused at once, so wrong
     /// passwords for one account take at most a fifth of one core.
-    failed_at: Mutex<HashMap<String, Instant>>,
+    failed_at: Mutex<HashMap<String, (Instant, Option<IpAddr>)>>,
     max_waiting: usize,
     recorder: Recorder,
     /// How long a password check takes here, in microseconds: the least time
@@ -168,7 +174,7 @@ impl Authenticator {
             hashing: HashPool::new(workers),
             waiting: AtomicUsize::new(0),
             checking: AtomicUsize::new(0),
-            checking_users: Mutex::new(HashSet::new()),
+            checking_users: Mutex::new(HashMap::new()),
             failed_at: Mutex::new(HashMap::new()),
             max_waiting,
             recorder: Recorder::start(live.clone()),
@@ -201,7 +207,7 @@ impl Authenticator {
             // A wrong password is already remembered with its stored hash. A
             // busy refusal decided nothing about the pair: its repeat must be
             // held like a first refusal again, or the clock would tell.
-            if verdict != Err(Refusal::Busy) {
+            if !matches!(verdict, Err(Refusal::Busy | Refusal::Contended)) {
                 remember_if_new(&self.refused, digest, String::new);
             }
             let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
@@ -230,11 +236,11 @@ impl Authenticator {
                 return Err(Refusal::WrongPassword);
             }
             return self
-                .verify_known(username, password, digest, &user.password_hash)
+                .verify_known(username, password, digest, &user.password_hash, login.peer)
                 .await;
         }
         if !state.is_unlocked(now) {
-            return self.refuse_like_a_check(username, digest);
+            return self.refuse_like_a_check(username, digest, login.peer);
         }
         let Ok(text) = std::str::from_utf8(password) else {
             return Err(Refusal::PasswordAgainstPolicy);
@@ -251,6 +257,7 @@ impl Authenticator {
         password: &[u8],
         digest: &[u8; 32],
         stored: &str,
+        peer: Option<IpAddr>,
     ) -> Verdict {
         if let Some((hash, known)) = self.verified.lock().unwrap().get(username) {
             if hash == stored && known == digest {
@@ -266,9 +273,7 @@ impl Authenticator {
         {
             return Err(Refusal::WrongPassword);
         }
-        let Some(_slot) = CheckSlot::take(self, username) else {
-            return Err(Refusal::Busy);
-        };
+        let _slot = CheckSlot::take(self, username, peer)?;
         let password_copy = password.to_vec();
         let stored_copy = stored.to_owned();
         let (matches, took) = self
@@ -291,7 +296,7 @@ impl Authenticator {
             Ok(())
         } else {
             remember(&self.refused, *digest, stored.to_owned());
-            remember(&self.failed_at, username.to_owned(), Instant::now());
+            remember(&self.failed_at, username.to_owned(), (Instant::now(), peer));
             Err(Refusal::WrongPassword)
         }
     }
@@ -301,14 +306,17 @@ impl Authenticator {
     /// before is answered at once, a username in its cooldown or with a check
     /// in flight is busy, and the refusal starts a cooldown. Without this, a
     /// known username's busy answers would set it apart by the clock.
-    fn refuse_like_a_check(&self, username: &str, digest: &[u8; 32]) -> Verdict {
+    fn refuse_like_a_check(
+        &self,
+        username: &str,
+        digest: &[u8; 32],
+        peer: Option<IpAddr>,
+    ) -> Verdict {
         if self.refused.lock().unwrap().contains_key(digest) {
             return Err(Refusal::RegistryLocked);
         }
-        let Some(_slot) = CheckSlot::take(self, username) else {
-            return Err(Refusal::Busy);
-        };
-        remember(&self.failed_at, username.to_owned(), Instant::now());
+        let _slot = CheckSlot::take(self, username, peer)?;
+        remember(&self.failed_at, username.to_owned(), (Instant::now(), peer));
         Err(Refusal::RegistryLocked)
     }
 
@@ -433,32 +441,46 @@ struct CheckSlot<'a> {
 }
 
 impl<'a> CheckSlot<'a> {
-    fn take(authenticator: &'a Authenticator, username: &str) -> Option<Self> {
+    /// A place for a check of `username` from `peer`, or the refusal: busy
+    /// when the bound or this address's own earlier attempts stand in the
+    /// way, contended when another address's do (which must not count
+    /// against this one: an attacker could shut a device's address out).
+    fn take(
+        authenticator: &'a Authenticator,
+        username: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Self, Refusal> {
+        let blocked_by = |other: Option<IpAddr>| {
+            if other == peer {
+                Refusal::Busy
+            } else {
+                Refusal::Contended
+            }
+        };
         let typical =
             Duration::from_micros(authenticator.typical_verify_micros.load(Ordering::Relaxed));
-        if authenticator
+        if let Some((_, by)) = authenticator
             .failed_at
             .lock()
             .unwrap()
             .get(username)
-            .is_some_and(|failed| failed.elapsed() < typical * FAILURE_COOLDOWN_CHECKS)
+            .filter(|(failed, _)| failed.elapsed() < typical * FAILURE_COOLDOWN_CHECKS)
         {
-            return None;
+            return Err(blocked_by(*by));
         }
         if authenticator.checking.fetch_add(1, Ordering::SeqCst) >= authenticator.max_waiting {
             authenticator.checking.fetch_sub(1, Ordering::SeqCst);
-            return None;
+            return Err(Refusal::Busy);
         }
-        if !authenticator
-            .checking_users
-            .lock()
-            .unwrap()
-            .insert(username.to_owned())
-        {
+        let mut checking = authenticator.checking_users.lock().unwrap();
+        if let Some(by) = checking.get(username) {
+            let refusal = blocked_by(*by);
+            drop(checking);
             authenticator.checking.fetch_sub(1, Ordering::SeqCst);
-            return None;
+            return Err(refusal);
         }
-        Some(Self {
+        checking.insert(username.to_owned(), peer);
+        Ok(Self {
             authenticator,
             username: username.to_owned(),
         })

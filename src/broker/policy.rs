@@ -188,6 +188,7 @@ fn flood_charge(refusal: &Refusal) -> Option<Charge> {
         } => Some(Charge::Registration),
         Refusal::Pending { .. }
         | Refusal::ShutOut
+        | Refusal::Contended
         | Refusal::PendingGone
         | Refusal::PendingRaced
         | Refusal::StateError => None,
