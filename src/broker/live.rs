@@ -89,20 +89,26 @@ impl LiveState {
     /// Re-reads the file if it changed. Returns the new snapshot when there is
     /// one. Blocking: call from a blocking thread.
     ///
-    /// A file caught while it changes is left for the next look: it is read
-    /// only once its identity held still for a moment (a hand edit written in
-    /// place is then complete). A file that is missing or empty is someone
+    /// Found by the poll rather than announced by an event, a file caught
+    /// while it changes is left for the next look: it is read only once its
+    /// identity held still for a moment (a hand edit written in place is then
+    /// complete). A file that is missing or empty is someone
     /// replacing it by hand (`rm` then `cp`), never a state to serve: it would
     /// read as "no users" and close every connection, so it is ignored.
-    pub fn refresh(&self) -> Option<Arc<Snapshot>> {
+    ///
+    /// `announced`: a file-change event said a writer finished (a rename or a
+    /// close after writing), so there is nothing to wait for.
+    pub fn refresh(&self, announced: bool) -> Option<Arc<Snapshot>> {
         let mut seen = self.seen.lock().expect("identity lock poisoned");
         let now = identity(&self.store);
         if *seen == now {
             return None;
         }
-        std::thread::sleep(SETTLE);
-        if identity(&self.store) != now {
-            return None;
+        if !announced {
+            std::thread::sleep(SETTLE);
+            if identity(&self.store) != now {
+                return None;
+            }
         }
         *seen = now;
         match now {
@@ -137,7 +143,7 @@ impl LiveState {
     /// short: one read and parse.
     pub fn reload(&self) -> Option<Arc<Snapshot>> {
         *self.seen.lock().expect("identity lock poisoned") = None;
-        self.refresh()
+        self.refresh(false)
     }
 
     /// Makes `state` current (after the broker's own write, say).

@@ -344,8 +344,8 @@ fn start_watcher(
         .spawn(move || {
             let mut seen = live.generation();
             while !stop.load(Ordering::Relaxed) {
-                watcher.wait();
-                if let Some(snapshot) = live.refresh() {
+                let announced = watcher.wait();
+                if let Some(snapshot) = live.refresh(announced) {
                     tracing::debug!(generation = snapshot.generation, "state file reloaded");
                 }
                 // The broker's own writes (registrations) install new generations too.

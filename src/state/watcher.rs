@@ -80,17 +80,23 @@ impl FileWatcher {
         }
     }
 
-    /// Blocks until the file may have changed: an event named it, or the poll
-    /// interval passed. Events that arrived together are taken as one.
-    pub fn wait(&mut self) {
+    /// Blocks until the file may have changed: an event named it (returns
+    /// true), or the poll interval passed (false). Events that arrived
+    /// together are taken as one.
+    pub fn wait(&mut self) -> bool {
         if self.watcher.is_none() {
             self.start();
         }
-        match self.events.recv_timeout(self.poll) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(self.poll),
-        }
+        let announced = match self.events.recv_timeout(self.poll) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(self.poll);
+                false
+            }
+        };
         while self.events.try_recv().is_ok() {}
+        announced
     }
 }
 
