@@ -568,3 +568,38 @@ fn registry_watch_works_without_a_broker() {
         "{line}"
     );
 }
+
+#[test]
+fn a_device_with_an_empty_client_id_is_judged_by_the_id_it_sent() {
+    use common::raw::{Connect, Raw};
+    // Registered with an empty client id (one is assigned), approved under
+    // the registered rule: it logs in with an empty id again, and a state
+    // change does not cut it off for the id the broker assigned.
+    let sandbox = sandbox();
+    sandbox
+        .run(&["registry", "client-ids", "--registered"])
+        .ok();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let (_, connack) = Raw::connect(broker.port, &Connect::v5("", "pump7", PASSWORD));
+    assert_eq!(connack.body[1], 0x87);
+    sandbox
+        .run(&["registry", "approve", "pump7", "--role", "sensor"])
+        .ok();
+    assert_eq!(
+        sandbox.json(&["user", "show", "pump7"])["registered_client_ids"],
+        json!([""])
+    );
+    let (mut device, connack) = Raw::connect(broker.port, &Connect::v5("", "pump7", PASSWORD));
+    assert_eq!(connack.body[1], 0, "{connack:?}");
+    sandbox
+        .run(&["role", "allow", "sensor", "read:extra/#"])
+        .ok();
+    let (closed, _) = device.closed_within(Duration::from_millis(1500));
+    assert!(!closed, "a state change left the device connected");
+    let (_, connack) = Raw::connect(broker.port, &Connect::v5("pump7-x", "pump7", PASSWORD));
+    assert_eq!(
+        connack.body[1], 0x87,
+        "another id is not the registered one"
+    );
+}
