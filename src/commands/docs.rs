@@ -68,9 +68,13 @@ fn man_pages(command: &clap::Command, name: &str, files: &mut Vec<(PathBuf, Vec<
         man.render_title(&mut contents)?;
         man.render_name_section(&mut contents)?;
         man.render_synopsis_section(&mut contents)?;
-        // Without a long description clap would repeat the one-line summary.
+        // Without a long description clap would repeat the one-line summary;
+        // the pages' own descriptions are below.
         if page.get_long_about().is_some() {
             man.render_description_section(&mut contents)?;
+        } else if let Some(text) = description(name) {
+            contents
+                .extend_from_slice(format!(".SH DESCRIPTION\n{}\n", roff_text(text)).as_bytes());
         }
         if page.get_arguments().any(|arg| !arg.is_hide_set()) {
             man.render_options_section(&mut contents)?;
@@ -111,6 +115,43 @@ fn tagged(out: &mut String, tag: &str, text: &str) {
     out.push_str(&format!("\\fB{}\\fR\n", roff_text(tag)));
     out.push_str(&roff_text(text));
     out.push('\n');
+}
+
+/// What a page's command does, for commands whose clap text is one line.
+fn description(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "mqreg-serve" => "Runs the MQTT 3.1.1 and 5 broker on the state file, until SIGINT or SIGTERM (exit 0). Before listening it checks that it can lock, create and replace files in the state folder and append to the audit log. It follows the state file (inotify, and a check every 200 ms), so CLI changes take effect at once without a restart; SIGHUP re-reads it and reopens the audit log. Logins, refusals, registrations and disconnects are logged on stderr; a refusal repeated in a loop is written once with its count.",
+        "mqreg-registry" => "The registration window and the pending requests unknown devices leave while it is open: unlock, look, approve or reject, and watch for new ones.",
+        "mqreg-registry-unlock" => "Opens the registry for DURATION: while it is open, a device that logs in with an unknown username and a password that meets the policy is refused but leaves a pending request. The registry locks itself when the window ends. Prints the status.",
+        "mqreg-registry-lock" => "Closes the registry now. Pending requests are kept and can still be approved. Prints the status.",
+        "mqreg-registry-status" => "Prints whether the registry is open and until when, how many requests wait, which state file this is and which running broker (if any) serves it.",
+        "mqreg-registry-list" => "Lists pending requests: username, client id, address and protocol of the latest attempt, first and last seen, the number of attempts and of distinct passwords, and whether the request is conflicted.",
+        "mqreg-registry-reject" => "Drops pending requests, named or selected with --all or --match. The devices are refused as before and may register again while the registry is open.",
+        "mqreg-registry-show" => "Prints one pending request with every distinct password it was seen with, numbered for `registry approve --force --attempt N`. Hashes stay in the state file.",
+        "mqreg-registry-client-ids" => "Shows or sets the registry-wide rule for which client ids users may connect with: any (the default), the ones they registered with, or globs where {username} is the user's name. A user's own rule (mqreg user client-ids) wins. Live connections the new rule refuses are closed.",
+        "mqreg-user" => "Users: their passwords (argon2id hashes), roles, client id rules, and whether they are disabled.",
+        "mqreg-user-list" => "Lists users with their roles, creation time and whether they are disabled.",
+        "mqreg-user-show" => "Prints one user: roles, creation time, whether it is disabled, its client id rule, and every permission its roles grant.",
+        "mqreg-user-add" => "Creates a user with the password read from stdin (first line; asked twice without echo at a terminal), checked against the password policy, and the roles given.",
+        "mqreg-user-passwd" => "Sets a user's password, read from stdin like for user add. Live connections stay; the new password applies to the next login.",
+        "mqreg-user-delete" => "Removes a user. Its live connections are closed and its sessions removed.",
+        "mqreg-user-grant-role" => "Gives a user roles. The running broker applies them to live connections at once. Roles that do not exist are reported (exit 3); the others are granted.",
+        "mqreg-user-revoke-role" => "Takes roles away from a user. Revoked permissions stop working on live connections at once; nobody is disconnected.",
+        "mqreg-user-disable" => "Refuses a user's logins and closes its live connections (without publishing their wills), keeping its password, roles and sessions.",
+        "mqreg-user-enable" => "Lets a disabled user log in again.",
+        "mqreg-role" => "Roles: named sets of topic permissions (ACCESS:FILTER) that users hold.",
+        "mqreg-role-list" => "Lists roles with their permissions.",
+        "mqreg-role-create" => "Defines a role with the permissions given. ACCESS is read (subscribe), write (publish) or readwrite; FILTER is an MQTT topic filter that may hold {username} and {client_id}.",
+        "mqreg-role-allow" => "Adds permissions to a role; read then write on one filter gives readwrite. Takes effect on live connections at once.",
+        "mqreg-role-disallow" => "Removes permissions from a role; disallowing write from readwrite leaves read. Takes effect on live connections at once.",
+        "mqreg-role-delete" => "Removes a role, and it from every user that held it.",
+        "mqreg-ban" => "Bans refuse logins and registrations by username, client id or address, and close the live connections they match.",
+        "mqreg-ban-add" => "Adds a ban on a username, a client id, or an IP address or CIDR block, for DURATION or until removed. Matching live connections are closed.",
+        "mqreg-ban-list" => "Lists the bans in force, with their ids, what they match, until when and why.",
+        "mqreg-ban-remove" => "Lifts a ban, by the id `ban list` shows.",
+        "mqreg-audit" => "Prints the latest entries of the audit log: every change made with the CLI, every registration the broker recorded, and refused logins (repeats counted).",
+        _ => return None,
+    })
 }
 
 /// The exit statuses a command can end with, beyond 0.
