@@ -941,25 +941,25 @@ fn every_command_has_its_json_shape_and_exit_codes_documented() {
             "docs/json.md lacks `{command}`"
         );
     }
-    // Man pages carry the sections clap does not write.
-    let page = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/man/mqreg-registry-approve.1"
-    ))
-    .unwrap();
-    for section in [
-        "EXIT STATUS",
-        "ENVIRONMENT",
-        "FILES",
-        "EXAMPLES",
-        "SEE ALSO",
-        "DESCRIPTION",
-    ] {
-        assert!(
-            page.contains(section),
-            "no {section} in mqreg-registry-approve(1)"
-        );
+    // Man pages carry the sections clap does not write, every page.
+    let man = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/man"));
+    for entry in std::fs::read_dir(man).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "1") {
+            let page = std::fs::read_to_string(&path).unwrap();
+            for section in [
+                "DESCRIPTION",
+                "EXIT STATUS",
+                "ENVIRONMENT",
+                "FILES",
+                "SEE ALSO",
+            ] {
+                assert!(page.contains(section), "no {section} in {}", path.display());
+            }
+        }
     }
+    let approve = std::fs::read_to_string(man.join("mqreg-registry-approve.1")).unwrap();
+    assert!(approve.contains(".SH EXAMPLES"));
     assert!(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/man/mqreg-state.5")).exists()
     );
