@@ -304,14 +304,19 @@ impl Signals {
     /// Serves until SIGINT or SIGTERM. SIGHUP, as for mosquitto, re-reads the
     /// state file (whatever its timestamps say) and reopens the audit log, so
     /// logrotate can rename it without `copytruncate`.
-    async fn wait_for_stop(mut self, live: &LiveState, audit: &AuditLog) {
+    async fn wait_for_stop(mut self, live: &Arc<LiveState>, audit: &AuditLog) {
         loop {
             tokio::select! {
                 _ = self.terminate.recv() => return,
                 _ = self.interrupt.recv() => return,
                 _ = self.hangup.recv() => {
                     audit.reopen();
-                    let reloaded = live.reload();
+                    // Off the signal task: the read may wait for the state lock.
+                    let reader = live.clone();
+                    let reloaded = tokio::task::spawn_blocking(move || reader.reload())
+                        .await
+                        .ok()
+                        .flatten();
                     tracing::info!(
                         generation = reloaded.map(|snapshot| snapshot.generation),
                         "SIGHUP: state file re-read, audit log reopened"
