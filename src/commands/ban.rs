@@ -37,7 +37,7 @@ pub struct AddArgs {
     #[arg(long, value_name = "USERNAME", value_parser = parse_username)]
     username: Option<String>,
     /// Refuse this client id
-    #[arg(long, value_name = "CLIENT_ID")]
+    #[arg(long, value_name = "CLIENT_ID", value_parser = parse_client_id)]
     client_id: Option<String>,
     /// Refuse connections from this IP address or CIDR block
     #[arg(long, value_name = "IP_OR_CIDR", value_parser = parse_address_ban)]
@@ -48,6 +48,13 @@ pub struct AddArgs {
     /// Why, for `ban list` and the audit log
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
+}
+
+fn parse_client_id(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("an empty client id would ban every client that lets the broker assign one; name a client id".into());
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_ban_duration(text: &str) -> Result<Duration, String> {
