@@ -7,13 +7,12 @@
 //! its identity (inode, size, modification time) changed. A file that stops parsing
 //! is reported loudly and ignored: the broker keeps the last good state.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::Result;
 use crate::state::store::Store;
+use crate::state::watcher::FileIdentity;
 use crate::state::State;
 
 /// How long a changed file must hold still before it is read.
@@ -25,25 +24,6 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(15);
 pub struct Snapshot {
     pub state: State,
     pub generation: u64,
-}
-
-/// What identifies one version of the file without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
-    inode: u64,
-    len: u64,
-    modified_ns: i128,
-    changed_ns: i128,
-}
-
-fn identity(store: &Store) -> Option<FileIdentity> {
-    let meta = fs::metadata(store.path()).ok()?;
-    Some(FileIdentity {
-        inode: meta.ino(),
-        len: meta.len(),
-        modified_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-        changed_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
-    })
 }
 
 pub struct LiveState {
@@ -61,7 +41,7 @@ pub struct LiveState {
 impl LiveState {
     /// Loads the state; a file that does not parse stops the broker from starting.
     pub fn open(store: Store) -> Result<Self> {
-        let seen = identity(&store);
+        let seen = FileIdentity::of(store.path());
         let state = store.load()?;
         Ok(Self {
             store,
@@ -100,13 +80,13 @@ impl LiveState {
     /// close after writing), so there is nothing to wait for.
     pub fn refresh(&self, announced: bool) -> Option<Arc<Snapshot>> {
         let mut seen = self.seen.lock().expect("identity lock poisoned");
-        let now = identity(&self.store);
+        let now = FileIdentity::of(self.store.path());
         if *seen == now {
             return None;
         }
         if !announced {
             std::thread::sleep(SETTLE);
-            if identity(&self.store) != now {
+            if FileIdentity::of(self.store.path()) != now {
                 return None;
             }
         }
@@ -119,7 +99,7 @@ impl LiveState {
                 );
                 return None;
             }
-            Some(file) if file.len == 0 => {
+            Some(file) if file.is_empty() => {
                 tracing::warn!(
                     "state file {} is empty; the broker keeps serving the last state it read",
                     self.store.path().display()

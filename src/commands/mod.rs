@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::names;
 use crate::state::served::ServedBy;
 use crate::state::store::{self, Store};
-use crate::state::Timestamp;
+use crate::state::{ClientIdRule, Timestamp};
 
 /// What every command gets: the state store, the audit log and the output mode.
 pub struct Context {
@@ -196,6 +196,24 @@ fn lock_timeout() -> Result<Duration> {
 /// The current time in whole seconds, as it is stored.
 pub fn now() -> Timestamp {
     Utc::now().trunc_subsecs(0)
+}
+
+/// The client id rule `--set PATTERN...`, `--any` or `--registered` name, as
+/// `registry client-ids` and `user client-ids` take them; `None` for none.
+pub fn client_id_rule_from(
+    set: Vec<String>,
+    any: bool,
+    registered: bool,
+) -> Result<Option<ClientIdRule>> {
+    Ok(if !set.is_empty() {
+        Some(ClientIdRule::patterns(set).map_err(Error::usage)?)
+    } else if any {
+        Some(ClientIdRule::Any)
+    } else if registered {
+        Some(ClientIdRule::Registered)
+    } else {
+        None
+    })
 }
 
 /// Clap value parser for usernames.

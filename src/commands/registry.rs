@@ -216,26 +216,18 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             any,
             registered,
         } => {
-            let rule = if !set.is_empty() {
-                Some(ClientIdRule::patterns(set).map_err(Error::usage)?)
-            } else if any {
-                Some(ClientIdRule::Any)
-            } else if registered {
-                Some(ClientIdRule::Registered)
-            } else {
-                None
-            };
-            let (rule, locked_out) = match rule {
+            let (rule, locked_out) = match super::client_id_rule_from(set, any, registered)? {
                 None => (context.store.load()?.registry.client_ids, Vec::new()),
                 Some(rule) => context.store.update(|state| {
                     state.registry.client_ids = rule;
                     // Users the new rule leaves with no client id at all.
+                    let registered_only = state.registry.client_ids == ClientIdRule::Registered;
                     let locked_out: Vec<String> = state
                         .users
                         .iter()
                         .filter(|(_, user)| {
-                            user.client_ids.is_none()
-                                && state.registry.client_ids == ClientIdRule::Registered
+                            registered_only
+                                && user.client_ids.is_none()
                                 && user.registered_client_ids.is_empty()
                         })
                         .map(|(name, _)| name.clone())

@@ -122,7 +122,7 @@ impl<'a> UserJson<'a> {
             roles: &user.roles,
             created: output::rfc3339(user.created),
             disabled: user.disabled,
-            client_ids: user.client_ids.as_ref().unwrap_or(default_rule).clone(),
+            client_ids: user.client_id_rule(default_rule).clone(),
             client_ids_own: user.client_ids.is_some(),
             registered_client_ids: &user.registered_client_ids,
         }
@@ -246,16 +246,10 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
             registered,
             inherit,
         } => {
-            let rule = if !set.is_empty() {
-                Some(Some(ClientIdRule::patterns(set).map_err(Error::usage)?))
-            } else if any {
-                Some(Some(ClientIdRule::Any))
-            } else if registered {
-                Some(Some(ClientIdRule::Registered))
-            } else if inherit {
-                Some(None)
-            } else {
-                None
+            // Some(None): back to the registry's rule; None: only show it.
+            let rule = match super::client_id_rule_from(set, any, registered)? {
+                Some(rule) => Some(Some(rule)),
+                None => inherit.then_some(None),
             };
             let (default_rule, record) = match rule {
                 None => {
@@ -312,7 +306,7 @@ fn set_disabled(context: &Context, user: &str, disabled: bool) -> Result<()> {
 
 /// `any`, `registered (dev-1)` or the globs, and whether it is the registry's.
 fn describe_rule(default_rule: &ClientIdRule, user: &User) -> String {
-    let rule = user.client_ids.as_ref().unwrap_or(default_rule);
+    let rule = user.client_id_rule(default_rule);
     let mut text = match rule {
         ClientIdRule::Registered => format!(
             "registered ({})",

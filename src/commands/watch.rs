@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use super::{now, Context};
 use crate::error::{Error, Result};
 use crate::names::printable;
 use crate::output;
-use crate::state::watcher::FileWatcher;
+use crate::state::watcher::{FileIdentity, FileWatcher};
 use crate::state::{PendingRequest, Timestamp};
 
 /// How often the file is looked at when no change notification arrives.
@@ -93,13 +92,13 @@ pub fn exec(context: &Context, command: Option<&str>) -> Result<()> {
         if !first {
             watcher.wait();
         }
-        let now_identity = file_identity(&path);
+        let now_identity = FileIdentity::of(&path);
         if !first && now_identity == identity {
             continue;
         }
         // Missing or empty: being replaced by hand, not "no requests" (which
         // would report every request as new once the file is back).
-        if !first && now_identity.is_none_or(|(_, _, _, len)| len == 0) {
+        if !first && now_identity.is_none_or(|file| file.is_empty()) {
             identity = now_identity;
             continue;
         }
@@ -140,11 +139,6 @@ pub fn exec(context: &Context, command: Option<&str>) -> Result<()> {
         seen = current;
         first = false;
     }
-}
-
-fn file_identity(path: &std::path::Path) -> Option<(u64, i64, i64, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len()))
 }
 
 fn report(context: &Context, event: Event, name: &str, request: &PendingRequest) -> Result<()> {

@@ -238,12 +238,18 @@ impl std::fmt::Display for Barrier {
     }
 }
 
+impl User {
+    /// The client id rule that applies to this user: its own, else the
+    /// registry's (`registry_rule`).
+    pub fn client_id_rule<'a>(&'a self, registry_rule: &'a ClientIdRule) -> &'a ClientIdRule {
+        self.client_ids.as_ref().unwrap_or(registry_rule)
+    }
+}
+
 impl State {
     /// The client id rule that applies to `user`.
     pub fn client_id_rule<'a>(&'a self, user: &'a User) -> &'a ClientIdRule {
-        user.client_ids
-            .as_ref()
-            .unwrap_or(&self.registry.client_ids)
+        user.client_id_rule(&self.registry.client_ids)
     }
 
     /// Whether a login (or a live connection) must be refused whatever its

@@ -248,23 +248,27 @@ impl Folder {
     }
 }
 
-/// Opens a file for reading, refusing what `Folder::open_file` refuses.
-pub fn open_read(path: &Path) -> io::Result<File> {
-    let folder = match path.parent() {
+/// The folder `path` is in: its parent, or `.` for a bare file name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
-    Folder::open(folder)?.open_file(path.file_name().unwrap_or_default(), libc::O_RDONLY, 0)
+    }
+}
+
+/// Opens a file for reading, refusing what `Folder::open_file` refuses.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    Folder::open(folder_of(path))?.open_file(
+        path.file_name().unwrap_or_default(),
+        libc::O_RDONLY,
+        0,
+    )
 }
 
 /// Opens a file for appending (the audit log) without following a symlink
 /// at its name, created 0600 and, when `owner` is set, given to that owner.
 pub fn open_append(path: &Path, owner: Option<Owner>) -> io::Result<File> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut folder = Folder::open(folder)?;
+    let mut folder = Folder::open(folder_of(path))?;
     folder.owner = owner;
     folder.open_file(
         path.file_name().unwrap_or_default(),

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::Folder;
+use super::files::{folder_of, Folder};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServedBy {
@@ -30,13 +30,6 @@ fn record_name(state: &Path) -> OsString {
     name.push(state.file_name().unwrap_or_default());
     name.push(".served");
     name
-}
-
-fn folder_of(state: &Path) -> &Path {
-    match state.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
 }
 
 impl ServedBy {

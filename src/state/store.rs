@@ -21,7 +21,7 @@ use std::time::Duration;
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
-use super::files::{Folder, Owner};
+use super::files::{folder_of, Folder, Owner};
 use super::{bulk, State};
 use crate::error::{Error, Result};
 
@@ -144,10 +144,7 @@ impl Store {
     }
 
     fn folder_path(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        folder_of(&self.path).to_path_buf()
     }
 
     fn file_name(&self) -> &OsStr {
@@ -168,11 +165,7 @@ impl Store {
     /// is not the writer (root writing a service user's state): only a file
     /// in the state's own folder, never one elsewhere (`--audit-log /var/log/..`).
     pub fn owner_for(&self, path: &Path) -> Option<Owner> {
-        let folder = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if folder != self.folder_path() {
+        if folder_of(path) != folder_of(&self.path) {
             return None;
         }
         self.open_folder()

@@ -15,6 +15,34 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
+/// What identifies one version of a file without reading it: a rename
+/// changes the inode, a write the size or times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    inode: u64,
+    len: u64,
+    modified_ns: i128,
+    changed_ns: i128,
+}
+
+impl FileIdentity {
+    /// The identity of the file at `path`; `None` when there is none.
+    pub fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            changed_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 pub struct FileWatcher {
     folder: PathBuf,
     name: OsString,
@@ -28,10 +56,7 @@ pub struct FileWatcher {
 impl FileWatcher {
     /// Watches `path`; waits end at the latest after `poll`.
     pub fn new(path: &Path, poll: Duration) -> Self {
-        let folder = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let folder = super::files::folder_of(path).to_path_buf();
         let (sender, events) = mpsc::channel();
         let mut watcher = Self {
             folder,
