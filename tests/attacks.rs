@@ -210,6 +210,57 @@ fn two_thousand_silent_sockets_do_not_lock_anyone_out() {
 }
 
 #[test]
+fn out_of_file_descriptors_the_broker_waits_and_recovers() {
+    // 48 files in all: a few for the broker itself, the rest for clients.
+    // 200 silent sockets take them all and fill the listen queue; each is
+    // closed after the 1 s connect timeout, and the queue behind drains.
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run(&["role", "create", "watcher", "--allow", "readwrite:#"])
+        .ok();
+    sandbox
+        .run_with_stdin(
+            &["user", "add", "watcher", "--role", "watcher"],
+            "password1\n",
+        )
+        .ok();
+    let broker = sandbox.serve_limited(&["--connect-timeout", "1s"], Some(48));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], broker.port));
+    let silent: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok())
+        .collect();
+    assert!(
+        common::eventually(WAIT, || broker
+            .log()
+            .contains("waiting for connections to close")),
+        "the broker did not run out of files:\n{}",
+        broker.log()
+    );
+    let login = Connect::v3("after-the-flood", "watcher", PASSWORD).encode();
+    let logged_in = || {
+        let Ok(mut socket) = TcpStream::connect_timeout(&address, Duration::from_millis(500))
+        else {
+            return false;
+        };
+        socket
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let mut connack = [0u8; 4];
+        std::io::Write::write_all(&mut socket, &login).is_ok()
+            && std::io::Read::read_exact(&mut socket, &mut connack).is_ok()
+            && connack == [0x20, 2, 0, 0]
+    };
+    assert!(
+        common::eventually(Duration::from_secs(30), logged_in),
+        "no login got through once the silent sockets timed out:\n{}",
+        broker.log()
+    );
+    drop(silent);
+    still_serves(&broker, "after-exhaustion");
+}
+
+#[test]
 fn silent_and_half_sent_connects_are_closed_within_the_timeout() {
     let (_sandbox, broker) = setup(&["--connect-timeout", "2s"]);
     let full = Connect::v3("half", "carol", PASSWORD).encode();

@@ -112,11 +112,23 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         storming.store(false, Ordering::Relaxed);
         figures.push(("cold storm: live publisher p99 (ms)", probe.await.unwrap()));
         figures.push(("cold storm: logins refused", (USERS - ok) as f64));
+        figures.push((
+            "cold storm: busy refusals, tried again",
+            cold.retried as f64,
+        ));
+        figures.push((
+            "cold storm: longest login, retries included (s)",
+            cold.max_ms / 1e3,
+        ));
         let (warm, busy) = busy_during(&broker, load::storm(port, right.clone(), 0)).await;
         figures.push(("warm connect storm (logins/s)", warm.rate));
         figures.push(("warm storm: login p99 (ms)", warm.p99_ms));
         figures.push(("warm storm: broker core busy (%)", busy));
         figures.push(("warm storm: logins refused", (USERS - warm.expected) as f64));
+        figures.push((
+            "warm storm: busy refusals, tried again",
+            warm.retried as f64,
+        ));
     }
     if wanted("refused") {
         let storm = load::storm(port, unknown.clone(), 5).await;

@@ -2,9 +2,10 @@
 //! owns the broker core, and the watcher that keeps it in step with the
 //! state file.
 //!
-//! Two runtimes share the process. The network worker is ntex's: one thread
-//! with its own event loop, owning every connection and the core (nothing on
-//! the message path crosses threads). Logins, argon2, state writes and the
+//! Two runtimes share the process. The network runs on the calling thread, in
+//! ntex's single-threaded event loop: it accepts, and owns every connection
+//! and the core (nothing on the message path, not even a new socket, crosses
+//! threads). Logins, argon2, state writes and the
 //! file watcher run on a multi-threaded tokio runtime beside it, so a storm of
 //! password checks never delays a message.
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use ntex_mqtt::{v3, v5, MqttServer, MqttServiceConfig};
 use ntex_service::cfg::SharedCfg;
+use ntex_service::Pipeline;
 use tokio::sync::watch;
 
 use super::auth::Authenticator;
@@ -53,7 +55,9 @@ pub struct Config {
 }
 
 /// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
-/// because the service's type cannot be named.
+/// because the service's type cannot be named. The login futures are boxed:
+/// ntex keeps room for the largest state of a connection's future for as long
+/// as the connection lives, and a login's state is large and over quickly.
 macro_rules! mqtt_server {
     ($context:expr) => {{
         let v3_context: Arc<Context> = $context;
@@ -64,13 +68,13 @@ macro_rules! mqtt_server {
                     mqtt::v3::protocol(session, message).await
                 })
                 .control(mqtt::v3::control)
-                .build(move |handshake| mqtt::v3::connect(v3_context.clone(), handshake)))
+                .build(move |handshake| Box::pin(mqtt::v3::connect(v3_context.clone(), handshake))))
             .v5(v5::MqttServer::new(mqtt::v5::PublishService)
                 .protocol(async |session: &mqtt::v5::Session, message| {
                     mqtt::v5::protocol(session, message).await
                 })
                 .control(mqtt::v5::control)
-                .build(move |handshake| mqtt::v5::connect(v5_context.clone(), handshake)))
+                .build(move |handshake| Box::pin(mqtt::v5::connect(v5_context.clone(), handshake))))
     }};
 }
 
@@ -176,47 +180,45 @@ pub fn run(
         .disable_signals()
         .build(ntex_net::DefaultRuntime);
     let result = system.block_on(async move {
-        let mut builder = ntex_server::net::build()
-            .workers(1)
-            .disable_signals()
-            .backlog(1024);
         let max_packet_size = config.max_packet_size as usize;
+        let mut acceptors = Vec::new();
         for (listener, local, is_tls) in listeners {
             let context = context.clone();
-            let name = if is_tls { "mqtt-tls" } else { "mqtt" };
-            builder = if is_tls {
-                let tls = tls.clone().expect("checked above");
-                builder.listen(name, listener, mqtt_config.clone(), async move |_| {
-                    ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls.clone()))
-                        .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
-                        .and_then(ntex_service::fn_service(
-                            move |io: ntex_io::Io<_>| async move {
-                                Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
-                                    io.add_filter(mqtt::framing::WholePackets::new(
-                                        max_packet_size,
-                                    )),
-                                )
-                            },
-                        ))
-                        .and_then(mqtt_server!(context.clone()))
-                })
-            } else {
-                builder.listen(name, listener, mqtt_config.clone(), async move |_| {
-                    ntex_service::service(ntex_service::fn_service(
-                        move |io: ntex_io::Io<_>| async move {
-                            Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
-                                io.add_filter(mqtt::framing::WholePackets::new(max_packet_size)),
-                            )
-                        },
-                    ))
-                    .and_then(mqtt_server!(context.clone()))
-                })
+            // A macro: the two uses take different filter stacks.
+            macro_rules! whole_packets {
+                () => {
+                    ntex_service::fn_service(move |io: ntex_io::Io<_>| async move {
+                        Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
+                            io.add_filter(mqtt::framing::WholePackets::new(max_packet_size)),
+                        )
+                    })
+                };
             }
-            .map_err(|e| Error::failure(format!("cannot listen on {local}: {e}")))?;
+            let connections: Pipeline<ntex_io::Io, (), ()> = if is_tls {
+                let tls = tls.clone().expect("checked above");
+                Pipeline::new(
+                    (),
+                    ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls))
+                        .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
+                        .and_then(whole_packets!())
+                        .and_then(mqtt_server!(context))
+                        .map(|_| ())
+                        .map_err(|_| ()),
+                )
+            } else {
+                Pipeline::new(
+                    (),
+                    ntex_service::service(whole_packets!())
+                        .and_then(mqtt_server!(context))
+                        .map(|_| ())
+                        .map_err(|_| ()),
+                )
+            };
+            let acceptor = accept_connections(listener, local, mqtt_config.clone(), connections)?;
+            acceptors.push(tokio::task::spawn_local(acceptor));
         }
         // Handlers first: a HUP right after "listening on" must not kill us.
         let signals = Signals::install();
-        let server = builder.run();
         let record = ServedBy {
             pid: std::process::id(),
             listen: announce
@@ -240,7 +242,10 @@ pub fn run(
             .await;
         tracing::info!("stopping");
         ServedBy::remove(live_for_signals.path());
-        server.stop(false).await;
+        for acceptor in acceptors {
+            acceptor.abort();
+        }
+        // Returning drops every connection's task: their sockets close.
         Ok::<(), Error>(())
     });
     stop_watching.store(true, Ordering::Relaxed);
@@ -248,6 +253,86 @@ pub fn run(
     summaries.abort();
     policy_at_stop.summarize_repeats(true);
     result
+}
+
+/// Connections accepted by one listener in a row before the others, and the
+/// connections already open, get a turn.
+const ACCEPT_BATCH: usize = 64;
+
+/// How long accepting pauses when the process is out of file descriptors
+/// (or the kernel of socket memory): the CONNECT timeout frees sockets.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Accepts connections on the network thread itself and hands each to the
+/// MQTT service in a task of its own. (ntex's server accepts on a thread of
+/// its own and passes each socket over a channel: two thread switches per
+/// connection, which on a gateway's one busy core cost a fifth of a refused
+/// login.)
+fn accept_connections(
+    listener: TcpListener,
+    local: SocketAddr,
+    config: SharedCfg,
+    connections: Pipeline<ntex_io::Io, (), ()>,
+) -> Result<impl std::future::Future<Output = ()>> {
+    let cannot = |e: std::io::Error| Error::failure(format!("cannot listen on {local}: {e}"));
+    listener.set_nonblocking(true).map_err(cannot)?;
+    // SAFETY: the AsyncFd owns the listener, so its descriptor stays open and
+    // the same for as long as the AsyncFd lives.
+    let listener = unsafe { tokio::io::unix::AsyncFd::register(listener) }
+        .map_err(|error| cannot(error.into_parts().1))?;
+    Ok(async move {
+        let mut out_of_descriptors = false;
+        loop {
+            let mut readiness = match listener.readable().await {
+                Ok(readiness) => readiness,
+                Err(error) => {
+                    tracing::error!("stopped accepting connections on {local}: {error}");
+                    return;
+                }
+            };
+            let mut accepted = 0;
+            while accepted < ACCEPT_BATCH {
+                match listener.get_ref().accept() {
+                    Ok((stream, _)) => {
+                        accepted += 1;
+                        out_of_descriptors = false;
+                        match ntex_net::from_tcp_stream(stream, config.clone()) {
+                            Ok(io) => {
+                                let connection = connections.call_static(io);
+                                tokio::task::spawn_local(async move {
+                                    let _ = connection.await;
+                                });
+                            }
+                            Err(error) => {
+                                tracing::debug!("cannot set up an accepted connection: {error}")
+                            }
+                        }
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                        readiness.clear_ready();
+                        break;
+                    }
+                    // The client gave up before we took it: nothing to do.
+                    Err(error) if error.kind() == std::io::ErrorKind::ConnectionAborted => {}
+                    Err(error) => {
+                        if !out_of_descriptors {
+                            out_of_descriptors = true;
+                            tracing::warn!(
+                                "cannot accept connections on {local}: {error}; \
+                                 waiting for connections to close (raise LimitNOFILE if it lasts)"
+                            );
+                        }
+                        drop(readiness);
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        break;
+                    }
+                }
+            }
+            if accepted == ACCEPT_BATCH {
+                tokio::task::yield_now().await;
+            }
+        }
+    })
 }
 
 /// A rustls server configuration from PEM files.

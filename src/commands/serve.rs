@@ -198,7 +198,6 @@ fn init_logging(format: LogFormat) {
         "ntex=warn",
         "ntex_mqtt=warn",
         "ntex_io=warn",
-        "ntex_server=warn",
         "ntex_service=warn",
         "ntex_rt=warn",
         "ntex_net=warn",

@@ -199,10 +199,33 @@ impl Sandbox {
 
     /// `mqreg serve --listen 127.0.0.1:0 EXTRA...`, once it listens.
     pub fn serve_with(&self, extra: &[&str]) -> Broker {
+        self.serve_limited(extra, None)
+    }
+
+    /// The same, with the broker's open-file limit (soft and hard) set to
+    /// `max_open_files` when given.
+    pub fn serve_limited(&self, extra: &[&str], max_open_files: Option<u64>) -> Broker {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = self
-            .command(&args)
+        let mut command = self.command(&args);
+        if let Some(files) = max_open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs in
+            // the child before exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: files,
+                        rlim_max: files,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -252,7 +252,9 @@ pub struct Counters {
 pub struct Broker {
     live: Arc<LiveState>,
     limits: Limits,
-    sessions: HashMap<Rc<str>, Session>,
+    /// Boxed: a table keeps room for more entries than it holds, and an
+    /// empty slot then costs a pointer rather than a whole session.
+    sessions: HashMap<Rc<str>, Box<Session>>,
     subscriptions: Trie<SubscriberRef>,
     retained: RetainedStore,
     share_cursor: HashMap<Rc<str>, usize>,
@@ -361,22 +363,24 @@ impl Broker {
         let session = self
             .sessions
             .entry(request.client_id.clone())
-            .or_insert_with(|| Session {
-                client_id: request.client_id.clone(),
-                username: request.username.clone(),
-                grants: grants.clone(),
-                subscriptions: HashMap::new(),
-                queue: VecDeque::new(),
-                inflight: VecDeque::new(),
-                next_packet_id: 0,
-                connection: None,
-                expiry: 0,
-                last_serial: 0,
-                dropped: 0,
-                stalled: false,
-                room: Rc::new(Notify::new()),
-                publish_check: None,
-                receive_check: None,
+            .or_insert_with(|| {
+                Box::new(Session {
+                    client_id: request.client_id.clone(),
+                    username: request.username.clone(),
+                    grants: grants.clone(),
+                    subscriptions: HashMap::new(),
+                    queue: VecDeque::new(),
+                    inflight: VecDeque::new(),
+                    next_packet_id: 0,
+                    connection: None,
+                    expiry: 0,
+                    last_serial: 0,
+                    dropped: 0,
+                    stalled: false,
+                    room: Rc::new(Notify::new()),
+                    publish_check: None,
+                    receive_check: None,
+                })
             });
         if session.last_serial != 0 {
             session_present = true;

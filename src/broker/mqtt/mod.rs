@@ -351,6 +351,20 @@ impl Connection {
     /// protocol layer asks for readiness from more than one place, and a
     /// caller let through early would let a payload chunk overtake its PUBLISH.
     pub async fn wait_for_room(&self) {
+        if self.streaming.get() {
+            return;
+        }
+        if self.backlog.borrow().full.is_empty() {
+            self.backlog_deadline.set(None);
+            return;
+        }
+        // Boxed: ntex keeps a readiness future's room allocated for the
+        // connection's whole life, and the waiting below (a timer and a
+        // notification) is rare but large.
+        Box::pin(self.wait_for_backlog()).await;
+    }
+
+    async fn wait_for_backlog(&self) {
         loop {
             if self.streaming.get() {
                 return;
