@@ -603,3 +603,53 @@ fn a_device_with_an_empty_client_id_is_judged_by_the_id_it_sent() {
         "another id is not the registered one"
     );
 }
+
+#[test]
+fn more_devices_at_once_than_check_places_all_get_in() {
+    // At most 64 password checks wait for argon2. The 150 devices of a
+    // gateway that restarts log in at the same moment: each waits its turn
+    // (first come, first served) instead of being refused as busy.
+    let sandbox = sandbox();
+    let names: Vec<String> = (0..150).map(|i| format!("device{i}")).collect();
+    let hash = mqreg::password::hash(PASSWORD, common::cheap_cost());
+    edit(&sandbox, |state| {
+        for name in &names {
+            state.users.insert(
+                name.clone(),
+                mqreg::state::User::new(hash.clone(), vec!["sensor".into()], chrono::Utc::now()),
+            );
+        }
+    });
+    let broker = sandbox.serve_with(&["--hash-workers", "1"]);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(names.len()));
+    let devices: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (start, port, name) = (start.clone(), broker.port, name.clone());
+            std::thread::spawn(move || {
+                let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                socket
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let connect = common::raw::Connect::v3(&name, &name, PASSWORD).encode();
+                start.wait();
+                std::io::Write::write_all(&mut socket, &connect).unwrap();
+                let mut connack = [0u8; 4];
+                std::io::Read::read_exact(&mut socket, &mut connack).unwrap();
+                connack[3]
+            })
+        })
+        .collect();
+    let refused: Vec<usize> = devices
+        .into_iter()
+        .map(|device| device.join().unwrap())
+        .enumerate()
+        .filter(|(_, code)| *code != 0)
+        .map(|(index, _)| index)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "refused: devices {refused:?}\n{}",
+        broker.log()
+    );
+}

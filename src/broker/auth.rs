@@ -123,6 +123,13 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// waits (it is refused at once meanwhile).
 const FAILURE_COOLDOWN_CHECKS: u32 = 4;
 
+/// The longest a login waits for a place among the password checks before
+/// it is refused as busy (the device tries again later).
+const MAX_CHECK_WAIT: Duration = Duration::from_secs(5);
+
+/// Logins that may wait for a place, per place.
+const WAITERS_PER_PLACE: usize = 16;
+
 /// Entries kept in each credential cache before it is cleared.
 const CACHE_LIMIT: usize = 100_000;
 
@@ -141,9 +148,13 @@ pub struct Authenticator {
     pending_matched: Mutex<HashMap<[u8; 32], String>>,
     /// Registrations waiting for a hashing slot; past `max_waiting` they are refused.
     waiting: AtomicUsize,
-    /// Password checks of known users waiting or running; past `max_waiting`
-    /// they are refused, so a flood of wrong passwords cannot queue without bound.
-    checking: AtomicUsize,
+    /// Places for password checks (of known users, and the stand-in checks
+    /// of unknown ones), `max_waiting` of them: a flood of wrong passwords
+    /// cannot queue argon2 work without bound.
+    check_places: tokio::sync::Semaphore,
+    /// Logins waiting for a place; past `max_waiting * WAITERS_PER_PLACE`
+    /// they are refused at once.
+    waiting_for_check: AtomicUsize,
     /// Usernames with a password check in flight: one at a time per user, so
     /// hammering one account takes one hashing thread, not all of them.
     checking_users: Mutex<HashMap<String, Option<IpAddr>>>,
@@ -173,7 +184,8 @@ impl Authenticator {
             pending_matched: Mutex::new(HashMap::new()),
             hashing: HashPool::new(workers),
             waiting: AtomicUsize::new(0),
-            checking: AtomicUsize::new(0),
+            check_places: tokio::sync::Semaphore::new(max_waiting),
+            waiting_for_check: AtomicUsize::new(0),
             checking_users: Mutex::new(HashMap::new()),
             failed_at: Mutex::new(HashMap::new()),
             max_waiting,
@@ -240,7 +252,7 @@ impl Authenticator {
                 .await;
         }
         if !state.is_unlocked(now) {
-            return self.refuse_like_a_check(username, digest, login.peer);
+            return self.refuse_like_a_check(username, digest, login.peer).await;
         }
         let Ok(text) = std::str::from_utf8(password) else {
             return Err(Refusal::PasswordAgainstPolicy);
@@ -273,7 +285,7 @@ impl Authenticator {
         {
             return Err(Refusal::WrongPassword);
         }
-        let _slot = CheckSlot::take(self, username, peer)?;
+        let _slot = CheckSlot::take(self, username, peer).await?;
         let password_copy = password.to_vec();
         let stored_copy = stored.to_owned();
         let (matches, took) = self
@@ -306,7 +318,7 @@ impl Authenticator {
     /// before is answered at once, a username in its cooldown or with a check
     /// in flight is busy, and the refusal starts a cooldown. Without this, a
     /// known username's busy answers would set it apart by the clock.
-    fn refuse_like_a_check(
+    async fn refuse_like_a_check(
         &self,
         username: &str,
         digest: &[u8; 32],
@@ -315,7 +327,11 @@ impl Authenticator {
         if self.refused.lock().unwrap().contains_key(digest) {
             return Err(Refusal::RegistryLocked);
         }
-        let _slot = CheckSlot::take(self, username, peer)?;
+        let _slot = CheckSlot::take(self, username, peer).await?;
+        // Holds its place for as long as a check would (a timer, no CPU), so
+        // those waiting behind it wait as they would behind a real one.
+        let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
+        tokio::time::sleep(typical).await;
         remember(&self.failed_at, username.to_owned(), (Instant::now(), peer));
         Err(Refusal::RegistryLocked)
     }
@@ -433,11 +449,27 @@ impl Authenticator {
 }
 
 /// A place among the password checks in flight: one per username, and at
-/// most `max_waiting` in all. Given back when dropped, so a login abandoned
-/// mid-check (the client went away) frees it too.
+/// most `max_waiting` in all, taken in turn. Given back when dropped, so a
+/// login abandoned mid-check (the client went away) frees it too.
 struct CheckSlot<'a> {
+    _claim: UsernameClaim<'a>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// The one check in flight (or waiting for its turn) of a username.
+struct UsernameClaim<'a> {
     authenticator: &'a Authenticator,
     username: String,
+}
+
+impl Drop for UsernameClaim<'_> {
+    fn drop(&mut self) {
+        self.authenticator
+            .checking_users
+            .lock()
+            .unwrap()
+            .remove(&self.username);
+    }
 }
 
 impl<'a> CheckSlot<'a> {
@@ -445,7 +477,12 @@ impl<'a> CheckSlot<'a> {
     /// when the bound or this address's own earlier attempts stand in the
     /// way, contended when another address's do (which must not count
     /// against this one: an attacker could shut a device's address out).
-    fn take(
+    ///
+    /// When every place is taken, a check waits its turn, first come first
+    /// served, for at most `MAX_CHECK_WAIT`: refused at once instead, the
+    /// devices of a gateway that restarts would race each other for the places
+    /// and the unlucky ones could lose every time for the whole storm.
+    async fn take(
         authenticator: &'a Authenticator,
         username: &str,
         peer: Option<IpAddr>,
@@ -468,33 +505,34 @@ impl<'a> CheckSlot<'a> {
         {
             return Err(blocked_by(*by));
         }
-        if authenticator.checking.fetch_add(1, Ordering::SeqCst) >= authenticator.max_waiting {
-            authenticator.checking.fetch_sub(1, Ordering::SeqCst);
+        // The username first: a thousand attempts on one account wait nowhere.
+        let claim = {
+            let mut checking = authenticator.checking_users.lock().unwrap();
+            if let Some(by) = checking.get(username) {
+                return Err(blocked_by(*by));
+            }
+            checking.insert(username.to_owned(), peer);
+            UsernameClaim {
+                authenticator,
+                username: username.to_owned(),
+            }
+        };
+        let waiters = &authenticator.waiting_for_check;
+        if waiters.fetch_add(1, Ordering::SeqCst) >= authenticator.max_waiting * WAITERS_PER_PLACE {
+            waiters.fetch_sub(1, Ordering::SeqCst);
             return Err(Refusal::Busy);
         }
-        let mut checking = authenticator.checking_users.lock().unwrap();
-        if let Some(by) = checking.get(username) {
-            let refusal = blocked_by(*by);
-            drop(checking);
-            authenticator.checking.fetch_sub(1, Ordering::SeqCst);
-            return Err(refusal);
+        let permit =
+            tokio::time::timeout(MAX_CHECK_WAIT, authenticator.check_places.acquire()).await;
+        waiters.fetch_sub(1, Ordering::SeqCst);
+        match permit {
+            Ok(Ok(permit)) => Ok(Self {
+                _claim: claim,
+                _permit: permit,
+            }),
+            // Timed out (or, never, closed).
+            _ => Err(Refusal::Busy),
         }
-        checking.insert(username.to_owned(), peer);
-        Ok(Self {
-            authenticator,
-            username: username.to_owned(),
-        })
-    }
-}
-
-impl Drop for CheckSlot<'_> {
-    fn drop(&mut self) {
-        self.authenticator
-            .checking_users
-            .lock()
-            .unwrap()
-            .remove(&self.username);
-        self.authenticator.checking.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
