@@ -125,6 +125,10 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         figures.push(("warm storm: login p99 (ms)", warm.p99_ms));
         figures.push(("warm storm: broker core busy (%)", busy));
         figures.push((
+            "warm storm: broker CPU per login (µs)",
+            busy / 100.0 * 1e6 / warm.rate,
+        ));
+        figures.push((
             "warm storm: logins refused",
             (REPEATS * USERS - warm.expected) as f64,
         ));
@@ -139,6 +143,11 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         let (storm, busy) = busy_during(&broker, load::storm(port, repeated(&unknown), 5)).await;
         figures.push(("refused, unknown users, again (/s)", storm.rate));
         figures.push(("  again: broker core busy (%)", busy));
+        // What the load cannot hide when it, not the broker, sets the pace.
+        figures.push((
+            "  again: broker CPU per refusal (µs)",
+            busy / 100.0 * 1e6 / storm.rate,
+        ));
         let storm = load::storm(port, wrong.clone(), 5).await;
         figures.push(("refused, wrong password, first (/s)", storm.rate));
         let (storm, busy) = busy_during(&broker, load::storm(port, repeated(&wrong), 5)).await;

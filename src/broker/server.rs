@@ -266,8 +266,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Accepts connections on the network thread itself and hands each to the
 /// MQTT service in a task of its own. (ntex's server accepts on a thread of
 /// its own and passes each socket over a channel: two thread switches per
-/// connection, which on a gateway's one busy core cost a fifth of a refused
-/// login.)
+/// connection, on a gateway's one core that is busy anyway.)
 fn accept_connections(
     listener: TcpListener,
     local: SocketAddr,
