@@ -351,15 +351,13 @@ impl Authenticator {
         }
         // Refuse early rather than queue unbounded argon2 work: a flood of
         // registrations must not delay the logins of known users for long.
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let Some(_waiting) = CountedIn::below(&self.waiting, self.max_waiting) else {
             return Err(Refusal::Busy);
-        }
+        };
         let mut result = self.register_queued(login, username, password).await;
         if result == Err(Refusal::PendingRaced) {
             result = self.register_queued(login, username, password).await;
         }
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
         result
     }
 
@@ -472,6 +470,28 @@ impl Drop for UsernameClaim<'_> {
     }
 }
 
+/// One counted in a bound count, until dropped: however the wait it
+/// stands for ends, even when a client that went away drops the login's
+/// future mid-wait.
+struct CountedIn<'a>(&'a AtomicUsize);
+
+impl<'a> CountedIn<'a> {
+    /// Counts one in, unless `limit` are in already.
+    fn below(count: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        if count.fetch_add(1, Ordering::SeqCst) >= limit {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self(count))
+    }
+}
+
+impl Drop for CountedIn<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl<'a> CheckSlot<'a> {
     /// A place for a check of `username` from `peer`, or the refusal: busy
     /// when the bound or this address's own earlier attempts stand in the
@@ -517,14 +537,14 @@ impl<'a> CheckSlot<'a> {
                 username: username.to_owned(),
             }
         };
-        let waiters = &authenticator.waiting_for_check;
-        if waiters.fetch_add(1, Ordering::SeqCst) >= authenticator.max_waiting * WAITERS_PER_PLACE {
-            waiters.fetch_sub(1, Ordering::SeqCst);
+        let Some(_waiting) = CountedIn::below(
+            &authenticator.waiting_for_check,
+            authenticator.max_waiting * WAITERS_PER_PLACE,
+        ) else {
             return Err(Refusal::Busy);
-        }
+        };
         let permit =
             tokio::time::timeout(MAX_CHECK_WAIT, authenticator.check_places.acquire()).await;
-        waiters.fetch_sub(1, Ordering::SeqCst);
         match permit {
             Ok(Ok(permit)) => Ok(Self {
                 _claim: claim,
