@@ -1243,3 +1243,60 @@ fn messages_sent_just_before_a_dropped_socket_are_delivered() {
         assert_eq!(message.payload, expected.to_be_bytes());
     }
 }
+
+#[test]
+fn payloads_larger_than_a_socket_read_arrive_whole_and_in_order() {
+    // MQTT-3.3.4-1 (the receiver acknowledges each QoS 1 PUBLISH) and
+    // MQTT-4.6.0-2 (in order): payloads of 200 KiB are read in several parts
+    // and handed on in chunks, more than the 64 KiB the broker lets a
+    // connection have in flight. Written back to back, each arrives whole,
+    // in order, and is acknowledged; on 3.1.1 and 5.
+    let (_sandbox, broker) = setup(&[]);
+    for v5 in [false, true] {
+        let version = if v5 { "v5" } else { "v3" };
+        let (mut reader, _) = connected(
+            &broker,
+            Connect::version(v5, &format!("big-r-{version}"), "bob", PASSWORD),
+        );
+        subscribe(&mut reader, 1, &[("big/#", 1)], Props::new());
+        let (mut writer, _) = connected(
+            &broker,
+            Connect::version(v5, &format!("big-w-{version}"), "alice", PASSWORD),
+        );
+        let payloads: Vec<Vec<u8>> = (0..5u8)
+            .map(|n| (0..200 * 1024).map(|i| (i as u8) ^ n).collect())
+            .collect();
+        let mut batch = Vec::new();
+        for (n, payload) in payloads.iter().enumerate() {
+            let id = n as u16 + 1;
+            batch.extend(raw::publish(
+                v5,
+                "big/x",
+                payload,
+                1,
+                false,
+                id,
+                Props::new(),
+            ));
+        }
+        writer.send(&batch);
+        let mut acked = Vec::new();
+        while acked.len() < payloads.len() {
+            let ack = writer
+                .recv_kind(4, WAIT)
+                .unwrap_or_else(|| panic!("{version}: PUBACK {} missing", acked.len() + 1));
+            acked.push(u16::from_be_bytes([ack.body[0], ack.body[1]]));
+        }
+        assert_eq!(acked, [1, 2, 3, 4, 5], "{version}");
+        for (n, payload) in payloads.iter().enumerate() {
+            let message = reader
+                .recv_publish(WAIT)
+                .unwrap_or_else(|| panic!("{version}: message {n} missing"));
+            assert!(
+                message.payload == *payload,
+                "{version}: message {n} changed"
+            );
+            reader.send(&raw::ack(0x40, message.packet_id.unwrap()));
+        }
+    }
+}

@@ -62,14 +62,26 @@ macro_rules! mqtt_server {
     ($context:expr) => {{
         let v3_context: Arc<Context> = $context;
         let v5_context = v3_context.clone();
+        // As ntex-mqtt's defaults: 3.1.1 bounds the packets in flight by
+        // the Receive Maximum we configure, 5 only their bytes.
+        let v3_in_flight = mqtt::inflight::InFlight {
+            max_packets: v3_context.core_limits.max_inflight,
+            max_bytes: mqtt::inflight::MAX_BYTES_IN_FLIGHT,
+        };
+        let v5_in_flight = mqtt::inflight::InFlight {
+            max_packets: 0,
+            max_bytes: mqtt::inflight::MAX_BYTES_IN_FLIGHT,
+        };
         MqttServer::new()
             .v3(v3::MqttServer::new(mqtt::v3::PublishService)
+                .replace_middlewares(v3_in_flight)
                 .protocol(async |session: &mqtt::v3::Session, message| {
                     mqtt::v3::protocol(session, message).await
                 })
                 .control(mqtt::v3::control)
                 .build(move |handshake| Box::pin(mqtt::v3::connect(v3_context.clone(), handshake))))
             .v5(v5::MqttServer::new(mqtt::v5::PublishService)
+                .replace_middlewares(v5_in_flight)
                 .protocol(async |session: &mqtt::v5::Session, message| {
                     mqtt::v5::protocol(session, message).await
                 })
@@ -184,37 +196,43 @@ pub fn run(
         let mut acceptors = Vec::new();
         for (listener, local, is_tls) in listeners {
             let context = context.clone();
-            // A macro: the two uses take different filter stacks.
-            macro_rules! whole_packets {
-                () => {
-                    ntex_service::fn_service(move |io: ntex_io::Io<_>| async move {
-                        Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(
-                            io.add_filter(mqtt::framing::WholePackets::new(max_packet_size)),
-                        )
-                    })
-                };
-            }
-            let connections: Pipeline<ntex_io::Io, (), ()> = if is_tls {
+            // Every connection's protocol layer reads through WholePackets
+            // (see mqtt::framing). Without TLS it is put on here rather than
+            // by a service in front of the MQTT one: each service in a chain
+            // adds to the future a connection keeps for its whole life.
+            let serve: Box<dyn Fn(ntex_io::Io)> = if is_tls {
                 let tls = tls.clone().expect("checked above");
-                Pipeline::new(
-                    (),
-                    ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls))
-                        .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
-                        .and_then(whole_packets!())
-                        .and_then(mqtt_server!(context))
-                        .map(|_| ())
-                        .map_err(|_| ()),
-                )
+                let connections =
+                    Pipeline::new(
+                        (),
+                        ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls))
+                            .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
+                            .and_then(ntex_service::fn_service(
+                                move |io: ntex_io::Io<_>| async move {
+                                    Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(
+                                        mqtt::framing::WholePackets::new(max_packet_size),
+                                    ))
+                                },
+                            ))
+                            .and_then(mqtt_server!(context)),
+                    );
+                Box::new(move |io| {
+                    let connection = connections.call_static(io);
+                    tokio::task::spawn_local(async move {
+                        let _ = connection.await;
+                    });
+                })
             } else {
-                Pipeline::new(
-                    (),
-                    ntex_service::service(whole_packets!())
-                        .and_then(mqtt_server!(context))
-                        .map(|_| ())
-                        .map_err(|_| ()),
-                )
+                let connections = Pipeline::new((), mqtt_server!(context));
+                Box::new(move |io: ntex_io::Io| {
+                    let io = io.add_filter(mqtt::framing::WholePackets::new(max_packet_size));
+                    let connection = connections.call_static(io);
+                    tokio::task::spawn_local(async move {
+                        let _ = connection.await;
+                    });
+                })
             };
-            let acceptor = accept_connections(listener, local, mqtt_config.clone(), connections)?;
+            let acceptor = accept_connections(listener, local, mqtt_config.clone(), serve)?;
             acceptors.push(tokio::task::spawn_local(acceptor));
         }
         // Handlers first: a HUP right after "listening on" must not kill us.
@@ -263,15 +281,15 @@ const ACCEPT_BATCH: usize = 64;
 /// (or the kernel of socket memory): the CONNECT timeout frees sockets.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accepts connections on the network thread itself and hands each to the
-/// MQTT service in a task of its own. (ntex's server accepts on a thread of
-/// its own and passes each socket over a channel: two thread switches per
+/// Accepts connections on the network thread itself and hands each to
+/// `serve`, which starts its task. (ntex's server accepts on a thread of its
+/// own and passes each socket over a channel: two thread switches per
 /// connection, on a gateway's one core that is busy anyway.)
 fn accept_connections(
     listener: TcpListener,
     local: SocketAddr,
     config: SharedCfg,
-    connections: Pipeline<ntex_io::Io, (), ()>,
+    serve: Box<dyn Fn(ntex_io::Io)>,
 ) -> Result<impl std::future::Future<Output = ()>> {
     let cannot = |e: std::io::Error| Error::failure(format!("cannot listen on {local}: {e}"));
     listener.set_nonblocking(true).map_err(cannot)?;
@@ -296,12 +314,7 @@ fn accept_connections(
                         accepted += 1;
                         out_of_descriptors = false;
                         match ntex_net::from_tcp_stream(stream, config.clone()) {
-                            Ok(io) => {
-                                let connection = connections.call_static(io);
-                                tokio::task::spawn_local(async move {
-                                    let _ = connection.await;
-                                });
-                            }
+                            Ok(io) => serve(io),
                             Err(error) => {
                                 tracing::debug!("cannot set up an accepted connection: {error}")
                             }

@@ -8,6 +8,7 @@
 //! may send, the wait for room in full subscriber queues, and wills.
 
 pub mod framing;
+pub mod inflight;
 pub mod v3;
 pub mod v5;
 
