@@ -1,4 +1,4 @@
-//! Starting and stopping the broker: the listeners, the network worker that
+//! Starting and stopping the broker: the listeners, the network thread that
 //! owns the broker core, and the watcher that keeps it in step with the
 //! state file.
 //!
