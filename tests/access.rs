@@ -628,15 +628,9 @@ fn more_devices_at_once_than_check_places_all_get_in() {
             let (start, port, name) = (start.clone(), broker.port, name.clone());
             std::thread::spawn(move || {
                 let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-                socket
-                    .set_read_timeout(Some(Duration::from_secs(30)))
-                    .unwrap();
                 let connect = common::raw::Connect::v3(&name, &name, PASSWORD).encode();
                 start.wait();
-                std::io::Write::write_all(&mut socket, &connect).unwrap();
-                let mut connack = [0u8; 4];
-                std::io::Read::read_exact(&mut socket, &mut connack).unwrap();
-                connack[3]
+                common::send_connect(&mut socket, &connect, Duration::from_secs(30)).unwrap()[3]
             })
         })
         .collect();

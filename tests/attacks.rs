@@ -243,13 +243,10 @@ fn out_of_file_descriptors_the_broker_waits_and_recovers() {
         else {
             return false;
         };
-        socket
-            .set_read_timeout(Some(Duration::from_secs(3)))
-            .unwrap();
-        let mut connack = [0u8; 4];
-        std::io::Write::write_all(&mut socket, &login).is_ok()
-            && std::io::Read::read_exact(&mut socket, &mut connack).is_ok()
-            && connack == [0x20, 2, 0, 0]
+        matches!(
+            common::send_connect(&mut socket, &login, Duration::from_secs(3)),
+            Ok([0x20, 2, 0, 0])
+        )
     };
     assert!(
         common::eventually(Duration::from_secs(30), logged_in),

@@ -195,6 +195,12 @@ impl Authenticator {
         }
     }
 
+    /// How long a password check takes here now: what every refusal takes
+    /// at least, and the unit of the cooldown after a wrong password.
+    fn typical_check(&self) -> Duration {
+        Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed))
+    }
+
     fn digest(&self, username: &str, password: &[u8]) -> [u8; 32] {
         let mut hasher = blake3::Hasher::new_keyed(&self.key);
         hasher.update(&(username.len() as u64).to_le_bytes());
@@ -222,8 +228,7 @@ impl Authenticator {
             if !matches!(verdict, Err(Refusal::Busy | Refusal::Contended)) {
                 remember_if_new(&self.refused, digest, String::new);
             }
-            let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
-            if let Some(rest) = typical.checked_sub(started.elapsed()) {
+            if let Some(rest) = self.typical_check().checked_sub(started.elapsed()) {
                 tokio::time::sleep(rest).await;
             }
         }
@@ -330,8 +335,7 @@ impl Authenticator {
         let _slot = CheckSlot::take(self, username, peer).await?;
         // Holds its place for as long as a check would (a timer, no CPU), so
         // those waiting behind it wait as they would behind a real one.
-        let typical = Duration::from_micros(self.typical_verify_micros.load(Ordering::Relaxed));
-        tokio::time::sleep(typical).await;
+        tokio::time::sleep(self.typical_check()).await;
         remember(&self.failed_at, username.to_owned(), (Instant::now(), peer));
         Err(Refusal::RegistryLocked)
     }
@@ -514,8 +518,7 @@ impl<'a> CheckSlot<'a> {
                 Refusal::Contended
             }
         };
-        let typical =
-            Duration::from_micros(authenticator.typical_verify_micros.load(Ordering::Relaxed));
+        let typical = authenticator.typical_check();
         if let Some((_, by)) = authenticator
             .failed_at
             .lock()

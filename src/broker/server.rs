@@ -216,20 +216,12 @@ pub fn run(
                             ))
                             .and_then(mqtt_server!(context)),
                     );
-                Box::new(move |io| {
-                    let connection = connections.call_static(io);
-                    tokio::task::spawn_local(async move {
-                        let _ = connection.await;
-                    });
-                })
+                Box::new(move |io| start_connection(&connections, io))
             } else {
                 let connections = Pipeline::new((), mqtt_server!(context));
                 Box::new(move |io: ntex_io::Io| {
                     let io = io.add_filter(mqtt::framing::WholePackets::new(max_packet_size));
-                    let connection = connections.call_static(io);
-                    tokio::task::spawn_local(async move {
-                        let _ = connection.await;
-                    });
+                    start_connection(&connections, io)
                 })
             };
             let acceptor = accept_connections(listener, local, mqtt_config.clone(), serve)?;
@@ -271,6 +263,14 @@ pub fn run(
     summaries.abort();
     policy_at_stop.summarize_repeats(true);
     result
+}
+
+/// Runs one connection through `connections` in a task of its own.
+fn start_connection<Io: 'static, Error: 'static>(connections: &Pipeline<Io, (), Error>, io: Io) {
+    let connection = connections.call_static(io);
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
 }
 
 /// Connections accepted by one listener in a row before the others, and the

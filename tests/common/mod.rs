@@ -474,6 +474,20 @@ impl Client {
 }
 
 /// Polls `condition` every 20 ms for up to `timeout`.
+/// Sends the CONNECT `packet` on `socket` and returns the 4-byte CONNACK of a
+/// 3.1.1 login, waiting at most `wait` for it.
+pub fn send_connect(
+    socket: &mut std::net::TcpStream,
+    packet: &[u8],
+    wait: Duration,
+) -> std::io::Result<[u8; 4]> {
+    socket.set_read_timeout(Some(wait))?;
+    socket.write_all(packet)?;
+    let mut connack = [0u8; 4];
+    std::io::Read::read_exact(socket, &mut connack)?;
+    Ok(connack)
+}
+
 pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
