@@ -9,33 +9,40 @@ use crate::topic;
 pub struct Grants {
     /// The state generation these were computed from.
     pub generation: u64,
-    read: Vec<String>,
-    write: Vec<String>,
+    read: Box<[Box<str>]>,
+    write: Box<[Box<str>]>,
 }
 
 impl Grants {
     /// The grants of `username` connected as `client_id`; none for an unknown user.
     pub fn compute(state: &State, generation: u64, username: &str, client_id: &str) -> Self {
-        let mut grants = Grants {
-            generation,
-            ..Grants::default()
-        };
         let Some(user) = state.users.get(username) else {
-            return grants;
+            return Grants {
+                generation,
+                ..Grants::default()
+            };
         };
+        let (mut read, mut write) = (Vec::<Box<str>>::new(), Vec::<Box<str>>::new());
         for permission in state.permissions_of(user) {
             // A client id that could change a filter's meaning gets nothing from it.
             let Some(filter) = topic::substitute(&permission.filter, username, client_id) else {
                 continue;
             };
-            if permission.access.can_read() && !grants.read.contains(&filter) {
-                grants.read.push(filter.clone());
+            let filter = filter.into_boxed_str();
+            if permission.access.can_read() && !read.contains(&filter) {
+                read.push(filter.clone());
             }
-            if permission.access.can_write() && !grants.write.contains(&filter) {
-                grants.write.push(filter);
+            if permission.access.can_write() && !write.contains(&filter) {
+                write.push(filter);
             }
         }
-        grants
+        // Boxed slices, without a vector's spare room: every connected client
+        // keeps its grants (the broker bench's memory per client).
+        Grants {
+            generation,
+            read: read.into_boxed_slice(),
+            write: write.into_boxed_slice(),
+        }
     }
 
     pub fn may_publish(&self, topic_name: &str) -> bool {

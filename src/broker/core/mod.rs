@@ -151,7 +151,8 @@ struct Connection {
     sent_client_id: Rc<str>,
     outlet: Rc<dyn Outlet>,
     receive_max: usize,
-    will: Option<Will>,
+    /// Boxed: most devices set no will, and a connection is kept for hours.
+    will: Option<Box<Will>>,
 }
 
 struct Session {
@@ -346,7 +347,7 @@ impl Broker {
                     old.outlet.close(reason::SESSION_TAKEN_OVER);
                     if let Some(will) = old.will {
                         if will.delay.is_zero() || request.clean_start {
-                            wills.push(will);
+                            wills.push(*will);
                         }
                     }
                 }
@@ -408,7 +409,7 @@ impl Broker {
             sent_client_id: request.sent_client_id,
             outlet: request.outlet,
             receive_max,
-            will: request.will,
+            will: request.will.map(Box::new),
         });
         (
             ConnectOutcome::Accepted {
@@ -452,7 +453,7 @@ impl Broker {
         let expiry = session.expiry;
         // In-flight deliveries stay where they are: a resumed session sends
         // them again first (see `connect`).
-        let will = connection.will;
+        let will = connection.will.map(|will| *will);
         if expiry == 0 {
             self.remove_session(client_id);
         } else {
