@@ -1300,3 +1300,69 @@ fn payloads_larger_than_a_socket_read_arrive_whole_and_in_order() {
         }
     }
 }
+
+#[test]
+fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
+    // MQTT 3.1.1 §4.2 and 5 §4.2: the connection is an ordered stream of
+    // bytes, with no packet boundaries of its own. A CONNECT and three QoS 1
+    // PUBLISHes (one of 3 KiB, one with a 2-byte remaining length) written in
+    // pieces, with pauses so that the broker reads them part by part: each is
+    // read whole, acknowledged (MQTT-3.3.4-1) and delivered in order
+    // (MQTT-4.6.0-2); on 3.1.1 and 5.
+    let (_sandbox, broker) = setup(&[]);
+    for v5 in [false, true] {
+        let version = if v5 { "v5" } else { "v3" };
+        let (mut reader, _) = connected(
+            &broker,
+            Connect::version(v5, &format!("slow-r-{version}"), "bob", PASSWORD),
+        );
+        subscribe(&mut reader, 1, &[("slow/#", 1)], Props::new());
+        let payloads: [Vec<u8>; 3] = [b"a".to_vec(), vec![7; 3 * 1024], b"b".to_vec()];
+        let mut stream =
+            Connect::version(v5, &format!("slow-w-{version}"), "alice", PASSWORD).encode();
+        for (n, payload) in payloads.iter().enumerate() {
+            stream.extend(raw::publish(
+                v5,
+                "slow/x",
+                payload,
+                1,
+                false,
+                n as u16 + 1,
+                Props::new(),
+            ));
+        }
+        let mut writer = Raw::open(broker.port, v5);
+        // Two bytes, a pause, then pieces of 1, 2, 3... bytes, pausing now
+        // and then: splits fall inside headers, lengths and payloads.
+        let mut at = 0;
+        for piece in (1..).map(|n| n % 200) {
+            if at == stream.len() {
+                break;
+            }
+            let end = (at + piece.max(1)).min(stream.len());
+            writer.send(&stream[at..end]);
+            at = end;
+            if piece % 7 == 0 || at < 4 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let connack = writer.recv_kind(2, WAIT).expect("CONNACK");
+        assert_eq!(connack.body[1], 0, "{version}: CONNACK {connack:?}");
+        for id in 1..=3u16 {
+            let ack = writer
+                .recv_kind(4, WAIT)
+                .unwrap_or_else(|| panic!("{version}: PUBACK {id} missing"));
+            assert_eq!(u16::from_be_bytes([ack.body[0], ack.body[1]]), id);
+        }
+        for (n, payload) in payloads.iter().enumerate() {
+            let message = reader
+                .recv_publish(WAIT)
+                .unwrap_or_else(|| panic!("{version}: message {n} missing"));
+            assert!(
+                message.payload == *payload,
+                "{version}: message {n} changed"
+            );
+            reader.send(&raw::ack(0x40, message.packet_id.unwrap()));
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! file watcher run on a multi-threaded tokio runtime beside it, so a storm of
 //! password checks never delays a message.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -196,11 +196,11 @@ pub fn run(
         let mut acceptors = Vec::new();
         for (listener, local, is_tls) in listeners {
             let context = context.clone();
-            // Every connection's protocol layer reads through WholePackets
-            // (see mqtt::framing). Without TLS it is put on here rather than
-            // by a service in front of the MQTT one: each service in a chain
-            // adds to the future a connection keeps for its whole life.
-            let serve: Box<dyn Fn(ntex_io::Io)> = if is_tls {
+            // Every connection's protocol layer gets whole packets (see
+            // mqtt::framing). A plain socket frames in its own I/O task
+            // (mqtt::socket); a TLS one through the layer above TLS.
+            let config = mqtt_config.clone();
+            let serve: Box<dyn Fn(TcpStream) -> std::io::Result<()>> = if is_tls {
                 let tls = tls.clone().expect("checked above");
                 let connections =
                     Pipeline::new(
@@ -216,15 +216,22 @@ pub fn run(
                             ))
                             .and_then(mqtt_server!(context)),
                     );
-                Box::new(move |io| start_connection(&connections, io))
+                Box::new(move |stream| {
+                    start_connection(
+                        &connections,
+                        ntex_net::from_tcp_stream(stream, config.clone())?,
+                    );
+                    Ok(())
+                })
             } else {
                 let connections = Pipeline::new((), mqtt_server!(context));
-                Box::new(move |io: ntex_io::Io| {
-                    let io = io.add_filter(mqtt::framing::WholePackets::new(max_packet_size));
-                    start_connection(&connections, io)
+                Box::new(move |stream| {
+                    let io = mqtt::socket::io(stream, config.clone(), max_packet_size)?;
+                    start_connection(&connections, io);
+                    Ok(())
                 })
             };
-            let acceptor = accept_connections(listener, local, mqtt_config.clone(), serve)?;
+            let acceptor = accept_connections(listener, local, serve)?;
             acceptors.push(tokio::task::spawn_local(acceptor));
         }
         // Handlers first: a HUP right after "listening on" must not kill us.
@@ -288,8 +295,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 fn accept_connections(
     listener: TcpListener,
     local: SocketAddr,
-    config: SharedCfg,
-    serve: Box<dyn Fn(ntex_io::Io)>,
+    serve: Box<dyn Fn(TcpStream) -> std::io::Result<()>>,
 ) -> Result<impl std::future::Future<Output = ()>> {
     let cannot = |e: std::io::Error| Error::failure(format!("cannot listen on {local}: {e}"));
     listener.set_nonblocking(true).map_err(cannot)?;
@@ -313,11 +319,8 @@ fn accept_connections(
                     Ok((stream, _)) => {
                         accepted += 1;
                         out_of_descriptors = false;
-                        match ntex_net::from_tcp_stream(stream, config.clone()) {
-                            Ok(io) => serve(io),
-                            Err(error) => {
-                                tracing::debug!("cannot set up an accepted connection: {error}")
-                            }
+                        if let Err(error) = serve(stream) {
+                            tracing::debug!("cannot set up an accepted connection: {error}")
                         }
                     }
                     Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {

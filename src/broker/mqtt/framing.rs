@@ -1,5 +1,7 @@
-//! An I/O layer under the MQTT decoder: it hands the decoder whole packets
-//! only, and answers the packets ntex-mqtt 9.0 gets wrong.
+//! Framing under the MQTT decoder: it gets whole packets only, and the
+//! packets ntex-mqtt 9.0 gets wrong are answered here. A plain TCP
+//! connection frames in its own I/O task (`mqtt::socket`); a TLS one through
+//! the I/O layer `WholePackets`, above the TLS layer.
 //!
 //! Whole packets: ntex-mqtt 9.0 decodes a PUBLISH whose payload has not fully
 //! arrived as a "streaming" publish followed by payload chunks, and its
@@ -21,7 +23,7 @@
 //! messages whose PUBCOMP it did not get (MQTT-4.4.0-1). The message was
 //! routed when its PUBLISH arrived, but the decoder only knows the packet ids
 //! of this connection and closes it on any other, so the client would loop
-//! forever. This layer answers such a PUBREL with PUBCOMP itself (v5 clients
+//! forever. The framer answers such a PUBREL with PUBCOMP itself (v5 clients
 //! get PUBCOMP 0x92 from the decoder).
 
 use std::cell::RefCell;
@@ -29,9 +31,10 @@ use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
 
+use ntex_bytes::BytesMut;
 use ntex_io::{FilterBuf, FilterLayer};
 
-/// What the layer knows of its connection.
+/// What the framer knows of its connection.
 #[derive(Debug, Default)]
 struct Seen {
     /// The CONNECT's protocol level (4: 3.1.1, 5: 5), once seen.
@@ -42,62 +45,64 @@ struct Seen {
     refused: bool,
 }
 
+/// One connection's framing, whoever moves its bytes: the I/O layer above
+/// TLS (`WholePackets`) or a plain socket's own I/O task (`mqtt::socket`).
 #[derive(Debug)]
-pub struct WholePackets {
+pub struct Framer {
     /// Packets larger than this are not held back.
     max_packet_size: usize,
     seen: RefCell<Seen>,
 }
 
-impl WholePackets {
+/// The whole packets at the front of newly arrived bytes.
+#[derive(Debug, Default)]
+pub struct Whole {
+    /// How many leading bytes are whole packets (or are passed on as they
+    /// come, see the module docs); the rest waits for more.
+    pub len: usize,
+    /// Ranges of those answered here, not passed on (in order).
+    pub dropped: Vec<Range<usize>>,
+}
+
+impl Whole {
+    /// Appends `packets` (the `len` whole bytes) to `destination`, less the
+    /// dropped ranges.
+    pub fn pass_on(&self, packets: &[u8], destination: &mut BytesMut) {
+        let mut at = 0;
+        for range in &self.dropped {
+            destination.extend_from_slice(&packets[at..range.start]);
+            at = range.end;
+        }
+        destination.extend_from_slice(&packets[at..]);
+    }
+}
+
+impl Framer {
     pub fn new(max_packet_size: usize) -> Self {
         Self {
             max_packet_size,
             seen: RefCell::default(),
         }
     }
-}
 
-impl FilterLayer for WholePackets {
-    fn process_read_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
-        let mut replies = Vec::new();
-        buf.with_read_buffers(|source, destination| {
-            let Some(source) = source else {
-                return;
-            };
-            let whole = complete_prefix(source, self.max_packet_size);
-            if whole == 0 {
-                return;
-            }
-            let dropped = self.inspect(&source[..whole], &mut replies);
-            if dropped.is_empty() && whole == source.len() && destination.is_empty() {
-                std::mem::swap(source, destination);
-                return;
-            }
-            let packets = source.split_to(whole);
-            let mut at = 0;
-            for range in dropped {
-                destination.extend_from_slice(&packets[at..range.start]);
-                at = range.end;
-            }
-            destination.extend_from_slice(&packets[at..]);
-        });
-        if !replies.is_empty() {
-            buf.with_write_buffers(|_, towards_socket| towards_socket.extend_from_slice(&replies));
+    /// Frames `arrived`, the bytes after those already passed on; answers
+    /// go to `replies`.
+    pub fn whole(&self, arrived: &[u8], replies: &mut Vec<u8>) -> Whole {
+        let len = complete_prefix(arrived, self.max_packet_size);
+        if len == 0 {
+            return Whole::default();
         }
-        if self.seen.borrow().refused {
-            buf.io().close();
+        Whole {
+            len,
+            dropped: self.inspect(&arrived[..len], replies),
         }
-        Ok(())
     }
 
-    fn process_write_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
-        buf.with_write_buffers(|source, destination| source.move_to(destination));
-        Ok(())
+    /// The connection was refused here: once the replies are out, close it.
+    pub fn refused(&self) -> bool {
+        self.seen.borrow().refused
     }
-}
 
-impl WholePackets {
     /// Follows the packets of a connection; returns the ranges it answers
     /// here instead of passing on (in order), and appends the answers.
     fn inspect(&self, packets: &[u8], replies: &mut Vec<u8>) -> Vec<Range<usize>> {
@@ -144,6 +149,50 @@ impl WholePackets {
             }
         }
         dropped
+    }
+}
+
+/// The framer as an I/O layer, for connections whose bytes another layer
+/// (TLS) turns into MQTT.
+#[derive(Debug)]
+pub struct WholePackets(Framer);
+
+impl WholePackets {
+    pub fn new(max_packet_size: usize) -> Self {
+        Self(Framer::new(max_packet_size))
+    }
+}
+
+impl FilterLayer for WholePackets {
+    fn process_read_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
+        let mut replies = Vec::new();
+        buf.with_read_buffers(|source, destination| {
+            let Some(source) = source else {
+                return;
+            };
+            let whole = self.0.whole(source, &mut replies);
+            if whole.len == 0 {
+                return;
+            }
+            if whole.dropped.is_empty() && whole.len == source.len() && destination.is_empty() {
+                std::mem::swap(source, destination);
+                return;
+            }
+            let packets = source.split_to(whole.len);
+            whole.pass_on(&packets, destination);
+        });
+        if !replies.is_empty() {
+            buf.with_write_buffers(|_, towards_socket| towards_socket.extend_from_slice(&replies));
+        }
+        if self.0.refused() {
+            buf.io().close();
+        }
+        Ok(())
+    }
+
+    fn process_write_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
+        buf.with_write_buffers(|source, destination| source.move_to(destination));
+        Ok(())
     }
 }
 
@@ -285,7 +334,7 @@ pub fn complete_prefix(bytes: &[u8], max: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{complete_prefix, WholePackets};
+    use super::{complete_prefix, Framer};
 
     fn connect(level: u8) -> Vec<u8> {
         let body = [0, 4, b'M', b'Q', b'T', b'T', level, 0x02, 0, 60, 0, 1, b'c'];
@@ -296,7 +345,7 @@ mod tests {
 
     #[test]
     fn an_unknown_pubrel_on_3_1_1_is_answered_here() {
-        let layer = WholePackets::new(1024);
+        let framer = Framer::new(1024);
         let mut replies = Vec::new();
         let mut stream = connect(4);
         let connect_len = stream.len();
@@ -305,7 +354,7 @@ mod tests {
         stream.extend([0x34, 0x05, 0, 1, b't', 0, 7]);
         stream.extend([0x62, 0x02, 0, 7]);
         stream.extend([0x62, 0x02, 0, 9]);
-        let dropped = layer.inspect(&stream, &mut replies);
+        let dropped = framer.inspect(&stream, &mut replies);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0], connect_len + 11..connect_len + 15);
         assert_eq!(replies, [0x70, 0x02, 0, 9]);
@@ -313,18 +362,18 @@ mod tests {
 
     #[test]
     fn an_empty_client_id_without_clean_session_gets_connack_2() {
-        let layer = WholePackets::new(1024);
+        let framer = Framer::new(1024);
         let mut replies = Vec::new();
         let body = [0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 60, 0, 0];
         let mut packet = vec![0x10, body.len() as u8];
         packet.extend(body);
-        assert_eq!(layer.inspect(&packet, &mut replies).len(), 1);
+        assert_eq!(framer.inspect(&packet, &mut replies).len(), 1);
         assert_eq!(replies, [0x20, 0x02, 0x00, 0x02]);
-        assert!(layer.seen.borrow().refused);
+        assert!(framer.seen.borrow().refused);
         // With a clean session, or with a client id, it is the decoder's.
-        let layer = WholePackets::new(1024);
+        let framer = Framer::new(1024);
         replies.clear();
-        assert!(layer.inspect(&connect(4), &mut replies).is_empty());
+        assert!(framer.inspect(&connect(4), &mut replies).is_empty());
         assert!(replies.is_empty());
     }
 
@@ -351,30 +400,30 @@ mod tests {
             packet.extend(body);
             packet
         };
-        let layer = WholePackets::new(1024);
+        let framer = Framer::new(1024);
         let mut replies = Vec::new();
         let mut stream = connect(5);
         stream.extend(publish(1));
         assert!(
-            layer.inspect(&stream, &mut replies).is_empty(),
+            framer.inspect(&stream, &mut replies).is_empty(),
             "alias 1 passes"
         );
         let mut stream = publish(0);
         stream.extend(publish(1));
-        let dropped = layer.inspect(&stream, &mut replies);
+        let dropped = framer.inspect(&stream, &mut replies);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0], 0..stream.len(), "it and what follows");
         assert_eq!(replies, [0xE0, 0x01, 0x94]);
-        assert!(layer.seen.borrow().refused);
+        assert!(framer.seen.borrow().refused);
     }
 
     #[test]
     fn v5_pubrels_are_left_to_the_decoder() {
-        let layer = WholePackets::new(1024);
+        let framer = Framer::new(1024);
         let mut replies = Vec::new();
         let mut stream = connect(5);
         stream.extend([0x62, 0x02, 0, 9]);
-        assert!(layer.inspect(&stream, &mut replies).is_empty());
+        assert!(framer.inspect(&stream, &mut replies).is_empty());
         assert!(replies.is_empty());
     }
 

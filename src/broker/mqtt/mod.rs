@@ -9,6 +9,7 @@
 
 pub mod framing;
 pub mod inflight;
+pub mod socket;
 pub mod v3;
 pub mod v5;
 
