@@ -120,10 +120,12 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
             "cold storm: longest login, retries included (s)",
             cold.max_ms / 1e3,
         ));
-        let (warm, busy) = busy_during(&broker, load::storm(port, repeated(&right), 0)).await;
+        let (warm, busy, load_busy) =
+            busy_during(&broker, load::storm(port, repeated(&right), 0)).await;
         figures.push(("warm connect storm (logins/s)", warm.rate));
         figures.push(("warm storm: login p99 (ms)", warm.p99_ms));
         figures.push(("warm storm: broker core busy (%)", busy));
+        figures.push(("warm storm: load core busy (%)", load_busy));
         figures.push((
             "warm storm: broker CPU per login (µs)",
             busy / 100.0 * 1e6 / warm.rate,
@@ -140,9 +142,11 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
     if wanted("refused") {
         let storm = load::storm(port, unknown.clone(), 5).await;
         figures.push(("refused, unknown users, first (/s)", storm.rate));
-        let (storm, busy) = busy_during(&broker, load::storm(port, repeated(&unknown), 5)).await;
+        let (storm, busy, load_busy) =
+            busy_during(&broker, load::storm(port, repeated(&unknown), 5)).await;
         figures.push(("refused, unknown users, again (/s)", storm.rate));
         figures.push(("  again: broker core busy (%)", busy));
+        figures.push(("  again: load core busy (%)", load_busy));
         // What the load cannot hide when it, not the broker, sets the pace.
         figures.push((
             "  again: broker CPU per refusal (µs)",
@@ -150,9 +154,11 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         ));
         let storm = load::storm(port, wrong.clone(), 5).await;
         figures.push(("refused, wrong password, first (/s)", storm.rate));
-        let (storm, busy) = busy_during(&broker, load::storm(port, repeated(&wrong), 5)).await;
+        let (storm, busy, load_busy) =
+            busy_during(&broker, load::storm(port, repeated(&wrong), 5)).await;
         figures.push(("refused, wrong password, again (/s)", storm.rate));
         figures.push(("  again: broker core busy (%)", busy));
+        figures.push(("  again: load core busy (%)", load_busy));
     }
     if wanted("throughput") {
         for (qos, name) in [(0, "QoS 0"), (1, "QoS 1")] {
@@ -240,17 +246,42 @@ fn repeated(packets: &Arc<Vec<Vec<u8>>>) -> Arc<Vec<Vec<u8>>> {
 }
 const IDLE_CLIENTS: usize = 1_000;
 
-/// Runs `load` and returns its result with the share of one core the broker
-/// used meanwhile: near 100 % means the broker, not the load, set the pace.
+/// Runs `load` and returns its result with the share of its core the broker
+/// used meanwhile, and the share of CPU 1 that was busy (the load and the
+/// kernel's TCP work on its side): near 100 % for the broker means it set the
+/// pace; near 100 % for the load's core, with the broker below, means the
+/// load did.
 async fn busy_during<T>(
     broker: &brokers::Running,
     load: impl std::future::Future<Output = T>,
-) -> (T, f64) {
+) -> (T, f64, f64) {
     let cpu_before = broker.cpu_seconds();
+    let load_before = load_core_jiffies();
     let started = Instant::now();
     let result = load.await;
     let busy = 100.0 * (broker.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
-    (result, busy)
+    let load_after = load_core_jiffies();
+    let load_busy = 100.0 * (load_after.0 - load_before.0) as f64
+        / (load_after.1 - load_before.1).max(1) as f64;
+    (result, busy, load_busy)
+}
+
+/// CPU 1's busy and total time so far (in clock ticks), from /proc/stat.
+fn load_core_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|line| line.starts_with("cpu1 ")) else {
+        return (0, 0);
+    };
+    // user nice system idle iowait irq softirq steal
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().sum();
+    let idle = ticks.get(3).unwrap_or(&0) + ticks.get(4).unwrap_or(&0);
+    (total - idle, total)
 }
 
 fn pin_this_thread_to_cpu(cpu: usize) {
