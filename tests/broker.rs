@@ -604,6 +604,29 @@ fn a_deleted_user_is_disconnected_and_others_are_not() {
 }
 
 #[test]
+fn a_changed_password_ends_the_remembered_one_while_serving() {
+    // A verified password is remembered so that a device's reconnects cost no
+    // argon2 work, but only against the hash it was verified with: after
+    // `user passwd`, the old password is refused and the new one gets in.
+    let (sandbox, broker) = open_registry();
+    add_device(&sandbox, "sensor1");
+    sandbox.run(&["registry", "lock"]).ok();
+    std::thread::sleep(LIVE);
+    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 0);
+    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 0);
+    sandbox
+        .run_with_stdin(&["user", "passwd", "sensor1"], "second-secret\n")
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            register(&broker, "311", "sensor1", "device-secret") == 5
+        }),
+        "the old password still gets in"
+    );
+    assert_eq!(register(&broker, "311", "sensor1", "second-secret"), 0);
+}
+
+#[test]
 fn a_will_needs_write_permission() {
     let (sandbox, broker) = open_registry();
     add_operator(&sandbox, "read");

@@ -1,6 +1,8 @@
 //! What a connected client may do: its roles' permissions with `{username}` and
 //! `{client_id}` filled in, computed once per state version rather than per packet.
 
+use std::rc::Rc;
+
 use crate::state::State;
 use crate::topic;
 
@@ -9,8 +11,8 @@ use crate::topic;
 pub struct Grants {
     /// The state generation these were computed from.
     pub generation: u64,
-    read: Box<[Box<str>]>,
-    write: Box<[Box<str>]>,
+    read: Box<[Rc<str>]>,
+    write: Box<[Rc<str>]>,
 }
 
 impl Grants {
@@ -22,13 +24,13 @@ impl Grants {
                 ..Grants::default()
             };
         };
-        let (mut read, mut write) = (Vec::<Box<str>>::new(), Vec::<Box<str>>::new());
+        let (mut read, mut write) = (Vec::<Rc<str>>::new(), Vec::<Rc<str>>::new());
         for permission in state.permissions_of(user) {
             // A client id that could change a filter's meaning gets nothing from it.
             let Some(filter) = topic::substitute(&permission.filter, username, client_id) else {
                 continue;
             };
-            let filter = filter.into_boxed_str();
+            let filter: Rc<str> = Rc::from(filter);
             if permission.access.can_read() && !read.contains(&filter) {
                 read.push(filter.clone());
             }
@@ -36,8 +38,9 @@ impl Grants {
                 write.push(filter);
             }
         }
-        // Boxed slices, without a vector's spare room: every connected client
-        // keeps its grants (the broker bench's memory per client).
+        // Boxed slices without a vector's spare room, and a filter granted
+        // both ways stored once: every connected client keeps its grants (the
+        // broker bench's memory per client).
         Grants {
             generation,
             read: read.into_boxed_slice(),

@@ -133,12 +133,17 @@ const WAITERS_PER_PLACE: usize = 16;
 /// Entries kept in each credential cache before it is cleared.
 const CACHE_LIMIT: usize = 100_000;
 
+/// A keyed or plain BLAKE3 digest.
+type Digest = [u8; 32];
+
 pub struct Authenticator {
     live: Arc<LiveState>,
     /// Key for the digests below, new each start.
     key: [u8; 32],
-    /// username → (stored PHC hash it was verified against, digest of the password).
-    verified: Mutex<HashMap<String, (String, [u8; 32])>>,
+    /// username → (BLAKE3 of the stored PHC hash it was verified against,
+    /// digest of the password). The stored hash's own digest, not a copy:
+    /// every connected device has an entry.
+    verified: Mutex<HashMap<String, (Digest, Digest)>>,
     /// digest of (username, password) of recent refusals → the stored PHC hash
     /// a wrong password failed against (empty for other reasons).
     refused: Mutex<HashMap<[u8; 32], String>>,
@@ -276,8 +281,9 @@ impl Authenticator {
         stored: &str,
         peer: Option<IpAddr>,
     ) -> Verdict {
+        let stored_digest = *blake3::hash(stored.as_bytes()).as_bytes();
         if let Some((hash, known)) = self.verified.lock().unwrap().get(username) {
-            if hash == stored && known == digest {
+            if *hash == stored_digest && known == digest {
                 return Ok(());
             }
         }
@@ -308,7 +314,7 @@ impl Authenticator {
             remember(
                 &self.verified,
                 username.to_owned(),
-                (stored.to_owned(), *digest),
+                (stored_digest, *digest),
             );
             Ok(())
         } else {

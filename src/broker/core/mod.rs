@@ -174,7 +174,9 @@ struct Session {
     /// the client acknowledges something, publishers do not wait for it again
     /// and its oldest messages make room at once.
     stalled: bool,
-    room: Rc<Notify>,
+    /// Publishers waiting for room in the queue; made when the first one
+    /// waits (most sessions never have one, and every session is kept).
+    room: Option<Rc<Notify>>,
     /// The last topic this client published to and whether it may, per state
     /// generation: a device publishes to few topics, so one entry saves
     /// matching the topic against every grant on each message.
@@ -184,6 +186,13 @@ struct Session {
 }
 
 impl Session {
+    /// The queue has room, or will never fill again: waiting publishers go on.
+    fn wake_publishers(&self) {
+        if let Some(room) = &self.room {
+            room.notify_waiters();
+        }
+    }
+
     fn is_full(&self, max_queued: usize) -> bool {
         self.queue.len() >= max_queued
     }
@@ -378,7 +387,7 @@ impl Broker {
                     last_serial: 0,
                     dropped: 0,
                     stalled: false,
-                    room: Rc::new(Notify::new()),
+                    room: None,
                     publish_check: None,
                     receive_check: None,
                 })
@@ -459,7 +468,7 @@ impl Broker {
         } else {
             // QoS 0 messages are not kept for offline sessions.
             session.queue.retain(|delivery| delivery.qos > 0);
-            session.room.notify_waiters();
+            session.wake_publishers();
         }
         Some(Closed {
             will,
@@ -492,7 +501,7 @@ impl Broker {
                     &subscription.trie_ref(&session.client_id),
                 );
             }
-            session.room.notify_waiters();
+            session.wake_publishers();
         }
     }
 
@@ -731,7 +740,8 @@ impl Broker {
                     session.dropped += 1;
                     self.counters.dropped += 1;
                 } else {
-                    backlog.full.push((client_id.clone(), session.room.clone()));
+                    let room = session.room.get_or_insert_with(|| Rc::new(Notify::new()));
+                    backlog.full.push((client_id.clone(), room.clone()));
                 }
             }
         }
@@ -809,7 +819,7 @@ impl Broker {
                 "subscriber not reading: oldest queued messages dropped, and dropped from now on until it reads again"
             );
         }
-        session.room.notify_waiters();
+        session.wake_publishers();
     }
 
     /// Sends queued deliveries while the client's window and socket have room.
@@ -859,7 +869,7 @@ impl Broker {
             }
         }
         if was_full && !session.is_full(max_queued) {
-            session.room.notify_waiters();
+            session.wake_publishers();
         }
         self.counters.too_large += too_large;
     }

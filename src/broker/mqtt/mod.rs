@@ -475,6 +475,16 @@ fn after_close(
     }
 }
 
+/// The client id a client sent, sharing `client_id`'s allocation when they are
+/// the same (unless the broker assigned one): every connected client keeps both.
+pub fn sent_client_id(client_id: &Rc<str>, sent: &str) -> Rc<str> {
+    if **client_id == *sent {
+        client_id.clone()
+    } else {
+        Rc::from(sent)
+    }
+}
+
 /// Publishes a will if its user may publish there now (the rights at the
 /// moment it goes out, not at CONNECT).
 pub fn send_will(core: &Shared, username: &str, client_id: &str, will: Will) {

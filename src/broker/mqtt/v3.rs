@@ -89,7 +89,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         username: username.clone(),
         peer: peer.map(|peer| peer.ip()),
-        sent_client_id: Rc::from(login.client_id.as_str()),
+        sent_client_id: super::sent_client_id(&client_id, &login.client_id),
         clean_start: clean_session,
         session_expiry: if clean_session { 0 } else { u32::MAX },
         receive_max: context.core_limits.max_inflight,

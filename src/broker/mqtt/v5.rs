@@ -140,7 +140,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         username: username.clone(),
         peer: peer.map(|peer| peer.ip()),
-        sent_client_id: Rc::from(login.client_id.as_str()),
+        sent_client_id: super::sent_client_id(&client_id, &login.client_id),
         clean_start,
         session_expiry,
         receive_max,
