@@ -1280,24 +1280,38 @@ fn payloads_larger_than_a_socket_read_arrive_whole_and_in_order() {
             ));
         }
         writer.send(&batch);
-        let mut acked = Vec::new();
-        while acked.len() < payloads.len() {
-            let ack = writer
-                .recv_kind(4, WAIT)
-                .unwrap_or_else(|| panic!("{version}: PUBACK {} missing", acked.len() + 1));
-            acked.push(u16::from_be_bytes([ack.body[0], ack.body[1]]));
-        }
-        assert_eq!(acked, [1, 2, 3, 4, 5], "{version}");
-        for (n, payload) in payloads.iter().enumerate() {
-            let message = reader
-                .recv_publish(WAIT)
-                .unwrap_or_else(|| panic!("{version}: message {n} missing"));
-            assert!(
-                message.payload == *payload,
-                "{version}: message {n} changed"
-            );
-            reader.send(&raw::ack(0x40, message.packet_id.unwrap()));
-        }
+        expect_pubacks(&mut writer, payloads.len(), version);
+        receive_in_order(&mut reader, &payloads, version);
+    }
+}
+
+/// PUBACKs for packet ids 1 to `count`, in order.
+#[track_caller]
+fn expect_pubacks(writer: &mut Raw, count: usize, version: &str) {
+    for id in 1..=count as u16 {
+        let ack = writer
+            .recv_kind(4, WAIT)
+            .unwrap_or_else(|| panic!("{version}: PUBACK {id} missing"));
+        assert_eq!(
+            u16::from_be_bytes([ack.body[0], ack.body[1]]),
+            id,
+            "{version}"
+        );
+    }
+}
+
+/// Each of `payloads` reaches `reader` whole and in order; it acknowledges each.
+#[track_caller]
+fn receive_in_order(reader: &mut Raw, payloads: &[Vec<u8>], version: &str) {
+    for (n, payload) in payloads.iter().enumerate() {
+        let message = reader
+            .recv_publish(WAIT)
+            .unwrap_or_else(|| panic!("{version}: message {n} missing"));
+        assert!(
+            message.payload == *payload,
+            "{version}: message {n} changed"
+        );
+        reader.send(&raw::ack(0x40, message.packet_id.unwrap()));
     }
 }
 
@@ -1305,8 +1319,9 @@ fn payloads_larger_than_a_socket_read_arrive_whole_and_in_order() {
 fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
     // MQTT 3.1.1 §4.2 and 5 §4.2: the connection is an ordered stream of
     // bytes, with no packet boundaries of its own. A CONNECT and three QoS 1
-    // PUBLISHes (one of 3 KiB, one with a 2-byte remaining length) written in
-    // pieces, with pauses so that the broker reads them part by part: each is
+    // PUBLISHes (the middle one of 3 KiB: its remaining length takes two
+    // bytes) written in pieces, with pauses so that the broker reads them
+    // part by part: each is
     // read whole, acknowledged (MQTT-3.3.4-1) and delivered in order
     // (MQTT-4.6.0-2); on 3.1.1 and 5.
     let (_sandbox, broker) = setup(&[]);
@@ -1332,8 +1347,9 @@ fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
             ));
         }
         let mut writer = Raw::open(broker.port, v5);
-        // Two bytes, a pause, then pieces of 1, 2, 3... bytes, pausing now
-        // and then: splits fall inside headers, lengths and payloads.
+        // Pieces of 1, 2, 3... bytes, with a pause after the first two and
+        // after every seventh: splits fall inside headers, lengths and
+        // payloads.
         let mut at = 0;
         for piece in (1..).map(|n| n % 200) {
             if at == stream.len() {
@@ -1348,21 +1364,7 @@ fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
         }
         let connack = writer.recv_kind(2, WAIT).expect("CONNACK");
         assert_eq!(connack.body[1], 0, "{version}: CONNACK {connack:?}");
-        for id in 1..=3u16 {
-            let ack = writer
-                .recv_kind(4, WAIT)
-                .unwrap_or_else(|| panic!("{version}: PUBACK {id} missing"));
-            assert_eq!(u16::from_be_bytes([ack.body[0], ack.body[1]]), id);
-        }
-        for (n, payload) in payloads.iter().enumerate() {
-            let message = reader
-                .recv_publish(WAIT)
-                .unwrap_or_else(|| panic!("{version}: message {n} missing"));
-            assert!(
-                message.payload == *payload,
-                "{version}: message {n} changed"
-            );
-            reader.send(&raw::ack(0x40, message.packet_id.unwrap()));
-        }
+        expect_pubacks(&mut writer, payloads.len(), version);
+        receive_in_order(&mut reader, &payloads, version);
     }
 }
