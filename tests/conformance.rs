@@ -1321,9 +1321,8 @@ fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
     // bytes, with no packet boundaries of its own. A CONNECT and three QoS 1
     // PUBLISHes (the middle one of 3 KiB: its remaining length takes two
     // bytes) written in pieces, with pauses so that the broker reads them
-    // part by part: each is
-    // read whole, acknowledged (MQTT-3.3.4-1) and delivered in order
-    // (MQTT-4.6.0-2); on 3.1.1 and 5.
+    // part by part: each is read whole, acknowledged (MQTT-3.3.4-1) and
+    // delivered in order (MQTT-4.6.0-2); on 3.1.1 and 5.
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
         let version = if v5 { "v5" } else { "v3" };
