@@ -13,6 +13,7 @@
 
 mod brokers;
 mod load;
+mod quota;
 mod raw;
 
 use std::path::Path;
@@ -152,6 +153,18 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
             "  again: broker CPU per refusal (µs)",
             busy / 100.0 * 1e6 / storm.rate,
         ));
+        // The same with the broker held to half its core, so that it, not
+        // the load, sets the pace (see quota.rs).
+        if let Some(quota) = quota::Quota::new(0.5) {
+            if quota.hold(broker.pid()) {
+                let (storm, busy, load_busy) =
+                    busy_during(&broker, load::storm(port, repeated(&unknown), 5)).await;
+                quota.release(broker.pid());
+                figures.push(("  again, broker held to half a core (/s)", storm.rate));
+                figures.push(("    broker busy (% of its half core)", busy / quota.share));
+                figures.push(("    load core busy (%)", load_busy));
+            }
+        }
         let storm = load::storm(port, wrong.clone(), 5).await;
         figures.push(("refused, wrong password, first (/s)", storm.rate));
         let (storm, busy, load_busy) =
