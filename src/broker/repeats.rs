@@ -31,6 +31,17 @@ struct Gathered {
     repeats: u64,
 }
 
+impl Gathered {
+    /// The line its window ends with at `now`, if it gathered any repeats.
+    fn summary(&self, key: Key, now: Instant) -> Option<Summary> {
+        (self.repeats > 0).then(|| Summary {
+            key,
+            repeats: self.repeats,
+            over: now.saturating_duration_since(self.since),
+        })
+    }
+}
+
 /// Repeats whose window ended.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -57,12 +68,8 @@ impl Repeats {
                 entry.repeats += 1;
                 return false;
             }
-            if entry.repeats > 0 {
-                self.ended.lock().unwrap().push(Summary {
-                    key: key.clone(),
-                    repeats: entry.repeats,
-                    over: now.saturating_duration_since(entry.since),
-                });
+            if let Some(summary) = entry.summary(key.clone(), now) {
+                self.ended.lock().unwrap().push(summary);
             }
         }
         if gathered.len() < MAX_TRACKED || gathered.contains_key(&key) {
@@ -81,20 +88,13 @@ impl Repeats {
     /// stop) and returns those that gathered repeats.
     pub fn take_due(&self, now: Instant, everything: bool) -> Vec<Summary> {
         let mut summaries = std::mem::take(&mut *self.ended.lock().unwrap());
-        let mut gathered = self.gathered.lock().unwrap();
-        let due: Vec<Key> = gathered
-            .iter()
-            .filter(|(_, entry)| everything || now.saturating_duration_since(entry.since) >= WINDOW)
-            .map(|(key, _)| key.clone())
-            .collect();
-        summaries.extend(due.into_iter().filter_map(|key| {
-            let entry = gathered.remove(&key)?;
-            (entry.repeats > 0).then(|| Summary {
-                key,
-                repeats: entry.repeats,
-                over: now.saturating_duration_since(entry.since),
-            })
-        }));
+        self.gathered.lock().unwrap().retain(|key, entry| {
+            let due = everything || now.saturating_duration_since(entry.since) >= WINDOW;
+            if due {
+                summaries.extend(entry.summary(key.clone(), now));
+            }
+            !due
+        });
         summaries
     }
 }
