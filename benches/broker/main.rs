@@ -129,7 +129,7 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         figures.push(("warm storm: load core busy (%)", load_busy));
         figures.push((
             "warm storm: broker CPU per login (µs)",
-            busy / 100.0 * 1e6 / warm.rate,
+            cpu_micros_per(busy, warm.rate),
         ));
         figures.push((
             "warm storm: logins refused",
@@ -151,7 +151,7 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         // What the load cannot hide when it, not the broker, sets the pace.
         figures.push((
             "  again: broker CPU per refusal (µs)",
-            busy / 100.0 * 1e6 / storm.rate,
+            cpu_micros_per(busy, storm.rate),
         ));
         // The same with the broker held to half its core, so that it, not
         // the load, sets the pace (see quota.rs).
@@ -277,6 +277,12 @@ async fn busy_during<T>(
     let load_busy = 100.0 * (load_after.0 - load_before.0) as f64
         / (load_after.1 - load_before.1).max(1) as f64;
     (result, busy, load_busy)
+}
+
+/// The broker's CPU time per operation (µs), from its busy share of one
+/// core (%) and the operations per second.
+fn cpu_micros_per(busy_percent: f64, rate: f64) -> f64 {
+    busy_percent / 100.0 * 1e6 / rate
 }
 
 /// CPU 1's busy and total time so far (in clock ticks), from /proc/stat.
