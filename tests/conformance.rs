@@ -264,7 +264,8 @@ fn unacknowledged_messages_are_resent_with_dup_and_the_same_packet_id() {
         (again.packet_id, again.dup, again.qos),
         (second.packet_id, true, 2)
     );
-    // And the QoS 2 exchange completes (MQTT-4.3.3-?): PUBREC, PUBREL, PUBCOMP.
+    // And the QoS 2 exchange completes (MQTT-4.3.3-1 in 3.1.1): PUBREC,
+    // PUBREL, PUBCOMP.
     sub.send(&raw::ack(0x50, again.packet_id.unwrap()));
     let pubrel = sub.recv_kind(6, WAIT).expect("PUBREL");
     assert_eq!(pubrel.first, 0x62, "MQTT-3.6.1-1: PUBREL flags 0010");
@@ -299,10 +300,11 @@ fn qos_2_flows_both_ways_exactly_once() {
 
 #[test]
 fn a_v5_pubrel_after_reconnect_completes_and_delivers_once() {
-    // MQTT-4.3.3-?: a receiver must answer a PUBREL even across a reconnect.
-    // ntex-mqtt answers PUBCOMP 0x92 (packet id not found) for the id it no
-    // longer knows: the message was already routed at PUBLISH, so it is
-    // delivered exactly once either way.
+    // MQTT-4.3.3-11 (5): the receiver answers PUBREL with PUBCOMP, also for
+    // a packet id of the session's earlier connection (MQTT-4.4.0-1: the
+    // client re-sends PUBREL on reconnect). The id is still the session's,
+    // so PUBCOMP says success, not 0x92; the message was routed at PUBLISH
+    // and is delivered once.
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v5("x-sub", "bob", PASSWORD));
     subscribe(&mut sub, 1, &[("x/#", 2)], Props::new());
@@ -328,12 +330,186 @@ fn a_v5_pubrel_after_reconnect_completes_and_delivers_once() {
     publisher.send(&raw::ack(0x62, 3));
     let pubcomp = publisher.recv_kind(7, WAIT).expect("PUBCOMP");
     assert_eq!(pubcomp.body[..2], [0, 3]);
+    assert!(
+        pubcomp.body.get(2).is_none_or(|&code| code == 0),
+        "PUBCOMP success: {pubcomp:?}"
+    );
     let message = sub.recv_publish(WAIT).unwrap();
     assert_eq!(message.payload, b"once");
     sub.send(&raw::ack(0x50, message.packet_id.unwrap()));
     sub.recv_kind(6, WAIT).unwrap();
     sub.send(&raw::ack(0x70, message.packet_id.unwrap()));
     assert!(sub.recv_publish(QUIET).is_none());
+}
+
+/// Completes a QoS 2 delivery on the subscriber's side: PUBREC, the
+/// broker's PUBREL, PUBCOMP.
+#[track_caller]
+fn complete_qos_2(sub: &mut Raw, packet_id: u16) {
+    sub.send(&raw::ack(0x50, packet_id));
+    let pubrel = sub.recv_kind(6, WAIT).expect("PUBREL");
+    assert_eq!(pubrel.body[..2], packet_id.to_be_bytes());
+    sub.send(&raw::ack(0x70, packet_id));
+}
+
+#[test]
+fn a_qos_2_publish_re_sent_after_a_reconnect_is_delivered_once() {
+    // MQTT-4.3.3-2 (3.1.1) / MQTT-4.3.3-9 (5): until its PUBREL, a PUBLISH
+    // with the same packet id is answered with PUBREC and not delivered
+    // onward again. The sender re-sends it with DUP set on a resumed
+    // session (MQTT-4.4.0-1, MQTT-3.3.1-1) when its PUBREC was lost; after
+    // PUBCOMP the id names a new message (MQTT-4.3.3-2 in 3.1.1).
+    let (_sandbox, broker) = setup(&[]);
+    for v5 in [false, true] {
+        let sub_id = format!("dup-sub-{v5}");
+        let pub_id = format!("dup-pub-{v5}");
+        let (mut sub, _) = connected(&broker, Connect::version(v5, &sub_id, "bob", PASSWORD));
+        subscribe(&mut sub, 1, &[("dup/#", 2)], Props::new());
+        let session = || {
+            Connect::version(v5, &pub_id, "alice", PASSWORD)
+                .clean(false)
+                .props(if v5 {
+                    Props::new().u32(prop::SESSION_EXPIRY, 60)
+                } else {
+                    Props::new()
+                })
+        };
+        let (mut publisher, _) = connected(&broker, session());
+        let mut packet = raw::publish(v5, "dup/x", b"once", 2, false, 5, Props::new());
+        publisher.send(&packet);
+        publisher.recv_kind(5, WAIT).expect("PUBREC");
+        drop(publisher); // as if the PUBREC had been lost
+        let (mut publisher, present) = connected(&broker, session());
+        assert!(present);
+        packet[0] |= 0x08; // DUP
+        publisher.send(&packet);
+        let pubrec = publisher.recv_kind(5, WAIT).expect("PUBREC for the re-send");
+        assert_eq!(pubrec.body[..2], [0, 5]);
+        publisher.send(&raw::ack(0x62, 5));
+        assert_eq!(publisher.recv_kind(7, WAIT).expect("PUBCOMP").body[..2], [0, 5]);
+        let message = sub.recv_publish(WAIT).unwrap();
+        assert_eq!(message.payload, b"once");
+        complete_qos_2(&mut sub, message.packet_id.unwrap());
+        assert!(sub.recv_publish(QUIET).is_none(), "delivered once (v5: {v5})");
+        publish(&mut publisher, "dup/x", b"new", 2, false, 5);
+        let message = sub.recv_publish(WAIT).expect("the same id, released, is a new message");
+        assert_eq!(message.payload, b"new");
+        complete_qos_2(&mut sub, message.packet_id.unwrap());
+    }
+}
+
+#[test]
+fn qos_2_deliveries_past_the_window_acknowledged_out_of_order_keep_the_connection() {
+    // MQTT-4.6.0-2 and -3 (3.1.1; 5: MQTT-4.6.0-2 to -4) order PUBACKs among
+    // themselves and PUBRECs among themselves; nothing orders a PUBCOMP
+    // against the PUBREC of another message. The subscriber completes its
+    // deliveries in batches, last first, with more outstanding than the
+    // broker's window: every message arrives once, in order, and the
+    // connection stays. (ntex-mqtt's sink closed it on the first PUBCOMP out
+    // of its sending order.)
+    let (_sandbox, broker) = setup(&["--max-inflight", "10"]);
+    let total = 100u16;
+    for v5 in [false, true] {
+        let sub_id = format!("win-sub-{v5}");
+        let (mut sub, _) = connected(&broker, Connect::version(v5, &sub_id, "bob", PASSWORD));
+        subscribe(&mut sub, 1, &[("win/#", 2)], Props::new());
+        let port = broker.port;
+        let publisher = std::thread::spawn(move || {
+            let pub_id = format!("win-pub-{v5}");
+            let (mut alice, _) =
+                Raw::connect(port, &Connect::version(v5, &pub_id, "alice", PASSWORD));
+            for n in 0..total {
+                publish(&mut alice, "win/x", &n.to_be_bytes(), 2, false, n + 1);
+            }
+            alice
+        });
+        let mut payloads = Vec::new();
+        let mut released = Vec::new();
+        let mut completed = 0;
+        while completed < total {
+            let packet = sub
+                .recv(WAIT)
+                .unwrap_or_else(|| panic!("stalled after {completed} (v5: {v5})"));
+            match packet.kind() {
+                3 => {
+                    let message = sub.parse_publish(&packet);
+                    assert_eq!(message.qos, 2);
+                    payloads.push(u16::from_be_bytes([message.payload[0], message.payload[1]]));
+                    sub.send(&raw::ack(0x50, message.packet_id.unwrap()));
+                }
+                6 => {
+                    released.push(u16::from_be_bytes([packet.body[0], packet.body[1]]));
+                    if released.len() == 4 || completed + released.len() as u16 == total {
+                        for id in released.drain(..).rev() {
+                            sub.send(&raw::ack(0x70, id));
+                            completed += 1;
+                        }
+                    }
+                }
+                _ => panic!("unexpected packet (v5: {v5}): {packet:?}"),
+            }
+        }
+        assert_eq!(payloads, (0..total).collect::<Vec<_>>(), "once each, in order");
+        assert!(sub.recv(QUIET).is_none(), "nothing more, connection open");
+        publisher.join().unwrap();
+    }
+}
+
+#[test]
+fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
+    // A stock client that acknowledges as the specification allows (PUBREC
+    // at once, PUBCOMP when PUBREL comes), with ten times the broker's window
+    // outstanding: no disconnect, no duplicate, nothing lost.
+    let (_sandbox, broker) = setup(&[]);
+    let connect = |client_id: &str| {
+        let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", broker.port);
+        options.set_credentials("bob", PASSWORD);
+        options.set_keep_alive(Duration::from_secs(30));
+        rumqttc::Client::new(options, 1_000)
+    };
+    let (subscriber, mut sub_events) = connect("burst-sub");
+    subscriber.subscribe("burst/#", rumqttc::QoS::ExactlyOnce).unwrap();
+    let mut subscribed = false;
+    for event in sub_events.iter() {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) = event.expect("subscriber connection") {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed);
+    let total = 1_000u32;
+    let (publisher, mut pub_events) = connect("burst-pub");
+    let driver = std::thread::spawn(move || {
+        let mut completed = 0;
+        for event in pub_events.iter() {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::PubComp(_)) = event.expect("publisher connection") {
+                completed += 1;
+                if completed == total {
+                    break;
+                }
+            }
+        }
+    });
+    for n in 0..total {
+        publisher
+            .publish("burst/x", rumqttc::QoS::ExactlyOnce, false, n.to_be_bytes().to_vec())
+            .unwrap();
+    }
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < total as usize {
+        assert!(Instant::now() < deadline, "bounded: {} received", received.len());
+        match sub_events.recv_timeout(WAIT) {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(message)))) => {
+                received.push(u32::from_be_bytes(message.payload[..4].try_into().unwrap()));
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => panic!("subscriber disconnected after {}: {error}", received.len()),
+            Err(_) => panic!("stalled after {}", received.len()),
+        }
+    }
+    assert_eq!(received, (0..total).collect::<Vec<_>>(), "once each, in order");
+    driver.join().unwrap();
 }
 
 #[test]

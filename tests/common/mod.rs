@@ -226,7 +226,10 @@ impl Sandbox {
             }
         }
         let mut child = command
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("MQREG_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -370,6 +373,11 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        // A failing test shows what the broker said (cargo prints a failing
+        // test's output only).
+        if std::thread::panicking() {
+            eprintln!("--- broker log ---\n{}", self.log.lock().unwrap());
+        }
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
         }

@@ -71,6 +71,9 @@ pub struct Delivery {
     /// Assigned when first sent with QoS 1 or 2, kept for redelivery (MQTT-4.4.0-1).
     pub packet_id: Option<NonZeroU16>,
     pub dup: bool,
+    /// QoS 2: the client sent PUBREC, so what is owed is PUBREL, not the
+    /// PUBLISH (MQTT-4.3.3-3, and on reconnect MQTT-4.4.0-1).
+    pub received: bool,
 }
 
 #[cfg(test)]

@@ -76,6 +76,9 @@ pub trait Outlet {
     fn is_ready(&self) -> bool;
     /// Writes one delivery. `packet_id` is set for QoS 1 and 2.
     fn send(&self, delivery: &Delivery, now: Instant) -> Result<(), SendError>;
+    /// Writes PUBREL for a QoS 2 delivery the client has received (again,
+    /// after a reconnect: MQTT-4.4.0-1).
+    fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError>;
     /// Calls back [`Broker::pump`] once the outlet is ready again.
     fn wake_when_ready(&self);
     /// Closes the connection; `reason` is a v5 DISCONNECT reason code.
@@ -163,6 +166,11 @@ struct Session {
     queue: VecDeque<Delivery>,
     /// Sent, not yet acknowledged, in the order sent.
     inflight: VecDeque<Delivery>,
+    /// Packet ids of QoS 2 messages from this client that were routed and
+    /// whose PUBREL has not come: a PUBLISH re-sent with one of them is
+    /// acknowledged but not routed again (MQTT-4.3.3-2 in 3.1.1,
+    /// MQTT-4.3.3-9 in 5). Part of the session, so it outlives a reconnect.
+    awaiting_release: foldhash::HashSet<u16>,
     next_packet_id: u16,
     connection: Option<Connection>,
     /// Seconds the session outlives its connection; `u32::MAX` is forever.
@@ -381,6 +389,7 @@ impl Broker {
                     subscriptions: HashMap::new(),
                     queue: VecDeque::new(),
                     inflight: VecDeque::new(),
+                    awaiting_release: foldhash::HashSet::default(),
                     next_packet_id: 0,
                     connection: None,
                     expiry: 0,
@@ -559,6 +568,7 @@ impl Broker {
                     subscription_ids: options.subscription_id.into_iter().collect(),
                     packet_id: None,
                     dup: false,
+                    received: false,
                 });
             }
             // Not pumped here: the glue pumps once the SUBACK is on its way,
@@ -699,6 +709,7 @@ impl Broker {
                 subscription_ids,
                 packet_id: None,
                 dup: false,
+                received: false,
             });
             if session.connection.is_none() {
                 // Offline: bounded, oldest dropped, logged once until the
@@ -837,7 +848,9 @@ impl Broker {
         let receive_max = connection.receive_max;
         let mut too_large = 0;
         while let Some(front) = session.queue.front() {
-            if front.message.is_expired(now) {
+            // A delivery sent before is owed to the client whatever its
+            // expiry (a PUBREL above all).
+            if front.packet_id.is_none() && front.message.is_expired(now) {
                 session.queue.pop_front();
                 continue;
             }
@@ -852,7 +865,11 @@ impl Broker {
             if delivery.qos > 0 && delivery.packet_id.is_none() {
                 delivery.packet_id = Some(session.allocate_packet_id());
             }
-            match outlet.send(&delivery, now) {
+            let sent = match delivery.packet_id.filter(|_| delivery.received) {
+                Some(id) => outlet.send_release(id),
+                None => outlet.send(&delivery, now),
+            };
+            match sent {
                 Ok(()) => {
                     if delivery.qos > 0 {
                         session.inflight.push_back(delivery);
@@ -874,8 +891,45 @@ impl Broker {
         self.counters.too_large += too_large;
     }
 
+    /// A QoS 2 PUBLISH from the client with this packet id arrived: whether
+    /// to route it (false: it was routed before and its PUBREL has not come,
+    /// so this is a re-send, acknowledged but not delivered again).
+    pub fn exactly_once_arrived(&mut self, client_id: &str, packet_id: NonZeroU16) -> bool {
+        match self.sessions.get_mut(client_id) {
+            Some(session) => session.awaiting_release.insert(packet_id.get()),
+            None => true,
+        }
+    }
+
+    /// The client released a QoS 2 message it published (PUBREL): the packet
+    /// id names a new message from now on (MQTT-4.3.3-2 in 3.1.1).
+    pub fn released(&mut self, client_id: &str, packet_id: NonZeroU16) {
+        if let Some(session) = self.sessions.get_mut(client_id) {
+            session.awaiting_release.remove(&packet_id.get());
+        }
+    }
+
+    /// The client received a QoS 2 delivery (PUBREC, answered with PUBREL):
+    /// what it is owed now is the PUBREL, also after a reconnect.
+    pub fn received(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        if session.connection.as_ref().map(|c| c.serial) != Some(serial) {
+            return;
+        }
+        if let Some(delivery) = session
+            .inflight
+            .iter_mut()
+            .find(|d| d.packet_id == Some(packet_id) && d.qos == 2)
+        {
+            delivery.received = true;
+        }
+    }
+
     /// The client acknowledged a QoS 1 delivery (PUBACK) or completed a QoS 2
-    /// one (PUBCOMP).
+    /// one (PUBCOMP, or a v5 PUBREC that refused it), in whatever order
+    /// (MQTT-4.6.0-2 orders PUBACKs among themselves only).
     pub fn acknowledged(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return;
@@ -883,6 +937,7 @@ impl Broker {
         if session.connection.as_ref().map(|c| c.serial) != Some(serial) {
             return;
         }
+        // The oldest first: acknowledgements usually come in order.
         if let Some(position) = session
             .inflight
             .iter()

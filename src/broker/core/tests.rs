@@ -2,6 +2,7 @@
 //! sockets, no protocol layer.
 
 use std::cell::{Cell, RefCell};
+use std::num::NonZeroU16;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use crate::state::{Role, User};
 #[derive(Default)]
 struct Recorder {
     sent: RefCell<Vec<Delivery>>,
+    released: RefCell<Vec<NonZeroU16>>,
     ready: Cell<bool>,
     closed: Cell<Option<u8>>,
 }
@@ -28,6 +30,10 @@ impl Outlet for Recorder {
     }
     fn send(&self, delivery: &Delivery, _now: Instant) -> Result<(), SendError> {
         self.sent.borrow_mut().push(delivery.clone());
+        Ok(())
+    }
+    fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
+        self.released.borrow_mut().push(packet_id);
         Ok(())
     }
     fn wake_when_ready(&self) {}
@@ -187,6 +193,71 @@ fn unacknowledged_deliveries_go_again_with_dup_and_their_ids() {
     assert_eq!(resent.len(), 1, "only the unacknowledged one");
     assert_eq!(resent[0].packet_id, ids[1]);
     assert!(resent[0].dup);
+}
+
+#[test]
+fn a_received_qos_2_delivery_is_owed_its_pubrel_after_a_reconnect() {
+    // MQTT-4.4.0-1 (5) / MQTT-4.4.0-1 (3.1.1): on a resumed session the
+    // server re-sends unacknowledged PUBLISHes and PUBRELs; a message whose
+    // PUBREC came is never sent again as a PUBLISH (MQTT-4.3.3-3).
+    let (_dir, mut broker) = broker(Limits::default());
+    let sub = Recorder::new();
+    let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
+    broker.subscribe("s", "t/#", options(2)).unwrap();
+    broker.publish(message("t/1", "one", 2, "p"));
+    broker.publish(message("t/2", "two", 2, "p"));
+    let ids: Vec<_> = sub.sent.borrow().iter().map(|d| d.packet_id.unwrap()).collect();
+    broker.received("s", serial, ids[0]);
+    broker.disconnected("s", serial);
+    let again = Recorder::new();
+    accepted(connect(&mut broker, "s", "bob", false, &again));
+    broker.pump("s");
+    assert_eq!(*again.released.borrow(), [ids[0]], "PUBREL for the received one");
+    let resent = again.sent.borrow();
+    assert_eq!(resent.len(), 1, "PUBLISH again only for the other");
+    assert_eq!(resent[0].packet_id, Some(ids[1]));
+    assert!(resent[0].dup);
+}
+
+#[test]
+fn qos_2_acknowledgements_in_any_order_free_the_window() {
+    // PUBCOMP of a later delivery before the PUBREC of an earlier one is
+    // allowed (MQTT-4.6.0-2 orders PUBACKs and PUBRECs only among
+    // themselves); the window counts until PUBCOMP (MQTT-4.9.0-2 in 5).
+    let (_dir, mut broker) = broker(Limits {
+        max_inflight: 2,
+        ..Limits::default()
+    });
+    let sub = Recorder::new();
+    let (serial, _) = accepted(connect(&mut broker, "s", "bob", true, &sub));
+    broker.subscribe("s", "t", options(2)).unwrap();
+    for n in 0..4 {
+        broker.publish(message("t", &n.to_string(), 2, "p"));
+    }
+    assert_eq!(sub.payloads(), ["0", "1"]);
+    let second = sub.sent.borrow()[1].packet_id.unwrap();
+    broker.received("s", serial, second);
+    assert_eq!(sub.payloads(), ["0", "1"], "PUBREC does not free the window");
+    broker.acknowledged("s", serial, second);
+    assert_eq!(sub.payloads(), ["0", "1", "2"], "PUBCOMP does");
+}
+
+#[test]
+fn a_qos_2_publish_re_sent_before_its_pubrel_is_routed_once() {
+    // MQTT-4.3.3-2 (3.1.1) / MQTT-4.3.3-9 (5): until PUBREL, a PUBLISH with
+    // the same packet id is acknowledged but not delivered onward again;
+    // after it, the id names a new message. The ids are the session's, so
+    // a reconnect keeps them.
+    let (_dir, mut broker) = broker(Limits::default());
+    let publisher = Recorder::new();
+    let (serial, _) = accepted(connect(&mut broker, "p", "alice", false, &publisher));
+    let id = NonZeroU16::new(7).unwrap();
+    assert!(broker.exactly_once_arrived("p", id));
+    broker.disconnected("p", serial);
+    accepted(connect(&mut broker, "p", "alice", false, &publisher));
+    assert!(!broker.exactly_once_arrived("p", id), "the re-send after a reconnect");
+    broker.released("p", id);
+    assert!(broker.exactly_once_arrived("p", id), "a new message");
 }
 
 #[test]

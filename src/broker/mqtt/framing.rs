@@ -19,17 +19,34 @@
 //! CONNECT: a 3.1.1 CONNECT with an empty client id and Clean Session 0 gets
 //! CONNACK 2 here (MQTT-3.1.3-8); the decoder would close it without one.
 //!
-//! PUBREL: a 3.1.1 client that reconnects re-sends PUBREL for the QoS 2
-//! messages whose PUBCOMP it did not get (MQTT-4.4.0-1). The message was
-//! routed when its PUBLISH arrived, but the decoder only knows the packet ids
-//! of this connection and closes it on any other, so the client would loop
-//! forever. The framer answers such a PUBREL with PUBCOMP itself (v5 clients
-//! get PUBCOMP 0x92 from the decoder).
+//! PUBREL: a client that reconnects re-sends PUBREL for the QoS 2 messages
+//! whose PUBCOMP it did not get (MQTT-4.4.0-1 in 3.1.1, MQTT-4.4.0-1 in 5).
+//! The message was routed when its PUBLISH arrived, but the decoder only
+//! knows the packet ids of this connection: a 3.1.1 connection would be
+//! closed on any other (the client would loop forever), and a v5 one would
+//! get PUBCOMP 0x92 (Packet Identifier not found) for an id its session still
+//! holds. The framer answers such a PUBREL with PUBCOMP itself and tells the
+//! session, which forgets the id ([`Ack::Released`]).
+//!
+//! Acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP)
+//! never reach the decoder: ntex-mqtt 9.0's sink expects every
+//! acknowledgement, of any kind, in the order the PUBLISHes went out, and
+//! closes the connection on the first that is not (QoS 2 deliveries
+//! interleaved with others, or more than its window outstanding, broke it).
+//! The specification orders PUBACKs among themselves and PUBRECs among
+//! themselves (MQTT-4.6.0-2, -3), not PUBCOMPs against PUBRECs. Here each
+//! goes to the session through the connection's [`AckRoute`], by packet id,
+//! in any order; a PUBREC is answered with PUBREL at once (MQTT-4.3.3-3 in
+//! 3.1.1, MQTT-4.3.3-7 in 5), unless a v5 reason code of 0x80 or more ended
+//! the exchange (MQTT-4.3.3-4 in 5).
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
+use std::num::NonZeroU16;
 use std::ops::Range;
+use std::rc::Rc;
 
 use ntex_bytes::BytesMut;
 use ntex_io::{FilterBuf, FilterLayer};
@@ -45,6 +62,63 @@ struct Seen {
     refused: bool,
 }
 
+/// An acknowledgement from the client, for its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// PUBACK, PUBCOMP, or a PUBREC that refused the message (v5): the
+    /// delivery with this id is done.
+    Done(NonZeroU16),
+    /// PUBREC: the client has the QoS 2 message; PUBREL was sent.
+    Received(NonZeroU16),
+    /// PUBREL for a QoS 2 message of an earlier connection: PUBCOMP was sent.
+    Released(NonZeroU16),
+}
+
+/// Where a connection's acknowledgements go once it is logged in.
+pub trait AckSink {
+    fn acks(&self, acks: &[Ack]);
+}
+
+/// The connection's route to its session, bound by the CONNECT handler
+/// (found with `Io::query::<Rc<AckRoute>>()`); acks before that are dropped,
+/// since nothing was delivered yet.
+#[derive(Default)]
+pub struct AckRoute {
+    sink: RefCell<Option<Rc<dyn AckSink>>>,
+    /// v5 QoS 2 PUBLISHes passed to the decoder as marked QoS 0 ones, in
+    /// order, by packet id.
+    exactly_once: RefCell<std::collections::VecDeque<NonZeroU16>>,
+}
+
+impl std::fmt::Debug for AckRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AckRoute")
+    }
+}
+
+impl AckRoute {
+    pub fn bind(&self, sink: Rc<dyn AckSink>) {
+        *self.sink.borrow_mut() = Some(sink);
+    }
+
+    /// The packet id of the next marked v5 QoS 2 PUBLISH (see
+    /// `exactly_once_as_marked`); the PUBLISH service takes one per marked
+    /// message, in the order they arrived.
+    pub fn take_exactly_once(&self) -> Option<NonZeroU16> {
+        self.exactly_once.borrow_mut().pop_front()
+    }
+
+    fn deliver(&self, acks: &[Ack]) {
+        if acks.is_empty() {
+            return;
+        }
+        let sink = self.sink.borrow().clone();
+        if let Some(sink) = sink {
+            sink.acks(acks);
+        }
+    }
+}
+
 /// One connection's framing, whoever moves its bytes: the I/O layer above
 /// TLS (`WholePackets`) or a plain socket's own I/O task (`mqtt::socket`).
 #[derive(Debug)]
@@ -52,6 +126,15 @@ pub struct Framer {
     /// Packets larger than this are not held back.
     max_packet_size: usize,
     seen: RefCell<Seen>,
+    route: Rc<AckRoute>,
+}
+
+/// A change to the bytes passed on: `range` (of the whole packets) is
+/// replaced by `with`, often nothing (a packet answered here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub with: Vec<u8>,
 }
 
 /// The whole packets at the front of newly arrived bytes.
@@ -60,20 +143,25 @@ pub struct Whole {
     /// How many leading bytes are whole packets (or are passed on as they
     /// come, see the module docs); the rest waits for more.
     pub len: usize,
-    /// Ranges of those answered here, not passed on (in order).
-    pub dropped: Vec<Range<usize>>,
+    /// What is not passed on as it came (in order).
+    pub edits: Vec<Edit>,
 }
 
 impl Whole {
-    /// Appends `packets` (the `len` whole bytes) to `destination`, less the
-    /// dropped ranges.
+    /// Appends `packets` (the `len` whole bytes) to `destination`, edited.
     pub fn pass_on(&self, packets: &[u8], destination: &mut BytesMut) {
         let mut at = 0;
-        for range in &self.dropped {
-            destination.extend_from_slice(&packets[at..range.start]);
-            at = range.end;
+        for edit in &self.edits {
+            destination.extend_from_slice(&packets[at..edit.range.start]);
+            destination.extend_from_slice(&edit.with);
+            at = edit.range.end;
         }
         destination.extend_from_slice(&packets[at..]);
+    }
+
+    /// Whether nothing at all is passed on (a read of acknowledgements only).
+    pub fn all_dropped(&self) -> bool {
+        matches!(&self.edits[..], [edit] if edit.range == (0..self.len) && edit.with.is_empty())
     }
 }
 
@@ -82,7 +170,13 @@ impl Framer {
         Self {
             max_packet_size,
             seen: RefCell::default(),
+            route: Rc::default(),
         }
+    }
+
+    /// Answers the CONNECT handler's query for the connection's ack route.
+    pub fn query(&self, id: TypeId) -> Option<Box<dyn Any>> {
+        (id == TypeId::of::<Rc<AckRoute>>()).then(|| Box::new(self.route.clone()) as Box<dyn Any>)
     }
 
     /// Frames `arrived`, the bytes after those already passed on; answers
@@ -92,10 +186,10 @@ impl Framer {
         if len == 0 {
             return Whole::default();
         }
-        Whole {
-            len,
-            dropped: self.inspect(&arrived[..len], replies),
-        }
+        let mut acks = Vec::new();
+        let edits = self.inspect(&arrived[..len], replies, &mut acks);
+        self.route.deliver(&acks);
+        Whole { len, edits }
     }
 
     /// The connection was refused here: once the replies are out, close it.
@@ -103,12 +197,17 @@ impl Framer {
         self.seen.borrow().refused
     }
 
-    /// Follows the packets of a connection; returns the ranges it answers
-    /// here instead of passing on (in order), and appends the answers.
-    fn inspect(&self, packets: &[u8], replies: &mut Vec<u8>) -> Vec<Range<usize>> {
+    /// Follows the packets of a connection; returns what it changes in them
+    /// (in order), and appends its answers and the acknowledgements for the
+    /// session.
+    fn inspect(&self, packets: &[u8], replies: &mut Vec<u8>, acks: &mut Vec<Ack>) -> Vec<Edit> {
         let mut seen = self.seen.borrow_mut();
-        let mut dropped = Vec::new();
+        let mut edits: Vec<Edit> = Vec::new();
         for (range, first, body) in split_packets(packets) {
+            let id = body
+                .get(..2)
+                .and_then(|id| NonZeroU16::new(u16::from_be_bytes([id[0], id[1]])));
+            let v5 = seen.protocol == Some(5);
             match first {
                 0x10 if seen.protocol.is_none() => {
                     seen.protocol = body.get(6).copied();
@@ -116,40 +215,123 @@ impl Framer {
                         // MQTT-3.1.3-8: CONNACK 2, then close (the decoder
                         // would close without a word).
                         replies.extend_from_slice(&[0x20, 0x02, 0x00, 0x02]);
-                        dropped.push(range.start..packets.len());
+                        skip(&mut edits, range.start..packets.len());
                         seen.refused = true;
                         break;
                     }
                 }
                 _ if first >> 4 == 3 => {
                     let qos = (first >> 1) & 3;
-                    if seen.protocol == Some(5) && topic_alias(body, qos) == Some(0) {
+                    if v5 && topic_alias(body, qos) == Some(0) {
                         // MQTT-3.3.2-8: a Topic Alias of 0 is invalid; the
                         // decoder would call it malformed (0x81).
                         replies.extend_from_slice(&[0xE0, 0x01, 0x94]);
                         // Nothing after it reaches the decoder: the connection closes.
-                        dropped.push(range.start..packets.len());
+                        skip(&mut edits, range.start..packets.len());
                         seen.refused = true;
                         break;
                     }
-                    if qos == 2 {
+                    if v5 && qos == 0 && first & 0x08 != 0 {
+                        // MQTT-3.3.1-2: DUP is 0 for QoS 0. Cleared, since
+                        // it marks the exactly-once messages below.
+                        let mut cleared = packets[range.clone()].to_vec();
+                        cleared[0] &= !0x08;
+                        edits.push(Edit { range, with: cleared });
+                    } else if v5 && qos == 2 {
+                        if let Some((rewritten, id)) = exactly_once_as_marked(first, body) {
+                            self.route.exactly_once.borrow_mut().push_back(id);
+                            edits.push(Edit {
+                                range,
+                                with: rewritten,
+                            });
+                        }
+                    } else if qos == 2 {
                         if let Some(id) = publish_packet_id(body) {
                             seen.unreleased.insert(id);
                         }
                     }
                 }
-                0x62 if body.len() >= 2 => {
-                    let id = u16::from_be_bytes([body[0], body[1]]);
-                    if !seen.unreleased.remove(&id) && seen.protocol == Some(4) && body.len() == 2 {
-                        replies.extend_from_slice(&[0x70, 0x02, body[0], body[1]]);
-                        dropped.push(range);
+                // PUBACK and PUBCOMP: the delivery is done.
+                0x40 | 0x70 if seen.protocol.is_some() => {
+                    if let Some(id) = id {
+                        acks.push(Ack::Done(id));
+                    }
+                    skip(&mut edits, range);
+                }
+                // PUBREC: PUBREL at once, unless a v5 reason code refused it.
+                0x50 if seen.protocol.is_some() => {
+                    if let Some(id) = id {
+                        let refused = v5 && body.get(2).is_some_and(|&code| code >= 0x80);
+                        if refused {
+                            acks.push(Ack::Done(id));
+                        } else {
+                            replies.extend_from_slice(&[0x62, 0x02, body[0], body[1]]);
+                            acks.push(Ack::Received(id));
+                        }
+                    }
+                    skip(&mut edits, range);
+                }
+                // PUBREL: on v5 always answered here (the decoder never saw
+                // the PUBLISH, see `exactly_once_as_marked`); on 3.1.1 when
+                // the decoder does not know the id.
+                0x62 => {
+                    if let Some(id) = id {
+                        if v5 || !seen.unreleased.remove(&id.get()) {
+                            replies.extend_from_slice(&[0x70, 0x02, body[0], body[1]]);
+                            acks.push(Ack::Released(id));
+                            skip(&mut edits, range);
+                        }
                     }
                 }
                 _ => {}
             }
         }
-        dropped
+        edits
     }
+}
+
+/// Drops `range`; adjacent drops make one edit (a subscriber's read is
+/// often acknowledgements only).
+fn skip(edits: &mut Vec<Edit>, range: Range<usize>) {
+    match edits.last_mut() {
+        Some(last) if last.range.end == range.start && last.with.is_empty() => {
+            last.range.end = range.end;
+        }
+        _ => edits.push(Edit {
+            range,
+            with: Vec::new(),
+        }),
+    }
+}
+
+/// A v5 QoS 2 PUBLISH rewritten as the QoS 0 PUBLISH the decoder gets: the
+/// packet id taken out, DUP set as the mark (a real QoS 0 PUBLISH never has
+/// it, see above). ntex-mqtt 9.0's v5 dispatcher never forgets the id of a
+/// QoS 2 PUBLISH (its PUBREL path drops it without clearing it), so after
+/// its Receive Maximum (16) such messages it closed the connection, and an
+/// id reused after PUBCOMP got "Packet Identifier in use". The glue answers
+/// the marked message with PUBREC itself (`v5::publish`), and PUBREL is
+/// answered here.
+fn exactly_once_as_marked(first: u8, body: &[u8]) -> Option<(Vec<u8>, NonZeroU16)> {
+    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let id_at = 2 + topic_len;
+    let id = body.get(id_at..id_at + 2)?;
+    let id = NonZeroU16::new(u16::from_be_bytes([id[0], id[1]]))?;
+    let mut packet = Vec::with_capacity(body.len() + 3);
+    // QoS 0, DUP as the mark, RETAIN kept.
+    packet.push(0x30 | 0x08 | (first & 0x01));
+    let mut length = body.len() - 2;
+    loop {
+        let byte = (length % 128) as u8;
+        length /= 128;
+        packet.push(if length > 0 { byte | 0x80 } else { byte });
+        if length == 0 {
+            break;
+        }
+    }
+    packet.extend_from_slice(&body[..id_at]);
+    packet.extend_from_slice(&body[id_at + 2..]);
+    Some((packet, id))
 }
 
 /// The framer as an I/O layer, for connections whose bytes another layer
@@ -164,6 +346,10 @@ impl WholePackets {
 }
 
 impl FilterLayer for WholePackets {
+    fn query(&self, id: TypeId) -> Option<Box<dyn Any>> {
+        self.0.query(id)
+    }
+
     fn process_read_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
         let mut replies = Vec::new();
         buf.with_read_buffers(|source, destination| {
@@ -174,7 +360,7 @@ impl FilterLayer for WholePackets {
             if whole.len == 0 {
                 return;
             }
-            if whole.dropped.is_empty() && whole.len == source.len() && destination.is_empty() {
+            if whole.edits.is_empty() && whole.len == source.len() && destination.is_empty() {
                 std::mem::swap(source, destination);
                 return;
             }
@@ -334,7 +520,54 @@ pub fn complete_prefix(bytes: &[u8], max: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{complete_prefix, Framer};
+    use super::{complete_prefix, Ack, Edit, Framer};
+    use std::num::NonZeroU16;
+    use std::ops::Range;
+
+    /// The ranges of edits that drop what they cover.
+    fn ranges(edits: &[Edit]) -> Vec<Range<usize>> {
+        edits
+            .iter()
+            .map(|edit| {
+                assert!(edit.with.is_empty(), "a drop: {edit:?}");
+                edit.range.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_v5_qos_2_publish_reaches_the_decoder_as_marked_qos_0_and_its_id_waits() {
+        let framer = Framer::new(1024);
+        let mut replies = Vec::new();
+        let mut stream = connect(5);
+        let at = stream.len();
+        // QoS 2, DUP, RETAIN; topic "t", id 0x0102, no properties, payload "xy".
+        stream.extend([0x3D, 0x08, 0, 1, b't', 1, 2, 0, b'x', b'y']);
+        // A QoS 0 PUBLISH with DUP set (a protocol error): DUP cleared.
+        stream.extend([0x38, 0x05, 0, 1, b't', 0, b'z']);
+        let edits = framer.inspect(&stream, &mut replies, &mut Vec::new());
+        assert_eq!(
+            edits,
+            [
+                Edit {
+                    range: at..at + 10,
+                    with: vec![0x39, 0x06, 0, 1, b't', 0, b'x', b'y'],
+                },
+                Edit {
+                    range: at + 10..at + 17,
+                    with: vec![0x30, 0x05, 0, 1, b't', 0, b'z'],
+                },
+            ]
+        );
+        assert_eq!(framer.route.take_exactly_once(), NonZeroU16::new(0x0102));
+        assert_eq!(framer.route.take_exactly_once(), None);
+        // Its PUBREL is answered here, and the session told.
+        let mut acks = Vec::new();
+        let edits = framer.inspect(&[0x62, 0x02, 1, 2], &mut replies, &mut acks);
+        assert_eq!(ranges(&edits), [0..4]);
+        assert_eq!(replies, [0x70, 0x02, 1, 2]);
+        assert_eq!(acks, [Ack::Released(id(0x0102))]);
+    }
 
     fn connect(level: u8) -> Vec<u8> {
         let body = [0, 4, b'M', b'Q', b'T', b'T', level, 0x02, 0, 60, 0, 1, b'c'];
@@ -354,9 +587,9 @@ mod tests {
         stream.extend([0x34, 0x05, 0, 1, b't', 0, 7]);
         stream.extend([0x62, 0x02, 0, 7]);
         stream.extend([0x62, 0x02, 0, 9]);
-        let dropped = framer.inspect(&stream, &mut replies);
+        let dropped = framer.inspect(&stream, &mut replies, &mut Vec::new());
         assert_eq!(dropped.len(), 1);
-        assert_eq!(dropped[0], connect_len + 11..connect_len + 15);
+        assert_eq!(ranges(&dropped), [connect_len + 11..connect_len + 15]);
         assert_eq!(replies, [0x70, 0x02, 0, 9]);
     }
 
@@ -367,13 +600,13 @@ mod tests {
         let body = [0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 60, 0, 0];
         let mut packet = vec![0x10, body.len() as u8];
         packet.extend(body);
-        assert_eq!(framer.inspect(&packet, &mut replies).len(), 1);
+        assert_eq!(framer.inspect(&packet, &mut replies, &mut Vec::new()).len(), 1);
         assert_eq!(replies, [0x20, 0x02, 0x00, 0x02]);
         assert!(framer.seen.borrow().refused);
         // With a clean session, or with a client id, it is the decoder's.
         let framer = Framer::new(1024);
         replies.clear();
-        assert!(framer.inspect(&connect(4), &mut replies).is_empty());
+        assert!(framer.inspect(&connect(4), &mut replies, &mut Vec::new()).is_empty());
         assert!(replies.is_empty());
     }
 
@@ -405,26 +638,79 @@ mod tests {
         let mut stream = connect(5);
         stream.extend(publish(1));
         assert!(
-            framer.inspect(&stream, &mut replies).is_empty(),
+            framer.inspect(&stream, &mut replies, &mut Vec::new()).is_empty(),
             "alias 1 passes"
         );
         let mut stream = publish(0);
         stream.extend(publish(1));
-        let dropped = framer.inspect(&stream, &mut replies);
+        let dropped = framer.inspect(&stream, &mut replies, &mut Vec::new());
         assert_eq!(dropped.len(), 1);
-        assert_eq!(dropped[0], 0..stream.len(), "it and what follows");
+        assert_eq!(ranges(&dropped), [0..stream.len()], "it and what follows");
         assert_eq!(replies, [0xE0, 0x01, 0x94]);
         assert!(framer.seen.borrow().refused);
     }
 
     #[test]
-    fn v5_pubrels_are_left_to_the_decoder() {
+    fn an_unknown_v5_pubrel_is_completed_here_and_told_to_the_session() {
         let framer = Framer::new(1024);
         let mut replies = Vec::new();
+        let mut acks = Vec::new();
         let mut stream = connect(5);
         stream.extend([0x62, 0x02, 0, 9]);
-        assert!(framer.inspect(&stream, &mut replies).is_empty());
+        let dropped = framer.inspect(&stream, &mut replies, &mut acks);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(replies, [0x70, 0x02, 0, 9]);
+        assert_eq!(acks, [Ack::Released(id(9))]);
+    }
+
+    fn id(id: u16) -> NonZeroU16 {
+        NonZeroU16::new(id).unwrap()
+    }
+
+    #[test]
+    fn acknowledgements_of_deliveries_go_to_the_session_in_any_order() {
+        // MQTT-4.6.0-2/-3 order PUBACKs and PUBRECs among themselves only: a
+        // PUBCOMP may come before the PUBREC of a delivery sent earlier.
+        for level in [4, 5] {
+            let framer = Framer::new(1024);
+            let mut replies = Vec::new();
+            let mut acks = Vec::new();
+            let mut stream = connect(level);
+            let connect_len = stream.len();
+            stream.extend([0x50, 0x02, 0, 2]); // PUBREC 2
+            stream.extend([0x70, 0x02, 0, 2]); // PUBCOMP 2
+            stream.extend([0x40, 0x02, 0, 1]); // PUBACK 1
+            stream.extend([0xC0, 0x00]); // PINGREQ, the decoder's
+            stream.extend([0x50, 0x02, 0, 3]); // PUBREC 3
+            let dropped = framer.inspect(&stream, &mut replies, &mut acks);
+            assert_eq!(
+                ranges(&dropped),
+                [connect_len..connect_len + 12, connect_len + 14..stream.len()],
+                "adjacent acknowledgements make one range"
+            );
+            assert_eq!(
+                acks,
+                [
+                    Ack::Received(id(2)),
+                    Ack::Done(id(2)),
+                    Ack::Done(id(1)),
+                    Ack::Received(id(3))
+                ]
+            );
+            assert_eq!(replies, [0x62, 0x02, 0, 2, 0x62, 0x02, 0, 3], "PUBREL for each PUBREC");
+        }
+    }
+
+    #[test]
+    fn a_v5_pubrec_with_an_error_code_ends_the_exchange_without_pubrel() {
+        let framer = Framer::new(1024);
+        let mut replies = Vec::new();
+        let mut acks = Vec::new();
+        let mut stream = connect(5);
+        stream.extend([0x50, 0x03, 0, 4, 0x87]);
+        framer.inspect(&stream, &mut replies, &mut acks);
         assert!(replies.is_empty());
+        assert_eq!(acks, [Ack::Done(id(4))]);
     }
 
     #[test]

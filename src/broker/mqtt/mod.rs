@@ -121,6 +121,11 @@ pub struct Connection {
     pub client_id: Rc<str>,
     pub username: Rc<str>,
     pub serial: u64,
+    /// The connection itself, for the acknowledgements the glue writes
+    /// (v5 PUBREC, see `framing::exactly_once_as_marked`).
+    pub io: ntex_io::IoRef,
+    /// Where the framer leaves what the PUBLISH service needs to know.
+    pub route: Option<Rc<framing::AckRoute>>,
     pub context: Arc<Context>,
     /// Full queues the last PUBLISH left behind.
     backlog: RefCell<Backlog>,
@@ -132,16 +137,16 @@ pub struct Connection {
     pub said_goodbye: Cell<bool>,
 }
 
-/// What a connection's outlet hands back to the core: acknowledged packet ids
-/// (PUBACK, PUBCOMP) and "the socket can take more". Both arrive from inside
-/// the protocol layer while it holds its own borrows, so the core is told from
-/// a task of its own, never from there.
+/// What a connection hands back to the core: the client's acknowledgements
+/// (from the framer, see [`framing::Ack`]) and "the socket can take more".
+/// Both arrive from inside the I/O and protocol layers while they hold their
+/// own borrows, so the core is told from a task of its own, never from there.
 pub struct Feedback {
     core: Shared,
     client_id: Rc<str>,
     /// The connection's serial in the core, set once the core accepted it.
     serial: Cell<u64>,
-    acked: RefCell<Vec<NonZeroU16>>,
+    acks: RefCell<Vec<framing::Ack>>,
     ack_scheduled: Cell<bool>,
     /// A task already waits for the socket to be ready.
     waiting: Cell<bool>,
@@ -153,32 +158,34 @@ impl Feedback {
             core,
             client_id,
             serial: Cell::new(0),
-            acked: RefCell::default(),
+            acks: RefCell::default(),
             ack_scheduled: Cell::new(false),
             waiting: Cell::new(false),
         })
     }
 
-    pub fn bind(&self, serial: u64) {
+    /// Binds the connection's serial, and its acknowledgements (which the
+    /// framer reads) to this session.
+    pub fn bind(self: &Rc<Self>, serial: u64, route: Option<Rc<framing::AckRoute>>) {
         self.serial.set(serial);
+        match route {
+            Some(route) => route.bind(Rc::new(AckTask(self.clone()))),
+            None => tracing::error!(client_id = %printable(&self.client_id), "connection without a framer: its acknowledgements cannot be read"),
+        }
     }
 
-    /// The client acknowledged (or completed) the delivery with this id.
-    pub fn acknowledged(self: &Rc<Self>, id: NonZeroU16) {
-        self.acked.borrow_mut().push(id);
-        if self.ack_scheduled.replace(true) {
-            return;
-        }
-        let feedback = self.clone();
-        tokio::task::spawn_local(async move {
-            feedback.ack_scheduled.set(false);
-            let ids = std::mem::take(&mut *feedback.acked.borrow_mut());
-            let serial = feedback.serial.get();
-            let mut core = feedback.core.borrow_mut();
-            for id in ids {
-                core.acknowledged(&feedback.client_id, serial, id);
+    fn apply_acks(self: &Rc<Self>) {
+        self.ack_scheduled.set(false);
+        let acks = std::mem::take(&mut *self.acks.borrow_mut());
+        let serial = self.serial.get();
+        let mut core = self.core.borrow_mut();
+        for ack in acks {
+            match ack {
+                framing::Ack::Done(id) => core.acknowledged(&self.client_id, serial, id),
+                framing::Ack::Received(id) => core.received(&self.client_id, serial, id),
+                framing::Ack::Released(id) => core.released(&self.client_id, id),
             }
-        });
+        }
     }
 
     /// Pumps the session once `ready` (the sink's readiness) says the socket
@@ -196,6 +203,28 @@ impl Feedback {
             }
         });
     }
+}
+
+/// Applies a connection's acknowledgements from a task of their own, once
+/// per batch the framer read.
+struct AckTask(Rc<Feedback>);
+
+impl framing::AckSink for AckTask {
+    fn acks(&self, acks: &[framing::Ack]) {
+        let feedback = &self.0;
+        feedback.acks.borrow_mut().extend_from_slice(acks);
+        if feedback.ack_scheduled.replace(true) {
+            return;
+        }
+        let feedback = feedback.clone();
+        tokio::task::spawn_local(async move { feedback.apply_acks() });
+    }
+}
+
+/// The connection's route for its acknowledgements, which its framer (the
+/// plain socket's I/O task or the layer above TLS) answers for.
+pub fn ack_route(io: &ntex_io::IoBoxed) -> Option<Rc<framing::AckRoute>> {
+    io.query::<Rc<framing::AckRoute>>().as_ref().cloned()
 }
 
 /// An encoding error on an open connection is that message's fault (over the
@@ -227,17 +256,6 @@ pub fn qos_of(number: u8) -> ntex_mqtt::QoS {
     }
 }
 
-/// Runs a QoS 2 exchange: the first poll writes the PUBLISH at once, so it
-/// keeps its place among the deliveries sent after it; the rest (PUBREC,
-/// PUBREL, PUBCOMP) continues in a task.
-pub fn send_exactly_once(exchange: impl Future<Output = ()> + 'static) {
-    let mut exchange = Box::pin(exchange);
-    let mut first = std::task::Context::from_waker(std::task::Waker::noop());
-    if exchange.as_mut().poll(&mut first).is_pending() {
-        tokio::task::spawn_local(exchange);
-    }
-}
-
 impl Connection {
     pub fn new(
         core: Shared,
@@ -245,12 +263,15 @@ impl Connection {
         username: Rc<str>,
         serial: u64,
         context: Arc<Context>,
+        io: &ntex_io::IoBoxed,
     ) -> Self {
         Self {
             core,
             client_id,
             username,
             serial,
+            io: io.get_ref(),
+            route: ack_route(io),
             context,
             backlog: RefCell::default(),
             backlog_deadline: Cell::new(None),
@@ -331,11 +352,21 @@ impl Connection {
     /// Checks the publish permission and routes the message. Subscribers whose
     /// queues it filled are remembered: the next PUBLISH of this connection is
     /// not read until they have room. Returns whether it was allowed.
-    pub fn publish(&self, message: Message) -> bool {
+    ///
+    /// A QoS 2 message whose packet id the session still holds from an
+    /// earlier PUBLISH (its PUBREL has not come) is a re-send: acknowledged,
+    /// never routed twice (MQTT-4.3.3-2 in 3.1.1, MQTT-4.3.3-9 in 5).
+    pub fn publish(&self, message: Message, packet_id: Option<NonZeroU16>) -> bool {
         let mut core = self.core.borrow_mut();
         if !core.may_publish(&self.client_id, &self.username, &message.topic) {
             tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
             return false;
+        }
+        if let Some(id) = packet_id.filter(|_| message.qos == 2) {
+            if !core.exactly_once_arrived(&self.client_id, id) {
+                tracing::debug!(client_id = %printable(&self.client_id), packet_id = id.get(), "QoS 2 PUBLISH re-sent: acknowledged, not routed again");
+                return true;
+            }
         }
         let backlog = core.publish(message);
         if !backlog.full.is_empty() {

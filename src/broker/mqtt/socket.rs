@@ -186,7 +186,10 @@ impl Socket {
                             *unfinished = Some(held);
                             buf.truncate(end);
                         }
-                        if !whole.dropped.is_empty() {
+                        if whole.all_dropped() {
+                            // Only acknowledgements (a subscriber's usual read).
+                            buf.truncate(start);
+                        } else if !whole.edits.is_empty() {
                             let packets = buf[start..end].to_vec();
                             buf.truncate(start);
                             whole.pass_on(&packets, &mut buf);
@@ -350,7 +353,7 @@ impl Handle for SocketHandle {
             let peer = self.0.stream.peer_addr().ok()?;
             return Some(Box::new(types::PeerAddr(peer)));
         }
-        None
+        self.0.framer.query(id)
     }
 
     fn write(&self, ctx: &IoContext) {

@@ -1,5 +1,6 @@
 //! MQTT 3.1.1: CONNECT, PUBLISH, SUBSCRIBE and the rest, translated to core calls.
 
+use std::num::NonZeroU16;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use ntex_mqtt::v3::codec::ConnectAckReason;
 use ntex_mqtt::{Control, Reason};
 
 use super::{
-    assigned_client_id, peer_text, qos_number, qos_of, send_exactly_once, send_result, worker_core,
+    ack_route, assigned_client_id, peer_text, qos_number, qos_of, send_result, worker_core,
     Connection, Context, Feedback, Refused,
 };
 use crate::broker::auth::Login;
@@ -83,6 +84,8 @@ pub async fn connect(
     let feedback = Feedback::new(core.clone(), client_id.clone());
     let outlet = Rc::new(Outlet3 {
         sink: sink.clone(),
+        io: handshake.io().get_ref(),
+        codec: v3::codec::Codec::new(),
         feedback: feedback.clone(),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
@@ -113,12 +116,7 @@ pub async fn connect(
             return Ok(handshake.not_authorized());
         }
     };
-    feedback.bind(serial);
-    sink.publish_ack_cb(move |id, disconnected| {
-        if !disconnected {
-            feedback.acknowledged(id);
-        }
-    });
+    feedback.bind(serial, ack_route(handshake.io()));
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -126,6 +124,7 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
+        handshake.io(),
     );
     let mut ack = handshake
         .ack(connection, session_present)
@@ -188,6 +187,7 @@ pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), 
         tracing::info!(client_id = %printable(&connection.client_id), "publish topic over the limits or invalid: closing");
         return Err(Refused(super::code::TOPIC_NAME_INVALID));
     }
+    let packet_id = publish.id();
     let payload = connection
         .read_payload(&publish.take_payload(), publish.payload_size())
         .await?;
@@ -202,7 +202,7 @@ pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), 
     };
     // 3.1.1 has no negative acknowledgement: a denied publish is dropped and
     // still acknowledged, and the connection stays (the contract).
-    connection.publish(message);
+    connection.publish(message, packet_id);
     Ok(())
 }
 
@@ -255,6 +255,13 @@ pub async fn protocol(
             connection.closed(closed);
             disconnect.ack()
         }
+        v3::ProtocolMessage::PublishRelease(release) => {
+            connection
+                .core
+                .borrow_mut()
+                .released(&connection.client_id, release.packet_id);
+            v3::ProtocolMessage::PublishRelease(release).ack()
+        }
         other => other.ack(),
     })
 }
@@ -272,9 +279,14 @@ pub async fn control(control: Control<Refused>) -> Result<Option<v3::codec::Enco
     Ok(None)
 }
 
-/// Sends deliveries to a 3.1.1 client.
+/// Sends deliveries to a 3.1.1 client. PUBLISH and PUBREL are written
+/// straight to the connection with a codec of its own, not through the sink:
+/// the session keeps what is in flight, and the framer hands it the
+/// acknowledgements (see `framing`).
 struct Outlet3 {
     sink: v3::MqttSink,
+    io: ntex_io::IoRef,
+    codec: v3::codec::Codec,
     feedback: Rc<Feedback>,
 }
 
@@ -287,30 +299,27 @@ impl Outlet for Outlet3 {
         if !self.sink.is_open() {
             return Err(SendError::Closed);
         }
-        let mut builder = self.sink.publish(delivery.message.topic.clone());
-        if delivery.retain {
-            builder = builder.retain();
-        }
         let payload = delivery.message.payload.clone();
-        let result = match (delivery.qos, delivery.packet_id) {
-            (0, _) | (_, None) => builder.send_at_most_once(payload),
-            (1, Some(id)) => builder
-                .packet_id(id.get())
-                .dup(delivery.dup)
-                .send_at_least_once_no_block(payload),
-            (_, Some(id)) => {
-                let builder = builder.packet_id(id.get()).dup(delivery.dup);
-                let feedback = self.feedback.clone();
-                send_exactly_once(async move {
-                    if let Ok(received) = builder.send_exactly_once(payload).await {
-                        if received.release().await.is_ok() {
-                            feedback.acknowledged(id);
-                        }
-                    }
-                });
-                Ok(())
-            }
+        let packet_id = delivery.packet_id.filter(|_| delivery.qos > 0);
+        let packet = v3::codec::Publish {
+            dup: delivery.dup && packet_id.is_some(),
+            retain: delivery.retain,
+            qos: qos_of(if packet_id.is_some() { delivery.qos } else { 0 }),
+            topic: delivery.message.topic.clone(),
+            packet_id,
+            payload_size: payload.len() as u32,
         };
+        let result = self
+            .io
+            .encode(v3::codec::Encoded::Publish(packet, Some(payload)), &self.codec);
+        send_result(result, self.sink.is_open())
+    }
+
+    fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
+        let result = self.io.encode(
+            v3::codec::Encoded::Packet(v3::codec::Packet::PublishRelease { packet_id }),
+            &self.codec,
+        );
         send_result(result, self.sink.is_open())
     }
 

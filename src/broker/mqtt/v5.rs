@@ -14,7 +14,7 @@ use ntex_mqtt::v5::codec::{
 use ntex_mqtt::{Control, Reason};
 
 use super::{
-    assigned_client_id, expiry_from, peer_text, qos_number, qos_of, send_exactly_once, send_result,
+    ack_route, assigned_client_id, expiry_from, peer_text, qos_number, qos_of, send_result,
     worker_core, Connection, Context, Feedback, Refused,
 };
 use crate::broker::auth::Login;
@@ -131,10 +131,16 @@ pub async fn connect(
     let core = worker_core(&context);
     let sink = handshake.sink();
     let feedback = Feedback::new(core.clone(), client_id.clone());
+    let codec = v5::codec::Codec::new();
+    if let Some(max) = max_packet_size {
+        // Larger deliveries are skipped for this client (MQTT-3.1.2-25).
+        codec.set_max_outbound_size(max);
+    }
     let outlet = Rc::new(Outlet5 {
         sink: sink.clone(),
+        io: handshake.io().get_ref(),
+        codec,
         feedback: feedback.clone(),
-        max_packet_size,
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -172,12 +178,7 @@ pub async fn connect(
             ));
         }
     };
-    feedback.bind(serial);
-    sink.publish_ack_cb(move |ack, disconnected| {
-        if !disconnected {
-            feedback.acknowledged(ack.packet_id);
-        }
-    });
+    feedback.bind(serial, ack_route(handshake.io()));
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -185,6 +186,7 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
+        handshake.io(),
     );
     let max_inflight = context.core_limits.max_inflight;
     let mut ack = handshake.ack(connection).max_send(Some(max_inflight));
@@ -275,8 +277,19 @@ pub async fn publish(
         &props.user_properties,
     );
     let expires_at = expiry_from(props.message_expiry_interval.map(|s| s.get()));
-    let qos = qos_number(publish.qos());
+    let mut qos = qos_number(publish.qos());
     let retain = publish.retain();
+    let mut packet_id = publish.id();
+    // A QoS 2 PUBLISH reaches here marked as QoS 0 with DUP (see
+    // `framing::exactly_once_as_marked`); its id waits in the route.
+    let exactly_once = match &connection.route {
+        Some(route) if qos == 0 && publish.dup() => route.take_exactly_once(),
+        _ => None,
+    };
+    if exactly_once.is_some() {
+        qos = 2;
+        packet_id = exactly_once;
+    }
     let payload = connection
         .read_payload(&publish.take_payload(), publish.payload_size())
         .await?;
@@ -289,11 +302,23 @@ pub async fn publish(
         expires_at,
         publisher: Some(connection.client_id.clone()),
     };
-    if connection.publish(message) {
-        Ok(publish.ack())
+    let reason = if connection.publish(message, packet_id) {
+        PublishAckReason::Success
     } else {
-        Ok(publish.ack().reason_code(PublishAckReason::NotAuthorized))
+        PublishAckReason::NotAuthorized
+    };
+    if let Some(packet_id) = exactly_once {
+        // MQTT-4.3.3-8 (5): PUBREC, after the message was routed.
+        let received = v5::codec::Packet::PublishReceived(v5::codec::PublishAck {
+            packet_id,
+            reason_code: reason,
+            ..v5::codec::PublishAck::default()
+        });
+        let _ = connection
+            .io
+            .encode(received.into(), &v5::codec::Codec::new());
     }
+    Ok(publish.ack().reason_code(reason))
 }
 
 pub async fn protocol(
@@ -361,6 +386,13 @@ pub async fn protocol(
             connection.closed(closed);
             disconnect.ack()
         }
+        v5::ProtocolMessage::PublishRelease(release) => {
+            connection
+                .core
+                .borrow_mut()
+                .released(&connection.client_id, release.packet().packet_id);
+            v5::ProtocolMessage::PublishRelease(release).ack()
+        }
         other => other.ack(),
     })
 }
@@ -409,11 +441,14 @@ fn protocol_error_reason(error: &ntex_mqtt::error::MqttProtocolError) -> Disconn
     }
 }
 
-/// Sends deliveries to an MQTT 5 client.
+/// Sends deliveries to an MQTT 5 client, as [`super::v3`]'s outlet does: with
+/// a codec of its own, whose maximum outbound size is the client's Maximum
+/// Packet Size.
 struct Outlet5 {
     sink: v5::MqttSink,
+    io: ntex_io::IoRef,
+    codec: v5::codec::Codec,
     feedback: Rc<Feedback>,
-    max_packet_size: Option<u32>,
 }
 
 impl Outlet for Outlet5 {
@@ -426,52 +461,50 @@ impl Outlet for Outlet5 {
             return Err(SendError::Closed);
         }
         let message = &delivery.message;
-        let expiry = message.remaining_expiry(now);
-        let builder = self
-            .sink
-            .publish(message.topic.clone())
-            .retain(delivery.retain)
-            .properties(|props| {
-                if let Some(forwarded) = &message.properties {
-                    props.is_utf8_payload = forwarded.utf8_payload;
-                    props.content_type = forwarded.content_type.clone();
-                    props.response_topic = forwarded.response_topic.clone();
-                    props.correlation_data = forwarded.correlation_data.clone();
-                    props.user_properties = forwarded.user_properties.clone();
-                }
-                props.message_expiry_interval = expiry.and_then(std::num::NonZeroU32::new);
-                props.subscription_ids = delivery
-                    .subscription_ids
-                    .iter()
-                    .filter_map(|id| std::num::NonZeroU32::new(*id))
-                    .collect();
-            });
-        if let Some(max) = self.max_packet_size {
-            // Packet id and fixed header are at most 7 bytes more.
-            if builder.size(message.payload.len()) as u64 + 7 > u64::from(max) {
-                return Err(SendError::TooLarge);
-            }
+        let mut properties = v5::codec::PublishProperties::default();
+        if let Some(forwarded) = &message.properties {
+            properties.is_utf8_payload = forwarded.utf8_payload;
+            properties.content_type = forwarded.content_type.clone();
+            properties.response_topic = forwarded.response_topic.clone();
+            properties.correlation_data = forwarded.correlation_data.clone();
+            properties.user_properties = forwarded.user_properties.clone();
         }
+        properties.message_expiry_interval = message
+            .remaining_expiry(now)
+            .and_then(std::num::NonZeroU32::new);
+        properties.subscription_ids = delivery
+            .subscription_ids
+            .iter()
+            .filter_map(|id| std::num::NonZeroU32::new(*id))
+            .collect();
         let payload = message.payload.clone();
-        let result = match (delivery.qos, delivery.packet_id) {
-            (0, _) | (_, None) => builder.send_at_most_once(payload),
-            (1, Some(id)) => builder
-                .packet_id(id.get())
-                .dup(delivery.dup)
-                .send_at_least_once_no_block(payload),
-            (_, Some(id)) => {
-                let builder = builder.packet_id(id.get()).dup(delivery.dup);
-                let feedback = self.feedback.clone();
-                send_exactly_once(async move {
-                    if let Ok(received) = builder.send_exactly_once(payload).await {
-                        if received.release().await.is_ok() {
-                            feedback.acknowledged(id);
-                        }
-                    }
-                });
-                Ok(())
-            }
+        let packet_id = delivery.packet_id.filter(|_| delivery.qos > 0);
+        let packet = v5::codec::Publish {
+            dup: delivery.dup && packet_id.is_some(),
+            retain: delivery.retain,
+            qos: qos_of(if packet_id.is_some() { delivery.qos } else { 0 }),
+            packet_id,
+            topic: message.topic.clone(),
+            payload_size: payload.len() as u32,
+            properties,
         };
+        let result = self
+            .io
+            .encode(v5::codec::Encoded::Publish(packet, Some(payload)), &self.codec);
+        send_result(result, self.sink.is_open())
+    }
+
+    fn send_release(&self, packet_id: std::num::NonZeroU16) -> Result<(), SendError> {
+        let release = v5::codec::PublishAck2 {
+            packet_id,
+            reason_code: v5::codec::PublishAck2Reason::Success,
+            properties: v5::codec::UserProperties::default(),
+            reason_string: None,
+        };
+        let result = self.io.encode(
+            v5::codec::Encoded::Packet(v5::codec::Packet::PublishRelease(release)),
+            &self.codec,
+        );
         send_result(result, self.sink.is_open())
     }
 
