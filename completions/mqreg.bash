@@ -1826,7 +1826,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --log-format --state --json --format --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --log-format --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1873,6 +1873,10 @@ _mqreg() {
                     return 0
                     ;;
                 --max-topic-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-write-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,8 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use common::raw::{Connect, Raw};
 use common::{eventually, Broker, Sandbox, Seen};
 use serde_json::json;
 
@@ -418,14 +419,15 @@ fn failed_logins_never_touch_users() {
 
 #[test]
 fn a_second_password_marks_a_conflict_that_needs_force() {
-    let (sandbox, broker) = open_registry();
+    let sandbox = registry_sandbox();
+    // Unchanged repeats are written at most once per interval: the shortest.
+    let broker = sandbox.serve_with(&["--retry-write-interval", "1s"]);
     register(&broker, "311", "sensor1", "first-password");
     register(&broker, "311", "sensor1", "first-password");
-    let request = &pending(&sandbox)[0];
-    assert_eq!(
-        (request["attempts"].clone(), request["conflict"].clone()),
-        (json!(2), json!(false))
-    );
+    assert!(eventually(Duration::from_secs(3), || {
+        let request = &pending(&sandbox)[0];
+        (request["attempts"].clone(), request["conflict"].clone()) == (json!(2), json!(false))
+    }));
     register(&broker, "5", "sensor1", "other-password");
     let request = &pending(&sandbox)[0];
     assert_eq!(
@@ -479,6 +481,44 @@ fn a_second_password_marks_a_conflict_that_needs_force() {
         "first-password"
     ) == 0));
     assert_eq!(register(&broker, "311", "sensor1", "other-password"), 5);
+}
+
+#[test]
+fn a_device_retrying_unchanged_is_written_once_per_interval() {
+    // The contract (durability): a device retrying while it waits for
+    // approval does not rewrite the state file on every attempt; its
+    // last-seen time and count are written at most once per interval (10 s
+    // by default, 3 s here), and nothing is lost; a new client id is written
+    // at once.
+    let sandbox = registry_sandbox();
+    let broker = sandbox.serve_with(&["--retry-write-interval", "3s"]);
+    let attempts = || pending(&sandbox)[0]["attempts"].as_u64().unwrap();
+    let login = |client_id: &str| {
+        let (_client, connack) =
+            Raw::connect(broker.port, &Connect::v3(client_id, "gw1", "device-secret"));
+        assert_eq!(connack.body, [0, 5], "refused while pending");
+    };
+    let started = Instant::now();
+    for _ in 0..50 {
+        login("gw1-board");
+    }
+    assert_eq!(attempts(), 1, "the repeats are not written yet");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the retries took longer than the interval: the check above proves nothing"
+    );
+    assert!(
+        eventually(Duration::from_secs(6), || attempts() == 50),
+        "written together once the interval is over: {}",
+        attempts()
+    );
+    login("gw1-other-board");
+    let request = &pending(&sandbox)[0];
+    assert_eq!(
+        (request["attempts"].clone(), request["client_id"].clone()),
+        (json!(51), json!("gw1-other-board")),
+        "a new client id at once"
+    );
 }
 
 #[test]
@@ -894,7 +934,7 @@ fn pending_requests_are_bounded() {
         })
         .unwrap();
     sandbox.run(&["registry", "unlock"]).ok();
-    let broker = sandbox.serve();
+    let broker = sandbox.serve_with(&["--retry-write-interval", "1s"]);
     for i in 0..5 {
         assert_eq!(
             register(&broker, "311", &format!("flood{i}"), "flood-secret"),
@@ -915,9 +955,12 @@ fn pending_requests_are_bounded() {
         "{}",
         broker.log()
     );
-    // Known requests are still updated when the registry is full.
+    // Known requests are still updated when the registry is full (an
+    // unchanged repeat within the interval is written when it is over).
     register(&broker, "311", "flood0", "flood-secret");
-    assert_eq!(pending(&sandbox)[0]["attempts"], json!(2));
+    assert!(eventually(Duration::from_secs(3), || pending(&sandbox)[0]
+        ["attempts"]
+        == json!(2)));
 }
 
 #[test]

@@ -383,16 +383,26 @@ fn a_qos_2_publish_re_sent_after_a_reconnect_is_delivered_once() {
         assert!(present);
         packet[0] |= 0x08; // DUP
         publisher.send(&packet);
-        let pubrec = publisher.recv_kind(5, WAIT).expect("PUBREC for the re-send");
+        let pubrec = publisher
+            .recv_kind(5, WAIT)
+            .expect("PUBREC for the re-send");
         assert_eq!(pubrec.body[..2], [0, 5]);
         publisher.send(&raw::ack(0x62, 5));
-        assert_eq!(publisher.recv_kind(7, WAIT).expect("PUBCOMP").body[..2], [0, 5]);
+        assert_eq!(
+            publisher.recv_kind(7, WAIT).expect("PUBCOMP").body[..2],
+            [0, 5]
+        );
         let message = sub.recv_publish(WAIT).unwrap();
         assert_eq!(message.payload, b"once");
         complete_qos_2(&mut sub, message.packet_id.unwrap());
-        assert!(sub.recv_publish(QUIET).is_none(), "delivered once (v5: {v5})");
+        assert!(
+            sub.recv_publish(QUIET).is_none(),
+            "delivered once (v5: {v5})"
+        );
         publish(&mut publisher, "dup/x", b"new", 2, false, 5);
-        let message = sub.recv_publish(WAIT).expect("the same id, released, is a new message");
+        let message = sub
+            .recv_publish(WAIT)
+            .expect("the same id, released, is a new message");
         assert_eq!(message.payload, b"new");
         complete_qos_2(&mut sub, message.packet_id.unwrap());
     }
@@ -449,7 +459,11 @@ fn qos_2_deliveries_past_the_window_acknowledged_out_of_order_keep_the_connectio
                 _ => panic!("unexpected packet (v5: {v5}): {packet:?}"),
             }
         }
-        assert_eq!(payloads, (0..total).collect::<Vec<_>>(), "once each, in order");
+        assert_eq!(
+            payloads,
+            (0..total).collect::<Vec<_>>(),
+            "once each, in order"
+        );
         assert!(sub.recv(QUIET).is_none(), "nothing more, connection open");
         publisher.join().unwrap();
     }
@@ -468,10 +482,14 @@ fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
         rumqttc::Client::new(options, 1_000)
     };
     let (subscriber, mut sub_events) = connect("burst-sub");
-    subscriber.subscribe("burst/#", rumqttc::QoS::ExactlyOnce).unwrap();
+    subscriber
+        .subscribe("burst/#", rumqttc::QoS::ExactlyOnce)
+        .unwrap();
     let mut subscribed = false;
     for event in sub_events.iter() {
-        if let rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) = event.expect("subscriber connection") {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) =
+            event.expect("subscriber connection")
+        {
             subscribed = true;
             break;
         }
@@ -482,7 +500,9 @@ fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
     let driver = std::thread::spawn(move || {
         let mut completed = 0;
         for event in pub_events.iter() {
-            if let rumqttc::Event::Incoming(rumqttc::Packet::PubComp(_)) = event.expect("publisher connection") {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::PubComp(_)) =
+                event.expect("publisher connection")
+            {
                 completed += 1;
                 if completed == total {
                     break;
@@ -492,13 +512,22 @@ fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
     });
     for n in 0..total {
         publisher
-            .publish("burst/x", rumqttc::QoS::ExactlyOnce, false, n.to_be_bytes().to_vec())
+            .publish(
+                "burst/x",
+                rumqttc::QoS::ExactlyOnce,
+                false,
+                n.to_be_bytes().to_vec(),
+            )
             .unwrap();
     }
     let mut received = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while received.len() < total as usize {
-        assert!(Instant::now() < deadline, "bounded: {} received", received.len());
+        assert!(
+            Instant::now() < deadline,
+            "bounded: {} received",
+            received.len()
+        );
         match sub_events.recv_timeout(WAIT) {
             Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(message)))) => {
                 received.push(u32::from_be_bytes(message.payload[..4].try_into().unwrap()));
@@ -508,7 +537,11 @@ fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
             Err(_) => panic!("stalled after {}", received.len()),
         }
     }
-    assert_eq!(received, (0..total).collect::<Vec<_>>(), "once each, in order");
+    assert_eq!(
+        received,
+        (0..total).collect::<Vec<_>>(),
+        "once each, in order"
+    );
     driver.join().unwrap();
 }
 
@@ -544,6 +577,28 @@ fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
     let mut at = 1;
     let props = raw::parse_props(&disconnect.body, &mut at);
     assert!(props.iter().any(|(id, _)| *id == 0x1F), "{props:?}");
+}
+
+#[test]
+fn an_unsupported_authentication_method_gets_connack_0x8c() {
+    // MQTT-4.12.0-1 (5): a CONNECT with an Authentication Method the server
+    // does not support is refused with 0x8C (Bad authentication method),
+    // right password or not, and nothing is recorded for it.
+    let (sandbox, broker) = setup(&[]);
+    sandbox.run(&["registry", "unlock"]).ok();
+    for (username, password) in [("alice", PASSWORD), ("newdevice", "secret99")] {
+        let (_client, connack) = connect(
+            &broker,
+            Connect::v5("auth-method", username, password)
+                .props(Props::new().str(prop::AUTHENTICATION_METHOD, "SCRAM-SHA-1")),
+        );
+        assert_eq!(connack.kind(), 2);
+        assert_eq!(connack.body[1], 0x8C, "{username}: {connack:?}");
+    }
+    let pending = sandbox.json(&["registry", "list"]);
+    assert_eq!(pending, serde_json::json!([]), "no request recorded");
+    // Without the method the same login is accepted.
+    connected(&broker, Connect::v5("auth-method", "alice", PASSWORD));
 }
 
 #[test]

@@ -178,7 +178,12 @@ impl Authenticator {
     /// `workers` argon2 computations run at once; at most `max_waiting`
     /// registrations queue behind them. Starts the registration writer, so
     /// call it within the runtime.
-    pub fn new(live: Arc<LiveState>, workers: usize, max_waiting: usize) -> Self {
+    pub fn new(
+        live: Arc<LiveState>,
+        workers: usize,
+        max_waiting: usize,
+        retry_write_interval: Duration,
+    ) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         Self {
@@ -194,7 +199,7 @@ impl Authenticator {
             checking_users: Mutex::new(HashMap::new()),
             failed_at: Mutex::new(HashMap::new()),
             max_waiting,
-            recorder: Recorder::start(live.clone()),
+            recorder: Recorder::start(live.clone(), retry_write_interval),
             // What refusals start out taking, before real checks refine it.
             typical_verify_micros: AtomicU64::new(calibrate(live.snapshot().state.argon2)),
         }

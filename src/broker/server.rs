@@ -52,6 +52,8 @@ pub struct Config {
     pub max_packet_size: u32,
     pub max_topic_levels: usize,
     pub max_topic_bytes: usize,
+    /// A pending request seen again unchanged is written at most this often.
+    pub retry_write_interval: Duration,
 }
 
 /// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
@@ -104,6 +106,7 @@ pub fn run(
             live.clone(),
             config.hash_workers,
             MAX_QUEUED_REGISTRATIONS,
+            config.retry_write_interval,
         ))
     };
     let audit_for_signals = audit.clone();

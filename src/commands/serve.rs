@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Most bytes in a topic or filter
     #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65_535), env = "MQREG_MAX_TOPIC_BYTES")]
     max_topic_bytes: u64,
+    /// How often a device retrying unchanged while it waits for approval has its last-seen time and count written, at most (a new password, client id or address is written at once)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "MQREG_RETRY_WRITE_INTERVAL")]
+    retry_write_interval: Duration,
     /// Log line format on stderr: text for people, json (one object per line) for log shippers
     #[arg(
         long,
@@ -118,6 +121,7 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         max_packet_size: args.max_packet_size,
         max_topic_levels: args.max_topic_levels as usize,
         max_topic_bytes: args.max_topic_bytes as usize,
+        retry_write_interval: args.retry_write_interval,
     };
     raise_open_file_limit();
     tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));

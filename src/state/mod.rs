@@ -792,6 +792,78 @@ impl State {
     }
 }
 
+impl State {
+    /// Whether `attempt` would change nothing in its pending request but its
+    /// last-seen time and counts: the same password (already matched), client
+    /// id, protocol and peer IP (the port changes with every connection) as
+    /// the request's latest attempt. Such repeats may be written late and
+    /// together (see `record_repeated_attempt`); the answer is the request's
+    /// conflict flag, what recording it would answer.
+    pub fn unchanged_repeat(&self, attempt: &LoginAttempt, now: Timestamp) -> Option<bool> {
+        let OfferedPassword::Matches(hash) = &attempt.password else {
+            return None;
+        };
+        if !self.is_unlocked(now) || self.users.contains_key(&attempt.username) {
+            return None;
+        }
+        let request = self
+            .pending
+            .get(&attempt.username)
+            .filter(|request| !self.is_expired(request, now))?;
+        let known = request
+            .passwords
+            .iter()
+            .find(|known| known.password_hash == *hash)?;
+        let same = |client_id: &str, address: &str, protocol: &str| {
+            client_id == attempt.client_id
+                && protocol == attempt.protocol
+                && host_of(address) == host_of(&attempt.address)
+        };
+        (same(&request.client_id, &request.address, &request.protocol)
+            && same(&known.client_id, &known.address, &known.protocol))
+        .then_some(request.conflict)
+    }
+
+    /// Records `times` attempts that `attempt` stands for (it is the latest),
+    /// as [`State::record_attempt`] records one.
+    pub fn record_repeated_attempt(
+        &mut self,
+        attempt: LoginAttempt,
+        times: u64,
+        now: Timestamp,
+    ) -> Recorded {
+        let username = attempt.username.clone();
+        let hash = match &attempt.password {
+            OfferedPassword::Matches(hash) => Some(hash.clone()),
+            OfferedPassword::New { .. } => None,
+        };
+        let outcome = self.record_attempt(attempt, now);
+        let more = times.saturating_sub(1);
+        if more > 0 && matches!(outcome, Recorded::Updated { .. }) {
+            if let Some(request) = self.pending.get_mut(&username) {
+                request.attempts = request.attempts.saturating_add(more);
+                if let Some(known) = hash.and_then(|hash| {
+                    request
+                        .passwords
+                        .iter_mut()
+                        .find(|known| known.password_hash == hash)
+                }) {
+                    known.count = known.count.saturating_add(more);
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// The host part of an `IP:PORT` peer address (`[v6]:port` too).
+fn host_of(address: &str) -> &str {
+    match address.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => address,
+    }
+}
+
 pub fn sorted_unique(mut items: Vec<String>) -> Vec<String> {
     items.sort();
     items.dedup();

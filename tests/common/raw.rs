@@ -88,6 +88,7 @@ pub mod prop {
     pub const CORRELATION_DATA: u8 = 0x09;
     pub const SUBSCRIPTION_ID: u8 = 0x0B;
     pub const SESSION_EXPIRY: u8 = 0x11;
+    pub const AUTHENTICATION_METHOD: u8 = 0x15;
     pub const ASSIGNED_CLIENT_ID: u8 = 0x12;
     pub const SERVER_KEEP_ALIVE: u8 = 0x13;
     pub const WILL_DELAY: u8 = 0x18;

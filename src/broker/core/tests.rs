@@ -206,13 +206,22 @@ fn a_received_qos_2_delivery_is_owed_its_pubrel_after_a_reconnect() {
     broker.subscribe("s", "t/#", options(2)).unwrap();
     broker.publish(message("t/1", "one", 2, "p"));
     broker.publish(message("t/2", "two", 2, "p"));
-    let ids: Vec<_> = sub.sent.borrow().iter().map(|d| d.packet_id.unwrap()).collect();
+    let ids: Vec<_> = sub
+        .sent
+        .borrow()
+        .iter()
+        .map(|d| d.packet_id.unwrap())
+        .collect();
     broker.received("s", serial, ids[0]);
     broker.disconnected("s", serial);
     let again = Recorder::new();
     accepted(connect(&mut broker, "s", "bob", false, &again));
     broker.pump("s");
-    assert_eq!(*again.released.borrow(), [ids[0]], "PUBREL for the received one");
+    assert_eq!(
+        *again.released.borrow(),
+        [ids[0]],
+        "PUBREL for the received one"
+    );
     let resent = again.sent.borrow();
     assert_eq!(resent.len(), 1, "PUBLISH again only for the other");
     assert_eq!(resent[0].packet_id, Some(ids[1]));
@@ -237,7 +246,11 @@ fn qos_2_acknowledgements_in_any_order_free_the_window() {
     assert_eq!(sub.payloads(), ["0", "1"]);
     let second = sub.sent.borrow()[1].packet_id.unwrap();
     broker.received("s", serial, second);
-    assert_eq!(sub.payloads(), ["0", "1"], "PUBREC does not free the window");
+    assert_eq!(
+        sub.payloads(),
+        ["0", "1"],
+        "PUBREC does not free the window"
+    );
     broker.acknowledged("s", serial, second);
     assert_eq!(sub.payloads(), ["0", "1", "2"], "PUBCOMP does");
 }
@@ -255,7 +268,10 @@ fn a_qos_2_publish_re_sent_before_its_pubrel_is_routed_once() {
     assert!(broker.exactly_once_arrived("p", id));
     broker.disconnected("p", serial);
     accepted(connect(&mut broker, "p", "alice", false, &publisher));
-    assert!(!broker.exactly_once_arrived("p", id), "the re-send after a reconnect");
+    assert!(
+        !broker.exactly_once_arrived("p", id),
+        "the re-send after a reconnect"
+    );
     broker.released("p", id);
     assert!(broker.exactly_once_arrived("p", id), "a new message");
 }

@@ -170,7 +170,9 @@ impl Feedback {
         self.serial.set(serial);
         match route {
             Some(route) => route.bind(Rc::new(AckTask(self.clone()))),
-            None => tracing::error!(client_id = %printable(&self.client_id), "connection without a framer: its acknowledgements cannot be read"),
+            None => {
+                tracing::error!(client_id = %printable(&self.client_id), "connection without a framer: its acknowledgements cannot be read")
+            }
         }
     }
 

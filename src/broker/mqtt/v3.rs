@@ -309,9 +309,10 @@ impl Outlet for Outlet3 {
             packet_id,
             payload_size: payload.len() as u32,
         };
-        let result = self
-            .io
-            .encode(v3::codec::Encoded::Publish(packet, Some(payload)), &self.codec);
+        let result = self.io.encode(
+            v3::codec::Encoded::Publish(packet, Some(payload)),
+            &self.codec,
+        );
         send_result(result, self.sink.is_open())
     }
 

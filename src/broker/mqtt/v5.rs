@@ -70,6 +70,18 @@ pub async fn connect(
             "client id not allowed",
         ));
     }
+    if let Some(method) = &packet.auth_method {
+        // MQTT-4.12.0-1: an Authentication Method the server does not
+        // support is refused with 0x8C; mqreg supports none (enhanced
+        // authentication), and decides nothing about the credentials here,
+        // so no registration is recorded.
+        tracing::info!(client_id = %printable(&client_id), peer = %peer_text(peer), method = %printable(method), "authentication method not supported: refused");
+        return Ok(refuse(
+            handshake,
+            ConnectAckReason::BadAuthenticationMethod,
+            "authentication method not supported",
+        ));
+    }
     let will = match &packet.last_will {
         Some(will)
             if !context.limits.topic_fits(&will.topic) || will.topic.contains(['+', '#', '\0']) =>
@@ -488,9 +500,10 @@ impl Outlet for Outlet5 {
             payload_size: payload.len() as u32,
             properties,
         };
-        let result = self
-            .io
-            .encode(v5::codec::Encoded::Publish(packet, Some(payload)), &self.codec);
+        let result = self.io.encode(
+            v5::codec::Encoded::Publish(packet, Some(payload)),
+            &self.codec,
+        );
         send_result(result, self.sink.is_open())
     }
 
