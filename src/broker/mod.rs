@@ -22,6 +22,7 @@ pub mod flood;
 pub mod hash_pool;
 pub mod live;
 pub mod mqtt;
+pub mod persist;
 pub mod policy;
 pub mod recorder;
 pub mod repeats;
