@@ -24,6 +24,7 @@ use super::auth::Authenticator;
 use super::core::Limits;
 use super::live::LiveState;
 use super::mqtt::{self, Context, ProtocolLimits};
+use super::persist::{Loaded, Store};
 use super::policy::Policy;
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
@@ -99,7 +100,13 @@ pub fn run(
     live: Arc<LiveState>,
     audit: Arc<AuditLog>,
     config: Config,
+    store: Option<(Arc<Store>, Loaded)>,
 ) -> Result<()> {
+    let (store, loaded) = match store {
+        Some((store, loaded)) => (Some(store), Some(loaded)),
+        None => (None, None),
+    };
+    let store_at_stop = store.clone();
     let authenticator = {
         let _inside = runtime.enter();
         Arc::new(Authenticator::new(
@@ -139,6 +146,8 @@ pub fn run(
             ..Limits::default()
         },
         changes: changes_received,
+        store,
+        loaded: std::sync::Mutex::new(loaded),
     });
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) if !config.tls_listen.is_empty() => Some(tls_config(cert, key)?),
@@ -270,6 +279,9 @@ pub fn run(
     });
     stop_watching.store(true, Ordering::Relaxed);
     let _ = watcher.join();
+    if let Some(store) = store_at_stop {
+        store.close(Duration::from_secs(5));
+    }
     summaries.abort();
     policy_at_stop.summarize_repeats(true);
     result

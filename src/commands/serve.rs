@@ -58,6 +58,15 @@ pub struct ServeArgs {
     /// How often a device retrying unchanged while it waits for approval has its last-seen time and count written, at most (a new password, client id or address is written at once)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "MQREG_RETRY_WRITE_INTERVAL")]
     retry_write_interval: Duration,
+    /// Keep retained messages and persistent sessions on disk (beside the state file, NAME.messages.redb), durable before they are acknowledged; off keeps them in memory only
+    #[arg(
+        long,
+        value_name = "ON_OFF",
+        value_enum,
+        default_value = "on",
+        env = "MQREG_PERSISTENCE"
+    )]
+    persistence: Switch,
     /// Log line format on stderr: text for people, json (one object per line) for log shippers
     #[arg(
         long,
@@ -67,6 +76,12 @@ pub struct ServeArgs {
         env = "MQREG_LOG_FORMAT"
     )]
     log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,11 +149,35 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
             .with_owner(context.store.owner_for(context.audit.path())),
     );
     tracing::info!(audit_log = %context.audit.path().display(), "audit log");
-    let result = server::run(&runtime, live, audit, config);
+    let store = match args.persistence {
+        Switch::On => {
+            let path = store_path(context.store.path());
+            let (store, loaded) =
+                crate::broker::persist::Store::open(&path).map_err(Error::failure)?;
+            tracing::info!(store = %path.display(), "message store");
+            Some((store, loaded))
+        }
+        Switch::Off => {
+            tracing::warn!("persistence off: retained messages and persistent sessions are kept in memory only and lost when the broker stops");
+            None
+        }
+    };
+    let result = server::run(&runtime, live, audit, config, store);
     // Connections still open are closed with the process; a state write in
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// The message store beside the state file: `state.toml` → `state.messages.redb`.
+pub fn store_path(state: &std::path::Path) -> PathBuf {
+    let stem = state.file_stem().map_or_else(
+        || std::ffi::OsString::from("state"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut name = stem;
+    name.push(".messages.redb");
+    crate::state::files::folder_of(state).join(name)
 }
 
 /// Error types that capture backtraces (ntex's among them) would do so for

@@ -74,6 +74,16 @@ pub struct Delivery {
     /// QoS 2: the client sent PUBREC, so what is owed is PUBREL, not the
     /// PUBLISH (MQTT-4.3.3-3, and on reconnect MQTT-4.4.0-1).
     pub received: bool,
+    /// Its key in the store, when it is kept there (owed to a persistent
+    /// session at QoS 1 or 2).
+    pub stored: Option<u64>,
+}
+
+impl Delivery {
+    /// What it counts against a queue's bytes.
+    pub fn size(&self) -> usize {
+        self.message.topic.len() + self.message.payload.len()
+    }
 }
 
 #[cfg(test)]

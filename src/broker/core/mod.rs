@@ -20,6 +20,7 @@
 
 pub mod message;
 pub mod retained;
+mod stored;
 pub mod trie;
 
 use std::cell::RefCell;
@@ -40,6 +41,8 @@ use self::retained::RetainedStore;
 use self::trie::Trie;
 use super::acl::Grants;
 use super::live::LiveState;
+use super::persist::records::{self, StoredSession};
+use super::persist::{Change, Loaded, Store};
 use crate::names::printable;
 
 /// Shared-subscription groups whose round-robin position is remembered.
@@ -57,6 +60,9 @@ pub struct Limits {
     /// subscriber's oldest messages are dropped.
     pub full_queue_wait: Duration,
     pub max_retained: usize,
+    /// Bytes (topics and payloads) an offline session keeps queued; past
+    /// it the oldest are dropped.
+    pub max_offline_bytes: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +72,7 @@ impl Default for Limits {
             max_inflight: 100,
             full_queue_wait: Duration::from_secs(5),
             max_retained: 100_000,
+            max_offline_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -81,6 +88,10 @@ pub trait Outlet {
     fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError>;
     /// Calls back [`Broker::pump`] once the outlet is ready again.
     fn wake_when_ready(&self);
+    /// Holds everything written from now on until store change `durable`
+    /// is on disk (a QoS 2 PUBLISH whose packet id was just stored, a
+    /// PUBREL whose PUBREC was).
+    fn hold_until(&self, durable: u64);
     /// Closes the connection; `reason` is a v5 DISCONNECT reason code.
     fn close(&self, reason: u8);
 }
@@ -158,12 +169,60 @@ struct Connection {
     will: Option<Box<Will>>,
 }
 
+/// A session's queue of deliveries, and their bytes.
+#[derive(Default)]
+struct Owed {
+    deliveries: VecDeque<Delivery>,
+    bytes: usize,
+}
+
+impl Owed {
+    fn len(&self) -> usize {
+        self.deliveries.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.deliveries.is_empty()
+    }
+    fn front(&self) -> Option<&Delivery> {
+        self.deliveries.front()
+    }
+    fn push_back(&mut self, delivery: Delivery) {
+        self.bytes += delivery.size();
+        self.deliveries.push_back(delivery);
+    }
+    fn push_front(&mut self, delivery: Delivery) {
+        self.bytes += delivery.size();
+        self.deliveries.push_front(delivery);
+    }
+    fn pop_front(&mut self) -> Option<Delivery> {
+        let delivery = self.deliveries.pop_front()?;
+        self.bytes -= delivery.size();
+        Some(delivery)
+    }
+    /// Keeps what `keep` says; returns the store keys of what went.
+    fn retain(&mut self, mut keep: impl FnMut(&Delivery) -> bool) -> Vec<u64> {
+        let mut gone = Vec::new();
+        let mut bytes = 0;
+        self.deliveries.retain(|delivery| {
+            if keep(delivery) {
+                bytes += delivery.size();
+                true
+            } else {
+                gone.extend(delivery.stored);
+                false
+            }
+        });
+        self.bytes = bytes;
+        gone
+    }
+}
+
 struct Session {
     client_id: Rc<str>,
     username: Rc<str>,
     grants: Rc<Grants>,
     subscriptions: HashMap<String, Subscription>,
-    queue: VecDeque<Delivery>,
+    queue: Owed,
     /// Sent, not yet acknowledged, in the order sent.
     inflight: VecDeque<Delivery>,
     /// Packet ids of QoS 2 messages from this client that were routed and
@@ -177,6 +236,10 @@ struct Session {
     expiry: u32,
     /// Serial of the last connection, so a stale timer or close is ignored.
     last_serial: u64,
+    /// The next key for a message of this session in the store.
+    next_store_key: u64,
+    /// The session is in the store (so its end must be written there).
+    saved: bool,
     dropped: u64,
     /// Set when a publisher gave up waiting for this session's queue; until
     /// the client acknowledges something, publishers do not wait for it again
@@ -194,6 +257,28 @@ struct Session {
 }
 
 impl Session {
+    /// Whether the session outlives its connection, and so is kept in the
+    /// store with the messages owed to it.
+    fn is_persistent(&self) -> bool {
+        self.expiry != 0
+    }
+
+    /// The session as the store keeps it.
+    fn record(&self) -> StoredSession {
+        StoredSession {
+            username: self.username.to_string(),
+            expiry: self.expiry,
+            offline_since_ms: self.connection.is_none().then(stored::wall_ms),
+            subscriptions: self
+                .subscriptions
+                .iter()
+                .map(|(requested, subscription)| {
+                    stored::stored_subscription(requested, &subscription.options)
+                })
+                .collect(),
+        }
+    }
+
     /// The queue has room, or will never fill again: waiting publishers go on.
     fn wake_publishers(&self) {
         if let Some(room) = &self.room {
@@ -278,12 +363,18 @@ pub struct Broker {
     share_cursor: HashMap<Rc<str>, usize>,
     next_serial: u64,
     counters: Counters,
+    /// Where retained messages and persistent sessions are kept; `None`
+    /// with `--persistence off`.
+    store: Option<Arc<Store>>,
+    /// The highest store change made since [`Broker::take_durable`] was
+    /// last asked: what the packet being handled must wait for.
+    durable: Option<u64>,
 }
 
 pub type Shared = Rc<RefCell<Broker>>;
 
 impl Broker {
-    pub fn new(live: Arc<LiveState>, limits: Limits) -> Self {
+    pub fn new(live: Arc<LiveState>, limits: Limits, store: Option<Arc<Store>>) -> Self {
         let max_retained = limits.max_retained;
         Self {
             live,
@@ -294,7 +385,131 @@ impl Broker {
             share_cursor: HashMap::new(),
             next_serial: 0,
             counters: Counters::default(),
+            store,
+            durable: None,
         }
+    }
+
+    /// Queues a change for the store, remembering its number for
+    /// [`Broker::take_durable`].
+    fn change(&mut self, change: Change) -> Option<u64> {
+        let number = self.store.as_ref()?.write(change);
+        self.durable = Some(number);
+        Some(number)
+    }
+
+    /// The store change the current packet's answer must wait for, if any:
+    /// the glue holds the connection's writes (its PUBACK, PUBREC or SUBACK)
+    /// until it is on disk.
+    pub fn take_durable(&mut self) -> Option<u64> {
+        self.durable.take()
+    }
+
+    fn save_session(&mut self, client_id: &str) {
+        if self.store.is_none() {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        if !session.is_persistent() {
+            return;
+        }
+        session.saved = true;
+        let record = records::encode(&session.record());
+        self.change(Change::PutSession(client_id.to_owned(), record));
+    }
+
+    fn forget_stored(&mut self, client_id: &str, keys: Vec<u64>) {
+        for key in keys {
+            self.change(Change::RemoveMessage(client_id.to_owned(), key));
+        }
+    }
+
+    /// Brings back what the store held: retained messages, and persistent
+    /// sessions (offline, with their subscriptions, owed messages and QoS 2
+    /// ids awaiting PUBREL). Sessions of users that no longer exist are
+    /// removed. Returns the sessions whose expiry is counting down, with the
+    /// serial and time left, for the caller's timers.
+    pub fn restore(&mut self, loaded: Loaded) -> Vec<(Rc<str>, u64, Duration)> {
+        let now = Instant::now();
+        let wall_now = stored::wall_ms();
+        for message in loaded.retained {
+            let message = stored::message_of(message, now, wall_now);
+            if message.is_expired(now) {
+                self.change(Change::RemoveRetained(message.topic.to_string()));
+                continue;
+            }
+            self.retained.store(Rc::new(message));
+        }
+        let users = self.live.snapshot();
+        let mut timers = Vec::new();
+        for loaded in loaded.sessions {
+            let client_id: Rc<str> = Rc::from(loaded.client_id.as_str());
+            let record = loaded.session;
+            let offline_for = record.offline_since_ms.map_or(0, |since| {
+                u64::try_from(wall_now.saturating_sub(since)).unwrap_or(0)
+            });
+            let expired = record.expiry != u32::MAX
+                && Duration::from_millis(offline_for)
+                    >= Duration::from_secs(u64::from(record.expiry));
+            if expired || !users.state.users.contains_key(&record.username) || record.expiry == 0 {
+                self.change(Change::RemoveSession(loaded.client_id));
+                continue;
+            }
+            let username: Rc<str> = Rc::from(record.username.as_str());
+            self.next_serial += 1;
+            let serial = self.next_serial;
+            let mut session = Box::new(Session {
+                client_id: client_id.clone(),
+                username: username.clone(),
+                grants: self.grants_for(&username, &client_id),
+                subscriptions: HashMap::new(),
+                queue: Owed::default(),
+                inflight: VecDeque::new(),
+                awaiting_release: loaded.awaiting.iter().copied().collect(),
+                next_packet_id: 0,
+                connection: None,
+                expiry: record.expiry,
+                last_serial: serial,
+                next_store_key: loaded.messages.last().map_or(0, |(key, _)| key + 1),
+                saved: true,
+                dropped: 0,
+                stalled: false,
+                room: None,
+                publish_check: None,
+                receive_check: None,
+            });
+            for stored in &record.subscriptions {
+                let Some((share, filter)) = parse_shared(&stored.requested) else {
+                    continue;
+                };
+                let subscription = Subscription {
+                    options: stored::options_of(stored),
+                    filter: filter.to_owned(),
+                    key: Rc::from(stored.requested.as_str()),
+                    shared: share.is_some(),
+                };
+                self.subscriptions
+                    .insert(filter, subscription.trie_ref(&client_id));
+                session
+                    .subscriptions
+                    .insert(stored.requested.clone(), subscription);
+            }
+            for (key, delivery) in loaded.messages {
+                session
+                    .queue
+                    .push_back(stored::delivery_of(delivery, key, now, wall_now));
+            }
+            if record.expiry != u32::MAX {
+                let left = Duration::from_secs(u64::from(record.expiry))
+                    .saturating_sub(Duration::from_millis(offline_for));
+                timers.push((client_id.clone(), serial, left));
+            }
+            self.sessions.insert(client_id, session);
+        }
+        self.durable = None;
+        timers
     }
 
     pub fn limits(&self) -> &Limits {
@@ -387,13 +602,15 @@ impl Broker {
                     username: request.username.clone(),
                     grants: grants.clone(),
                     subscriptions: HashMap::new(),
-                    queue: VecDeque::new(),
+                    queue: Owed::default(),
                     inflight: VecDeque::new(),
                     awaiting_release: foldhash::HashSet::default(),
                     next_packet_id: 0,
                     connection: None,
                     expiry: 0,
                     last_serial: 0,
+                    next_store_key: 0,
+                    saved: false,
                     dropped: 0,
                     stalled: false,
                     room: None,
@@ -429,6 +646,7 @@ impl Broker {
             receive_max,
             will: request.will.map(Box::new),
         });
+        self.save_session(&request.client_id);
         (
             ConnectOutcome::Accepted {
                 serial,
@@ -478,6 +696,7 @@ impl Broker {
             // QoS 0 messages are not kept for offline sessions.
             session.queue.retain(|delivery| delivery.qos > 0);
             session.wake_publishers();
+            self.save_session(client_id);
         }
         Some(Closed {
             will,
@@ -511,6 +730,9 @@ impl Broker {
                 );
             }
             session.wake_publishers();
+            if session.saved {
+                self.change(Change::RemoveSession(client_id.to_owned()));
+            }
         }
     }
 
@@ -546,6 +768,8 @@ impl Broker {
             .subscriptions
             .insert(requested.to_owned(), subscription)
             .is_some();
+        let client = session.client_id.clone();
+        self.save_session(&client);
         // Retained messages: never for shared subscriptions (MQTT-3.8.4-?), and
         // as the v5 Retain Handling option says (MQTT-3.3.1-9..11).
         let send_retained = share.is_none()
@@ -569,6 +793,7 @@ impl Broker {
                     packet_id: None,
                     dup: false,
                     received: false,
+                    stored: None,
                 });
             }
             // Not pumped here: the glue pumps once the SUBACK is on its way,
@@ -589,6 +814,7 @@ impl Broker {
             &subscription.filter,
             &subscription.trie_ref(&session.client_id),
         );
+        self.save_session(client_id);
         true
     }
 
@@ -640,8 +866,21 @@ impl Broker {
     /// matching subscription and to the retained store.
     pub fn publish(&mut self, message: Message) -> Backlog {
         let message = Rc::new(message);
+        let now = Instant::now();
+        // Converted for the store once, when a change needs it.
+        let mut for_store: Option<records::StoredMessage> = None;
         if message.retain {
-            self.retained.store(message.clone());
+            match self.retained.store(message.clone()) {
+                retained::Outcome::Kept if self.store.is_some() => {
+                    let stored = for_store.insert(stored::stored_message(&message, now));
+                    let record = records::encode(&*stored);
+                    self.change(Change::PutRetained(message.topic.to_string(), record));
+                }
+                retained::Outcome::Removed => {
+                    self.change(Change::RemoveRetained(message.topic.to_string()));
+                }
+                _ => {}
+            }
         }
         // client → (granted QoS, retain flag, subscription ids), one delivery per client.
         let mut targets: HashMap<Rc<str>, (Qos, bool, Vec<u32>)> = HashMap::new();
@@ -692,6 +931,8 @@ impl Broker {
         }
         let mut backlog = Backlog::default();
         let live = self.live.clone();
+        let store = self.store.clone();
+        let mut durable = None;
         for (client_id, (qos, retain, subscription_ids)) in targets {
             let Some(session) = self.sessions.get_mut(&client_id) else {
                 continue;
@@ -702,7 +943,7 @@ impl Broker {
             if session.connection.is_none() && qos == 0 {
                 continue;
             }
-            session.queue.push_back(Delivery {
+            let mut delivery = Delivery {
                 message: message.clone(),
                 qos,
                 retain,
@@ -710,12 +951,47 @@ impl Broker {
                 packet_id: None,
                 dup: false,
                 received: false,
-            });
+                stored: None,
+            };
+            // Owed to a persistent session: on disk before the publisher's
+            // acknowledgement leaves (the glue holds it, see `take_durable`).
+            if let Some(store) = store
+                .as_ref()
+                .filter(|_| qos > 0 && session.is_persistent())
+            {
+                let key = session.next_store_key;
+                session.next_store_key += 1;
+                let stored = for_store.get_or_insert_with(|| stored::stored_message(&message, now));
+                let record = records::encode(&records::DeliveryRecord {
+                    message: stored,
+                    qos,
+                    retain,
+                    subscription_ids: &delivery.subscription_ids,
+                    packet_id: None,
+                    received: false,
+                });
+                durable = Some(store.write(Change::PutMessage(client_id.to_string(), key, record)));
+                delivery.stored = Some(key);
+            }
+            session.queue.push_back(delivery);
             if session.connection.is_none() {
-                // Offline: bounded, oldest dropped, logged once until the
-                // client is back.
-                if session.queue.len() > self.limits.max_queued {
-                    session.queue.pop_front();
+                // Offline: bounded (in bytes when kept on disk, else in
+                // messages), oldest dropped, logged once until the client is
+                // back.
+                let on_disk = store.is_some() && session.is_persistent();
+                let over = |queue: &Owed| {
+                    if on_disk {
+                        queue.bytes > self.limits.max_offline_bytes && queue.len() > 1
+                    } else {
+                        queue.len() > self.limits.max_queued
+                    }
+                };
+                while over(&session.queue) {
+                    let dropped = session.queue.pop_front().expect("over a bound: not empty");
+                    if let (Some(store), Some(key)) = (&store, dropped.stored) {
+                        durable =
+                            Some(store.write(Change::RemoveMessage(client_id.to_string(), key)));
+                    }
                     session.dropped += 1;
                     self.counters.dropped += 1;
                     if !session.stalled {
@@ -723,6 +999,7 @@ impl Broker {
                         tracing::warn!(
                             client_id = %printable(&client_id),
                             max_queued = self.limits.max_queued,
+                            max_offline_bytes = self.limits.max_offline_bytes,
                             "offline session's queue full: its oldest messages are dropped until it reconnects"
                         );
                     }
@@ -747,7 +1024,13 @@ impl Broker {
                     );
                 }
                 if session.stalled {
-                    session.queue.pop_front();
+                    if let Some(key) = session.queue.pop_front().and_then(|d| d.stored) {
+                        if let Some(store) = &store {
+                            durable = Some(
+                                store.write(Change::RemoveMessage(client_id.to_string(), key)),
+                            );
+                        }
+                    }
                     session.dropped += 1;
                     self.counters.dropped += 1;
                 } else {
@@ -755,6 +1038,9 @@ impl Broker {
                     backlog.full.push((client_id.clone(), room.clone()));
                 }
             }
+        }
+        if durable.is_some() {
+            self.durable = self.durable.max(durable);
         }
         backlog
     }
@@ -815,8 +1101,9 @@ impl Broker {
             return;
         };
         let mut dropped = 0u64;
+        let mut forgotten = Vec::new();
         while session.queue.len() >= max_queued && !session.queue.is_empty() {
-            session.queue.pop_front();
+            forgotten.extend(session.queue.pop_front().and_then(|d| d.stored));
             dropped += 1;
         }
         session.dropped += dropped;
@@ -831,6 +1118,7 @@ impl Broker {
             );
         }
         session.wake_publishers();
+        self.forget_stored(client_id, forgotten);
     }
 
     /// Sends queued deliveries while the client's window and socket have room.
@@ -847,11 +1135,13 @@ impl Broker {
         let outlet = connection.outlet.clone();
         let receive_max = connection.receive_max;
         let mut too_large = 0;
+        let store = self.store.clone();
+        let mut forgotten = Vec::new();
         while let Some(front) = session.queue.front() {
             // A delivery sent before is owed to the client whatever its
             // expiry (a PUBREL above all).
             if front.packet_id.is_none() && front.message.is_expired(now) {
-                session.queue.pop_front();
+                forgotten.extend(session.queue.pop_front().and_then(|d| d.stored));
                 continue;
             }
             if front.qos > 0 && session.inflight.len() >= receive_max {
@@ -864,6 +1154,14 @@ impl Broker {
             let mut delivery = session.queue.pop_front().expect("front exists");
             if delivery.qos > 0 && delivery.packet_id.is_none() {
                 delivery.packet_id = Some(session.allocate_packet_id());
+                // A QoS 2 delivery goes again after a restart with the same
+                // id (MQTT-4.4.0-1), or the client would take it for a new
+                // message: the id is on disk before the PUBLISH leaves.
+                if let (Some(store), Some(key), 2) = (&store, delivery.stored, delivery.qos) {
+                    let record = records::encode(&stored::stored_delivery(&delivery, now));
+                    let number = store.write(Change::PutMessage(client_id.to_owned(), key, record));
+                    outlet.hold_until(number);
+                }
             }
             let sent = match delivery.packet_id.filter(|_| delivery.received) {
                 Some(id) => outlet.send_release(id),
@@ -877,6 +1175,7 @@ impl Broker {
                 }
                 Err(SendError::TooLarge) => {
                     too_large += 1;
+                    forgotten.extend(delivery.stored);
                     tracing::debug!(client_id = %printable(client_id), "message over the client's maximum packet size: not sent");
                 }
                 Err(SendError::Closed) => {
@@ -889,42 +1188,62 @@ impl Broker {
             session.wake_publishers();
         }
         self.counters.too_large += too_large;
+        self.forget_stored(client_id, forgotten);
     }
 
     /// A QoS 2 PUBLISH from the client with this packet id arrived: whether
     /// to route it (false: it was routed before and its PUBREL has not come,
     /// so this is a re-send, acknowledged but not delivered again).
     pub fn exactly_once_arrived(&mut self, client_id: &str, packet_id: NonZeroU16) -> bool {
-        match self.sessions.get_mut(client_id) {
-            Some(session) => session.awaiting_release.insert(packet_id.get()),
-            None => true,
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return true;
+        };
+        let new = session.awaiting_release.insert(packet_id.get());
+        if new && session.is_persistent() {
+            // On disk with the message before the PUBREC leaves: a re-send
+            // after a restart is still recognised.
+            self.change(Change::Await(client_id.to_owned(), packet_id.get()));
         }
+        new
     }
 
     /// The client released a QoS 2 message it published (PUBREL): the packet
     /// id names a new message from now on (MQTT-4.3.3-2 in 3.1.1).
     pub fn released(&mut self, client_id: &str, packet_id: NonZeroU16) {
-        if let Some(session) = self.sessions.get_mut(client_id) {
-            session.awaiting_release.remove(&packet_id.get());
-        }
-    }
-
-    /// The client received a QoS 2 delivery (PUBREC, answered with PUBREL):
-    /// what it is owed now is the PUBREL, also after a reconnect.
-    pub fn received(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return;
         };
-        if session.connection.as_ref().map(|c| c.serial) != Some(serial) {
-            return;
+        if session.awaiting_release.remove(&packet_id.get()) && session.saved {
+            self.change(Change::Release(client_id.to_owned(), packet_id.get()));
         }
+    }
+
+    /// The client received a QoS 2 delivery (PUBREC): what it is owed now
+    /// is the PUBREL (MQTT-4.3.3-3), also after a reconnect or a restart, so
+    /// that is stored before the PUBREL leaves.
+    pub fn received(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
+        let store = self.store.clone();
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let Some(connection) = session.connection.as_ref().filter(|c| c.serial == serial) else {
+            return;
+        };
+        let outlet = connection.outlet.clone();
         if let Some(delivery) = session
             .inflight
             .iter_mut()
             .find(|d| d.packet_id == Some(packet_id) && d.qos == 2)
         {
             delivery.received = true;
+            if let (Some(store), Some(key)) = (&store, delivery.stored) {
+                let record = records::encode(&stored::stored_delivery(delivery, Instant::now()));
+                let number = store.write(Change::PutMessage(client_id.to_owned(), key, record));
+                outlet.hold_until(number);
+            }
         }
+        // Unknown ids are released too, so the client can finish.
+        let _ = outlet.send_release(packet_id);
     }
 
     /// The client acknowledged a QoS 1 delivery (PUBACK) or completed a QoS 2
@@ -938,12 +1257,13 @@ impl Broker {
             return;
         }
         // The oldest first: acknowledgements usually come in order.
+        let mut forgotten = None;
         if let Some(position) = session
             .inflight
             .iter()
             .position(|d| d.packet_id == Some(packet_id))
         {
-            session.inflight.remove(position);
+            forgotten = session.inflight.remove(position).and_then(|d| d.stored);
         }
         if session.stalled {
             session.stalled = false;
@@ -952,6 +1272,12 @@ impl Broker {
                 dropped_total = session.dropped,
                 "subscriber reading again"
             );
+        }
+        if let Some(key) = forgotten {
+            // Nobody waits for this to be durable: a delivery done twice
+            // after a crash is one QoS 1 allows, and a QoS 2 one goes as
+            // PUBREL, which the client completes again.
+            self.change(Change::RemoveMessage(client_id.to_owned(), key));
         }
         self.pump(client_id);
     }

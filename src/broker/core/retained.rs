@@ -15,6 +15,16 @@ use ntex_bytes::ByteString;
 
 use super::message::Message;
 
+/// What became of a retained message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Kept,
+    /// An empty payload removed its topic's message.
+    Removed,
+    /// The store is full: forwarded, not kept.
+    Refused,
+}
+
 pub struct RetainedStore {
     messages: HashMap<ByteString, Rc<Message>>,
     max: usize,
@@ -32,10 +42,10 @@ impl RetainedStore {
 
     /// Keeps `message` as its topic's retained message; an empty payload
     /// removes it instead (MQTT-3.3.1-10, -11).
-    pub fn store(&mut self, message: Rc<Message>) {
+    pub fn store(&mut self, message: Rc<Message>) -> Outcome {
         if message.payload.is_empty() {
             self.messages.remove(&message.topic);
-            return;
+            return Outcome::Removed;
         }
         if self.messages.len() >= self.max && !self.messages.contains_key(&message.topic) {
             if !self.refused_logged {
@@ -46,9 +56,10 @@ impl RetainedStore {
                 );
                 self.refused_logged = true;
             }
-            return;
+            return Outcome::Refused;
         }
         self.messages.insert(message.topic.clone(), message);
+        Outcome::Kept
     }
 
     /// The unexpired retained messages whose topics `filter` matches; expired

@@ -36,20 +36,24 @@
 //! The specification orders PUBACKs among themselves and PUBRECs among
 //! themselves (MQTT-4.6.0-2, -3), not PUBCOMPs against PUBRECs. Here each
 //! goes to the session through the connection's [`AckRoute`], by packet id,
-//! in any order; a PUBREC is answered with PUBREL at once (MQTT-4.3.3-3 in
-//! 3.1.1, MQTT-4.3.3-7 in 5), unless a v5 reason code of 0x80 or more ended
-//! the exchange (MQTT-4.3.3-4 in 5).
+//! in any order; the session answers a PUBREC with PUBREL (MQTT-4.3.3-3 in
+//! 3.1.1, MQTT-4.3.3-7 in 5) once that is stored, unless a v5 reason code of
+//! 0x80 or more ended the exchange (MQTT-4.3.3-4 in 5).
 
 use std::any::{Any, TypeId};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::io;
 use std::num::NonZeroU16;
 use std::ops::Range;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
 
 use ntex_bytes::BytesMut;
 use ntex_io::{FilterBuf, FilterLayer};
+
+use crate::broker::persist::Durability;
 
 /// What the framer knows of its connection.
 #[derive(Debug, Default)]
@@ -68,7 +72,7 @@ pub enum Ack {
     /// PUBACK, PUBCOMP, or a PUBREC that refused the message (v5): the
     /// delivery with this id is done.
     Done(NonZeroU16),
-    /// PUBREC: the client has the QoS 2 message; PUBREL was sent.
+    /// PUBREC: the client has the QoS 2 message; PUBREL is owed.
     Received(NonZeroU16),
     /// PUBREL for a QoS 2 message of an earlier connection: PUBCOMP was sent.
     Released(NonZeroU16),
@@ -85,6 +89,12 @@ pub trait AckSink {
 #[derive(Default)]
 pub struct AckRoute {
     sink: RefCell<Option<Rc<dyn AckSink>>>,
+    /// Nothing more is written to the client until this store change is on
+    /// disk (0: nothing held); see `persist`.
+    gate: Cell<u64>,
+    durability: RefCell<Option<Arc<Durability>>>,
+    /// A task waits to resume the writes of a TLS connection.
+    resume_scheduled: Cell<bool>,
     /// v5 QoS 2 PUBLISHes passed to the decoder as marked QoS 0 ones, in
     /// order, by packet id.
     exactly_once: RefCell<std::collections::VecDeque<NonZeroU16>>,
@@ -99,6 +109,48 @@ impl std::fmt::Debug for AckRoute {
 impl AckRoute {
     pub fn bind(&self, sink: Rc<dyn AckSink>) {
         *self.sink.borrow_mut() = Some(sink);
+    }
+
+    /// Where the store says how far it has written (once logged in, with
+    /// persistence on).
+    pub fn set_durability(&self, durability: Arc<Durability>) {
+        *self.durability.borrow_mut() = Some(durability);
+    }
+
+    /// Holds what is written from now on until store change `number` is
+    /// on disk: an acknowledgement never leaves before what it acknowledges
+    /// is kept.
+    pub fn hold_until(&self, number: u64) {
+        if number > self.gate.get() {
+            self.gate.set(number);
+        }
+    }
+
+    /// Whether writes are held now.
+    pub fn writes_held(&self) -> bool {
+        let gate = self.gate.get();
+        gate != 0
+            && self
+                .durability
+                .borrow()
+                .as_ref()
+                .is_some_and(|durability| !durability.is_durable(gate))
+    }
+
+    /// Ready once writes may go on; else the task is woken when they may.
+    pub fn poll_writes(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let gate = self.gate.get();
+        if gate == 0 {
+            return Poll::Ready(());
+        }
+        let ready = match self.durability.borrow().as_ref() {
+            Some(durability) => durability.poll_durable(gate, cx),
+            None => Poll::Ready(()),
+        };
+        if ready.is_ready() && self.gate.get() == gate {
+            self.gate.set(0);
+        }
+        ready
     }
 
     /// The packet id of the next marked v5 QoS 2 PUBLISH (see
@@ -172,6 +224,10 @@ impl Framer {
             seen: RefCell::default(),
             route: Rc::default(),
         }
+    }
+
+    pub fn route(&self) -> &Rc<AckRoute> {
+        &self.route
     }
 
     /// Answers the CONNECT handler's query for the connection's ack route.
@@ -261,16 +317,16 @@ impl Framer {
                     }
                     skip(&mut edits, range);
                 }
-                // PUBREC: PUBREL at once, unless a v5 reason code refused it.
+                // PUBREC: the session answers with PUBREL (once what it owes
+                // is stored), unless a v5 reason code refused the message.
                 0x50 if seen.protocol.is_some() => {
                     if let Some(id) = id {
                         let refused = v5 && body.get(2).is_some_and(|&code| code >= 0x80);
-                        if refused {
-                            acks.push(Ack::Done(id));
+                        acks.push(if refused {
+                            Ack::Done(id)
                         } else {
-                            replies.extend_from_slice(&[0x62, 0x02, body[0], body[1]]);
-                            acks.push(Ack::Received(id));
-                        }
+                            Ack::Received(id)
+                        });
                     }
                     skip(&mut edits, range);
                 }
@@ -380,6 +436,21 @@ impl FilterLayer for WholePackets {
     }
 
     fn process_write_buf(&self, buf: &FilterBuf<'_>) -> io::Result<()> {
+        let route = self.0.route();
+        if route.writes_held() {
+            // Kept here until the store has written what they acknowledge;
+            // then a task sends them on.
+            if !route.resume_scheduled.replace(true) {
+                let route = route.clone();
+                let io = buf.io().clone();
+                tokio::task::spawn_local(async move {
+                    std::future::poll_fn(|cx| route.poll_writes(cx)).await;
+                    route.resume_scheduled.set(false);
+                    let _ = io.send_buf();
+                });
+            }
+            return Ok(());
+        }
         buf.with_write_buffers(|source, destination| source.move_to(destination));
         Ok(())
     }
@@ -708,11 +779,7 @@ mod tests {
                     Ack::Received(id(3))
                 ]
             );
-            assert_eq!(
-                replies,
-                [0x62, 0x02, 0, 2, 0x62, 0x02, 0, 3],
-                "PUBREL for each PUBREC"
-            );
+            assert!(replies.is_empty(), "PUBRELs are the session's to send");
         }
     }
 

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use super::core::{Backlog, Broker, Limits, Message, SendError, Shared, Will};
 use super::live::LiveState;
+use super::persist::{Loaded, Store};
 use super::policy::Policy;
 use crate::names::printable;
 
@@ -62,6 +63,10 @@ pub struct Context {
     /// The state generation, published by the file watcher; every worker
     /// core follows it (a worker restarted after a panic too).
     pub changes: watch::Receiver<u64>,
+    /// The message store (`None` with `--persistence off`), and what it
+    /// held at start, for the first core made.
+    pub store: Option<Arc<Store>>,
+    pub loaded: std::sync::Mutex<Option<Loaded>>,
 }
 
 thread_local! {
@@ -77,7 +82,25 @@ pub fn worker_core(context: &Arc<Context>) -> Shared {
                 let shared = Rc::new(RefCell::new(Broker::new(
                     context.live.clone(),
                     context.core_limits.clone(),
+                    context.store.clone(),
                 )));
+                let loaded = context.loaded.lock().expect("loaded lock").take();
+                if let Some(loaded) = loaded {
+                    let (sessions, retained) = (loaded.sessions.len(), loaded.retained.len());
+                    let timers = shared.borrow_mut().restore(loaded);
+                    tracing::info!(
+                        sessions,
+                        retained,
+                        "restored persistent sessions and retained messages"
+                    );
+                    for (client_id, serial, left) in timers {
+                        let core = shared.clone();
+                        tokio::task::spawn_local(async move {
+                            tokio::time::sleep(left).await;
+                            core.borrow_mut().expire_session(&client_id, serial);
+                        });
+                    }
+                }
                 let mut changes = context.changes.clone();
                 let core = shared.clone();
                 tokio::task::spawn_local(async move {
@@ -166,10 +189,20 @@ impl Feedback {
 
     /// Binds the connection's serial, and its acknowledgements (which the
     /// framer reads) to this session.
-    pub fn bind(self: &Rc<Self>, serial: u64, route: Option<Rc<framing::AckRoute>>) {
+    pub fn bind(
+        self: &Rc<Self>,
+        serial: u64,
+        route: Option<Rc<framing::AckRoute>>,
+        store: Option<&Arc<Store>>,
+    ) {
         self.serial.set(serial);
         match route {
-            Some(route) => route.bind(Rc::new(AckTask(self.clone()))),
+            Some(route) => {
+                if let Some(store) = store {
+                    route.set_durability(store.durability().clone());
+                }
+                route.bind(Rc::new(AckTask(self.clone())));
+            }
             None => {
                 tracing::error!(client_id = %printable(&self.client_id), "connection without a framer: its acknowledgements cannot be read")
             }
@@ -360,6 +393,8 @@ impl Connection {
     /// never routed twice (MQTT-4.3.3-2 in 3.1.1, MQTT-4.3.3-9 in 5).
     pub fn publish(&self, message: Message, packet_id: Option<NonZeroU16>) -> bool {
         let mut core = self.core.borrow_mut();
+        // Store changes made before this packet are not its to wait for.
+        core.take_durable();
         if !core.may_publish(&self.client_id, &self.username, &message.topic) {
             tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
             return false;
@@ -371,10 +406,30 @@ impl Connection {
             }
         }
         let backlog = core.publish(message);
+        // The acknowledgement waits for what the message left in the store.
+        if let Some(number) = core.take_durable() {
+            self.hold_until(number);
+        }
         if !backlog.full.is_empty() {
             self.backlog.borrow_mut().full.extend(backlog.full);
         }
         true
+    }
+
+    /// Holds this connection's writes until store change `number` is on
+    /// disk (see `framing::AckRoute::hold_until`).
+    pub fn hold_until(&self, number: u64) {
+        if let Some(route) = &self.route {
+            route.hold_until(number);
+        }
+    }
+
+    /// After SUBSCRIBE and UNSUBSCRIBE: the SUBACK waits for the session's
+    /// change to be on disk.
+    pub fn hold_for_changes(&self, core: &mut Broker) {
+        if let Some(number) = core.take_durable() {
+            self.hold_until(number);
+        }
     }
 
     /// Holds the reading of this connection's next PUBLISH while a queue its

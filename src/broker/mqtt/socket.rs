@@ -236,6 +236,8 @@ impl Socket {
         if *writing == Writing::Open {
             match ready!(ctx.poll_write_ready(cx)) {
                 Readiness::Ready => loop {
+                    // Held until the store has written what they acknowledge.
+                    ready!(self.framer.route().poll_writes(cx));
                     if let Err(error) = ready!(self.stream.poll_write_ready(cx)) {
                         ctx.update_write_status(Err(error));
                         return Poll::Ready(());
@@ -254,6 +256,9 @@ impl Socket {
         let Writing::Closing { flush } = *writing else {
             return Poll::Ready(());
         };
+        if flush {
+            ready!(self.framer.route().poll_writes(cx));
+        }
         if !ctx.is_stopped() {
             match ready!(self.stream.poll_write_ready(cx)) {
                 Ok(()) => {
@@ -273,7 +278,12 @@ impl Socket {
     }
 
     /// One write of ntex's pending pages to the socket. `Pause`: all sent.
+    /// While the store holds the connection's writes nothing is written and
+    /// ntex is told nothing: it wakes the task, which waits in `poll_write`.
     fn write(&self, ctx: &IoContext) -> IoTaskStatus {
+        if self.framer.route().writes_held() {
+            return IoTaskStatus::Io;
+        }
         let result = ctx.with_write_buf(|pages| {
             let mut taken: [Option<BytePage>; WRITE_PAGES] = std::array::from_fn(|_| None);
             let (mut count, mut size) = (0, 0);

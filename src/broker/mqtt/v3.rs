@@ -87,6 +87,7 @@ pub async fn connect(
         io: handshake.io().get_ref(),
         codec: v3::codec::Codec::new(),
         feedback: feedback.clone(),
+        route: ack_route(handshake.io()),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -116,7 +117,7 @@ pub async fn connect(
             return Ok(handshake.not_authorized());
         }
     };
-    feedback.bind(serial, ack_route(handshake.io()));
+    feedback.bind(serial, ack_route(handshake.io()), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -232,6 +233,7 @@ pub async fn protocol(
                     }
                 }
             }
+            connection.hold_for_changes(&mut core);
             drop(core);
             connection.pump_soon();
             subscribe.ack()
@@ -241,6 +243,7 @@ pub async fn protocol(
             for filter in unsubscribe.iter() {
                 core.unsubscribe(&connection.client_id, filter);
             }
+            connection.hold_for_changes(&mut core);
             unsubscribe.ack()
         }
         v3::ProtocolMessage::Disconnect(disconnect) => {
@@ -288,6 +291,7 @@ struct Outlet3 {
     io: ntex_io::IoRef,
     codec: v3::codec::Codec,
     feedback: Rc<Feedback>,
+    route: Option<Rc<super::framing::AckRoute>>,
 }
 
 impl Outlet for Outlet3 {
@@ -322,6 +326,12 @@ impl Outlet for Outlet3 {
             &self.codec,
         );
         send_result(result, self.sink.is_open())
+    }
+
+    fn hold_until(&self, durable: u64) {
+        if let Some(route) = &self.route {
+            route.hold_until(durable);
+        }
     }
 
     fn wake_when_ready(&self) {

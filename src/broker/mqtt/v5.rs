@@ -153,6 +153,7 @@ pub async fn connect(
         io: handshake.io().get_ref(),
         codec,
         feedback: feedback.clone(),
+        route: ack_route(handshake.io()),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -190,7 +191,7 @@ pub async fn connect(
             ));
         }
     };
-    feedback.bind(serial, ack_route(handshake.io()));
+    feedback.bind(serial, ack_route(handshake.io()), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -371,6 +372,7 @@ pub async fn protocol(
                     }
                 }
             }
+            connection.hold_for_changes(&mut core);
             drop(core);
             connection.pump_soon();
             subscribe.ack()
@@ -384,6 +386,7 @@ pub async fn protocol(
                     request.fail(v5::codec::UnsubscribeAckReason::NoSubscriptionExisted);
                 }
             }
+            connection.hold_for_changes(&mut core);
             unsubscribe.ack()
         }
         v5::ProtocolMessage::Disconnect(disconnect) => {
@@ -461,6 +464,7 @@ struct Outlet5 {
     io: ntex_io::IoRef,
     codec: v5::codec::Codec,
     feedback: Rc<Feedback>,
+    route: Option<Rc<super::framing::AckRoute>>,
 }
 
 impl Outlet for Outlet5 {
@@ -519,6 +523,12 @@ impl Outlet for Outlet5 {
             &self.codec,
         );
         send_result(result, self.sink.is_open())
+    }
+
+    fn hold_until(&self, durable: u64) {
+        if let Some(route) = &self.route {
+            route.hold_until(durable);
+        }
     }
 
     fn wake_when_ready(&self) {

@@ -128,11 +128,14 @@ impl Durability {
     }
 }
 
+/// The writer's queue: changes with their numbers.
+type Queue = mpsc::Sender<(u64, Change)>;
+
 pub struct Store {
     path: PathBuf,
     /// The last change number given out, and the writer's queue: numbered
     /// and queued under one lock, so numbers reach the writer in order.
-    queue: Mutex<(u64, Option<mpsc::Sender<(u64, Change)>>)>,
+    queue: Mutex<(u64, Option<Queue>)>,
     durability: Arc<Durability>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -252,8 +255,12 @@ fn load(database: &redb::Database) -> Result<Loaded, String> {
     let retained = read.open_table(RETAINED).map_err(|e| e.to_string())?;
     for entry in retained.iter().map_err(|e| e.to_string())? {
         let (topic, bytes) = entry.map_err(|e| e.to_string())?;
-        let message = records::decode::<StoredMessage>(bytes.value())
-            .map_err(|e| format!("retained message of '{}' does not decode: {e}", topic.value()))?;
+        let message = records::decode::<StoredMessage>(bytes.value()).map_err(|e| {
+            format!(
+                "retained message of '{}' does not decode: {e}",
+                topic.value()
+            )
+        })?;
         loaded.retained.push(message);
     }
     let sessions = read.open_table(SESSIONS).map_err(|e| e.to_string())?;
@@ -436,7 +443,10 @@ mod tests {
     fn wait(store: &Store, number: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !store.durability().is_durable(number) {
-            assert!(Instant::now() < deadline, "change {number} never became durable");
+            assert!(
+                Instant::now() < deadline,
+                "change {number} never became durable"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -448,8 +458,14 @@ mod tests {
         {
             let (store, loaded) = Store::open(&path).unwrap();
             assert!(loaded.retained.is_empty() && loaded.sessions.is_empty());
-            store.write(Change::PutRetained("a".into(), records::encode(&message("a"))));
-            store.write(Change::PutRetained("b".into(), records::encode(&message("b"))));
+            store.write(Change::PutRetained(
+                "a".into(),
+                records::encode(&message("a")),
+            ));
+            store.write(Change::PutRetained(
+                "b".into(),
+                records::encode(&message("b")),
+            ));
             store.write(Change::RemoveRetained("a".into()));
             let session = StoredSession {
                 username: "alice".into(),
@@ -475,8 +491,16 @@ mod tests {
                     packet_id: None,
                     received: false,
                 };
-                store.write(Change::PutMessage("c1".into(), key, records::encode(&delivery)));
-                store.write(Change::PutMessage("c2".into(), key, records::encode(&delivery)));
+                store.write(Change::PutMessage(
+                    "c1".into(),
+                    key,
+                    records::encode(&delivery),
+                ));
+                store.write(Change::PutMessage(
+                    "c2".into(),
+                    key,
+                    records::encode(&delivery),
+                ));
             }
             store.write(Change::RemoveMessage("c1".into(), 2));
             store.write(Change::Await("c1".into(), 9));
@@ -509,6 +533,10 @@ mod tests {
         };
         assert!(error.contains(&path.display().to_string()), "{error}");
         assert!(error.contains("move it aside"), "{error}");
-        assert_eq!(std::fs::read(&path).unwrap(), vec![0x5Au8; 64 * 1024], "untouched");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            vec![0x5Au8; 64 * 1024],
+            "untouched"
+        );
     }
 }

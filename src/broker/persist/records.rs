@@ -42,6 +42,18 @@ pub struct StoredDelivery {
     pub received: bool,
 }
 
+/// A [`StoredDelivery`] as written, borrowing its message (converted once
+/// for all the sessions it goes to); the same bytes.
+#[derive(Debug, Serialize)]
+pub struct DeliveryRecord<'a> {
+    pub message: &'a StoredMessage,
+    pub qos: u8,
+    pub retain: bool,
+    pub subscription_ids: &'a [u32],
+    pub packet_id: Option<u16>,
+    pub received: bool,
+}
+
 /// A persistent session, without its messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSession {
@@ -103,6 +115,19 @@ mod tests {
         };
         let bytes = encode(&delivery);
         assert_eq!(decode::<StoredDelivery>(&bytes).unwrap(), delivery);
+        let borrowed = DeliveryRecord {
+            message: &delivery.message,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            subscription_ids: &delivery.subscription_ids,
+            packet_id: delivery.packet_id,
+            received: delivery.received,
+        };
+        assert_eq!(
+            encode(&borrowed),
+            bytes,
+            "the borrowed record writes the same bytes"
+        );
         let session = StoredSession {
             username: "alice".into(),
             expiry: u32::MAX,
@@ -117,6 +142,9 @@ mod tests {
             }],
         };
         assert_eq!(decode::<StoredSession>(&encode(&session)).unwrap(), session);
-        assert!(decode::<StoredSession>(&[0xFF, 0xFF]).is_err(), "garbage is an error");
+        assert!(
+            decode::<StoredSession>(&[0xFF, 0xFF]).is_err(),
+            "garbage is an error"
+        );
     }
 }
