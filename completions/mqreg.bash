@@ -1826,7 +1826,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --persistence --log-format --state --json --format --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --persistence --log-format --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1853,6 +1853,10 @@ _mqreg() {
                     return 0
                     ;;
                 --max-inflight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

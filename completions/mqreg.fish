@@ -47,6 +47,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-cert -d 'PEM c
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-queued-messages -d 'Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session\'s oldest messages are dropped' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-inflight -d 'QoS 1 and 2 messages in flight to one client, unacknowledged' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l stall-timeout -d 'A subscriber whose full queue makes no room for this long counts as not reading: publishers stop waiting for it and its oldest messages are dropped (counted and logged) until it reads again' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l hash-workers -d 'Password hashes computed at once [default: the number of CPUs]' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l connect-timeout -d 'Close sockets that have not completed a CONNECT within this time' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-packet-size -d 'Largest MQTT packet accepted, in bytes; larger ones close the connection' -r

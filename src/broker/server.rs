@@ -55,6 +55,8 @@ pub struct Config {
     pub max_topic_bytes: usize,
     /// A pending request seen again unchanged is written at most this often.
     pub retry_write_interval: Duration,
+    /// A full subscriber queue that makes no room this long: not reading.
+    pub stall_timeout: Duration,
 }
 
 /// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
@@ -143,6 +145,7 @@ pub fn run(
         core_limits: Limits {
             max_queued: config.max_queued_messages,
             max_inflight: config.max_inflight,
+            stall_after: config.stall_timeout,
             ..Limits::default()
         },
         changes: changes_received,

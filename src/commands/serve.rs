@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// QoS 1 and 2 messages in flight to one client, unacknowledged
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..), env = "MQREG_MAX_INFLIGHT")]
     max_inflight: u16,
+    /// A subscriber whose full queue makes no room for this long counts as not reading: publishers stop waiting for it and its oldest messages are dropped (counted and logged) until it reads again
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_stall_timeout, env = "MQREG_STALL_TIMEOUT")]
+    stall_timeout: Duration,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "MQREG_HASH_WORKERS")]
     hash_workers: Option<u16>,
@@ -90,6 +93,15 @@ pub enum LogFormat {
     Json,
 }
 
+fn parse_stall_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration like 50ms or 1s: {e}"))?;
+    if duration < Duration::from_millis(10) || duration > Duration::from_secs(5) {
+        return Err(format!("'{text}' is out of range: give 10ms to 5s"));
+    }
+    Ok(duration)
+}
+
 fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .map_err(|e| format!("'{text}' is not a duration like 10s or 1m: {e}"))?;
@@ -137,6 +149,7 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         max_topic_levels: args.max_topic_levels as usize,
         max_topic_bytes: args.max_topic_bytes as usize,
         retry_write_interval: args.retry_write_interval,
+        stall_timeout: args.stall_timeout,
     };
     raise_open_file_limit();
     tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));

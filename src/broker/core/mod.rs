@@ -48,6 +48,12 @@ use crate::names::printable;
 /// Shared-subscription groups whose round-robin position is remembered.
 const MAX_SHARE_CURSORS: usize = 100_000;
 
+/// Bytes one call of [`Broker::pump`] writes to one client at most: a large
+/// queue (a new subscriber's retained messages, a backlog after a
+/// reconnect) goes out at the pace of the socket, a slice at a time, and
+/// never holds up the other connections.
+const PUMP_BUDGET: usize = 64 * 1024;
+
 /// Bounds that keep one client from taking the broker down.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -56,9 +62,13 @@ pub struct Limits {
     pub max_queued: usize,
     /// Unacknowledged QoS 1/2 deliveries per client, at most.
     pub max_inflight: u16,
-    /// How long a publisher waits for a full subscriber queue before that
-    /// subscriber's oldest messages are dropped.
+    /// How long a publisher waits for a full subscriber queue in all before
+    /// that subscriber's oldest messages are dropped.
     pub full_queue_wait: Duration,
+    /// How long a full subscriber queue may go without making room before
+    /// its subscriber counts as not reading (stalled): publishers stop
+    /// waiting for it at once.
+    pub stall_after: Duration,
     pub max_retained: usize,
     /// Bytes (topics and payloads) an offline session keeps queued; past
     /// it the oldest are dropped.
@@ -71,6 +81,7 @@ impl Default for Limits {
             max_queued: 1_000,
             max_inflight: 100,
             full_queue_wait: Duration::from_secs(5),
+            stall_after: Duration::from_millis(50),
             max_retained: 100_000,
             max_offline_bytes: 32 * 1024 * 1024,
         }
@@ -88,6 +99,9 @@ pub trait Outlet {
     fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError>;
     /// Calls back [`Broker::pump`] once the outlet is ready again.
     fn wake_when_ready(&self);
+    /// Calls back [`Broker::pump`] soon, after others had their turn (and
+    /// after a pause while the client is not taking what it was sent).
+    fn pump_later(&self);
     /// Holds everything written from now on until store change `durable`
     /// is on disk (a QoS 2 PUBLISH whose packet id was just stored, a
     /// PUBREL whose PUBREC was).
@@ -217,12 +231,30 @@ impl Owed {
     }
 }
 
+/// Retained messages still to go to a new subscription, taken from the
+/// retained store a slice at a time (see [`RetainedStore::scan`]).
+struct RetainedScan {
+    filter: String,
+    options: SubscriptionOptions,
+    /// The last topic looked at.
+    after: Option<ByteString>,
+}
+
+/// Retained messages one refill takes at most, and topics it looks at.
+const RETAINED_SLICE: usize = 64;
+const RETAINED_LOOK: usize = 1024;
+/// Refills of one pump call at most (a filter that matches few of many
+/// retained topics goes on in a later turn).
+const RETAINED_REFILLS: usize = 4;
+
 struct Session {
     client_id: Rc<str>,
     username: Rc<str>,
     grants: Rc<Grants>,
     subscriptions: HashMap<String, Subscription>,
     queue: Owed,
+    /// New subscriptions' retained messages still to be queued.
+    retained_scans: Vec<RetainedScan>,
     /// Sent, not yet acknowledged, in the order sent.
     inflight: VecDeque<Delivery>,
     /// Packet ids of QoS 2 messages from this client that were routed and
@@ -466,6 +498,7 @@ impl Broker {
                 grants: self.grants_for(&username, &client_id),
                 subscriptions: HashMap::new(),
                 queue: Owed::default(),
+                retained_scans: Vec::new(),
                 inflight: VecDeque::new(),
                 awaiting_release: loaded.awaiting.iter().copied().collect(),
                 next_packet_id: 0,
@@ -603,6 +636,7 @@ impl Broker {
                     grants: grants.clone(),
                     subscriptions: HashMap::new(),
                     queue: Owed::default(),
+                    retained_scans: Vec::new(),
                     inflight: VecDeque::new(),
                     awaiting_release: foldhash::HashSet::default(),
                     next_packet_id: 0,
@@ -778,26 +812,17 @@ impl Broker {
                 1 => !existed,
                 _ => false,
             };
-        if send_retained {
-            let now = Instant::now();
+        if send_retained && !self.retained.is_empty() {
+            // Not sent here, nor all at once: the session's pump takes them a
+            // slice at a time as the socket takes them, once the SUBACK is
+            // on its way (the glue pumps then).
             let session = self.sessions.get_mut(client_id).expect("looked up above");
-            for message in self.retained.matching(filter, now) {
-                if !grants.may_receive(&message.topic) {
-                    continue;
-                }
-                session.queue.push_back(Delivery {
-                    qos: message.qos.min(options.qos),
-                    message,
-                    retain: true,
-                    subscription_ids: options.subscription_id.into_iter().collect(),
-                    packet_id: None,
-                    dup: false,
-                    received: false,
-                    stored: None,
-                });
-            }
-            // Not pumped here: the glue pumps once the SUBACK is on its way,
-            // so retained messages follow it.
+            session.retained_scans.retain(|scan| scan.filter != filter);
+            session.retained_scans.push(RetainedScan {
+                filter: filter.to_owned(),
+                options,
+                after: None,
+            });
         }
         Ok(options.qos)
     }
@@ -810,6 +835,9 @@ impl Broker {
         let Some(subscription) = session.subscriptions.remove(requested) else {
             return false;
         };
+        session
+            .retained_scans
+            .retain(|scan| scan.filter != requested);
         self.subscriptions.remove(
             &subscription.filter,
             &subscription.trie_ref(&session.client_id),
@@ -1137,7 +1165,27 @@ impl Broker {
         let mut too_large = 0;
         let store = self.store.clone();
         let mut forgotten = Vec::new();
-        while let Some(front) = session.queue.front() {
+        let mut budget = PUMP_BUDGET;
+        let mut refills = RETAINED_REFILLS;
+        loop {
+            if session.queue.len() < RETAINED_SLICE && !session.retained_scans.is_empty() {
+                if refills == 0 {
+                    outlet.pump_later();
+                    break;
+                }
+                refills -= 1;
+                refill_retained(&mut self.retained, &self.live, session, now);
+            }
+            let Some(front) = session.queue.front() else {
+                if !session.retained_scans.is_empty() {
+                    continue;
+                }
+                break;
+            };
+            if budget == 0 {
+                outlet.pump_later();
+                break;
+            }
             // A delivery sent before is owed to the client whatever its
             // expiry (a PUBREL above all).
             if front.packet_id.is_none() && front.message.is_expired(now) {
@@ -1167,6 +1215,7 @@ impl Broker {
                 Some(id) => outlet.send_release(id),
                 None => outlet.send(&delivery, now),
             };
+            budget = budget.saturating_sub(delivery.size().max(1));
             match sent {
                 Ok(()) => {
                     if delivery.qos > 0 {
@@ -1334,6 +1383,49 @@ impl Broker {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+}
+
+/// Queues the next slice of the first retained scan's messages that the
+/// session may read now.
+fn refill_retained(
+    retained: &mut RetainedStore,
+    live: &LiveState,
+    session: &mut Session,
+    now: Instant,
+) {
+    let grants = Broker::current_grants(live, session);
+    let Some(scan) = session.retained_scans.first_mut() else {
+        return;
+    };
+    let (found, next) = retained.scan(
+        &scan.filter,
+        scan.after.as_deref(),
+        RETAINED_SLICE,
+        RETAINED_LOOK,
+        now,
+    );
+    let options = scan.options;
+    match next {
+        Some(next) => scan.after = Some(next),
+        None => {
+            session.retained_scans.remove(0);
+        }
+    }
+    for message in found {
+        if !grants.may_receive(&message.topic) {
+            continue;
+        }
+        session.queue.push_back(Delivery {
+            qos: message.qos.min(options.qos),
+            message,
+            retain: true,
+            subscription_ids: options.subscription_id.into_iter().collect(),
+            packet_id: None,
+            dup: false,
+            received: false,
+            stored: None,
+        });
     }
 }
 

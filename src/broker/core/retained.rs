@@ -1,13 +1,17 @@
 //! Retained messages: the last retained message of each topic, handed to new
 //! subscribers.
 //!
-//! A map from topic to message. A new subscription scans it with
-//! [`crate::topic::matches`], a loop over levels, so a topic of any depth costs
-//! time in proportion to its length and never stack. Subscriptions are rare
-//! next to publishes, so the scan stays off the message path; the count is
-//! bounded so that the scan is too.
+//! A map from topic to message, in topic order. A new subscription does not
+//! take its retained messages in one piece (100,000 of them would hold the
+//! network thread for as long as it takes): its session scans the map a
+//! slice at a time as its socket takes them ([`RetainedStore::scan`], which
+//! goes on after the last topic it gave), starting at the filter's literal
+//! prefix and stopping past it. Topics are matched with
+//! [`crate::topic::matches`], a loop over levels, so a topic of any depth
+//! costs time in proportion to its length and never stack.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -26,7 +30,7 @@ pub enum Outcome {
 }
 
 pub struct RetainedStore {
-    messages: HashMap<ByteString, Rc<Message>>,
+    messages: BTreeMap<ByteString, Rc<Message>>,
     max: usize,
     refused_logged: bool,
 }
@@ -34,7 +38,7 @@ pub struct RetainedStore {
 impl RetainedStore {
     pub fn new(max: usize) -> Self {
         Self {
-            messages: HashMap::new(),
+            messages: BTreeMap::new(),
             max,
             refused_logged: false,
         }
@@ -62,23 +66,89 @@ impl RetainedStore {
         Outcome::Kept
     }
 
-    /// The unexpired retained messages whose topics `filter` matches; expired
-    /// ones are removed on the way (MQTT-3.3.2-5).
-    pub fn matching(&mut self, filter: &str, now: Instant) -> Vec<Rc<Message>> {
-        let mut expired = Vec::new();
+    /// Up to `max_found` unexpired retained messages whose topics `filter`
+    /// matches, in topic order, after the topic `after`; at most
+    /// `max_looked` topics are looked at. Returns them, and the topic to go
+    /// on after (`None`: there are no more). Expired messages are removed on
+    /// the way (MQTT-3.3.2-5).
+    pub fn scan(
+        &mut self,
+        filter: &str,
+        after: Option<&str>,
+        max_found: usize,
+        max_looked: usize,
+        now: Instant,
+    ) -> (Vec<Rc<Message>>, Option<ByteString>) {
+        let Some(wildcard) = filter.find(['+', '#']) else {
+            // No wildcard: one topic at most.
+            let found = match self.messages.get(filter) {
+                Some(message) if message.is_expired(now) => {
+                    self.messages.remove(filter);
+                    Vec::new()
+                }
+                Some(message) => vec![message.clone()],
+                None => Vec::new(),
+            };
+            return (found, None);
+        };
+        // Topics that can match start with the filter's literal part; `a/#`
+        // matches `a` itself too (MQTT-4.7.1-2).
+        let mut literal = &filter[..wildcard];
+        if filter[wildcard..].starts_with('#') {
+            literal = literal.strip_suffix('/').unwrap_or(literal);
+        }
+        let start = match after {
+            Some(after) if after >= literal => Bound::Excluded(after),
+            _ => Bound::Included(literal),
+        };
         let mut found = Vec::new();
-        for (topic, message) in &self.messages {
+        let mut expired = Vec::new();
+        let mut last_looked: Option<&ByteString> = None;
+        let mut more = false;
+        for (looked, (topic, message)) in self
+            .messages
+            .range::<str, _>((start, Bound::Unbounded))
+            .enumerate()
+        {
+            if !topic.starts_with(literal) {
+                break;
+            }
+            if looked == max_looked || found.len() == max_found {
+                more = true;
+                break;
+            }
+            last_looked = Some(topic);
             if message.is_expired(now) {
                 expired.push(topic.clone());
             } else if crate::topic::matches(filter, topic) {
                 found.push(message.clone());
             }
         }
+        // Go on after the last topic looked at.
+        let resume = if more {
+            last_looked.cloned().or_else(|| after.map(ByteString::from))
+        } else {
+            None
+        };
         for topic in expired {
             self.messages.remove(&topic);
         }
-        found.sort_by(|a, b| a.topic.cmp(&b.topic));
-        found
+        (found, resume)
+    }
+
+    /// The unexpired retained messages whose topics `filter` matches (all
+    /// of them at once: for tests and small sets).
+    pub fn matching(&mut self, filter: &str, now: Instant) -> Vec<Rc<Message>> {
+        let mut all = Vec::new();
+        let mut after: Option<ByteString> = None;
+        loop {
+            let (found, next) = self.scan(filter, after.as_deref(), usize::MAX, usize::MAX, now);
+            all.extend(found);
+            match next {
+                Some(next) => after = Some(next),
+                None => return all,
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -138,6 +208,50 @@ mod tests {
         assert_eq!(topics(store.matching("$SYS/#", now)), ["$SYS/x"]);
         assert!(store.matching("e", now + Duration::from_secs(2)).is_empty());
         assert_eq!(store.len(), 1, "the expired one is gone");
+    }
+
+    #[test]
+    fn a_scan_goes_on_where_it_stopped_and_stays_within_its_prefix() {
+        let now = Instant::now();
+        let mut store = RetainedStore::new(100);
+        for topic in ["a/1", "a/2", "a/3", "a/4", "a/5", "b/1", "a"] {
+            store.store(retained(topic, "x"));
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<ByteString> = None;
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let (found, next) = store.scan("a/#", after.as_deref(), 2, 10, now);
+            seen.extend(topics(found));
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            ["a", "a/1", "a/2", "a/3", "a/4", "a/5"],
+            "a/# matches a too"
+        );
+        assert_eq!(calls, 3, "two at a time");
+        // Looking at one topic per call still gets through, once each.
+        let mut seen = Vec::new();
+        let mut after: Option<ByteString> = None;
+        loop {
+            let (found, next) = store.scan("+/1", after.as_deref(), 10, 1, now);
+            seen.extend(topics(found));
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["a/1", "b/1"]);
+        assert_eq!(
+            topics(store.scan("b/1", None, 10, 10, now).0),
+            ["b/1"],
+            "no wildcard"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ struct Recorder {
     sent: RefCell<Vec<Delivery>>,
     released: RefCell<Vec<NonZeroU16>>,
     held: Cell<u64>,
+    pump_later: Cell<usize>,
     ready: Cell<bool>,
     closed: Cell<Option<u8>>,
 }
@@ -42,6 +43,9 @@ impl Outlet for Recorder {
         Ok(())
     }
     fn wake_when_ready(&self) {}
+    fn pump_later(&self) {
+        self.pump_later.set(self.pump_later.get() + 1);
+    }
     fn close(&self, reason: u8) {
         self.closed.set(Some(reason));
     }

@@ -238,6 +238,39 @@ impl Feedback {
             }
         });
     }
+
+    /// Pumps the session again from a task of its own: at once (other
+    /// connections get their turn first), or after a pause while the
+    /// socket still holds `MAX_BUFFERED` unsent bytes (the client is not
+    /// reading them). One such task at a time.
+    pub fn pump_later(self: &Rc<Self>, buffered: usize) {
+        if self.waiting.replace(true) {
+            return;
+        }
+        let feedback = self.clone();
+        tokio::task::spawn_local(async move {
+            if buffered >= MAX_BUFFERED {
+                tokio::time::sleep(DRAIN_PAUSE).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+            feedback.waiting.set(false);
+            feedback.core.borrow_mut().pump(&feedback.client_id);
+        });
+    }
+}
+
+/// Unsent bytes on a connection past which its session's queue waits (see
+/// `Feedback::pump_later`).
+pub const MAX_BUFFERED: usize = 1024 * 1024;
+
+/// How long a session whose socket is not draining waits before it looks
+/// again.
+const DRAIN_PAUSE: Duration = Duration::from_millis(10);
+
+/// The bytes written to a connection that its socket has not taken yet.
+pub fn unsent_bytes(io: &ntex_io::IoRef) -> usize {
+    io.with_write_buf(|pages| pages.len()).unwrap_or(0)
 }
 
 /// Applies a connection's acknowledgements from a task of their own, once
@@ -485,7 +518,12 @@ impl Connection {
             if !self.core.borrow().is_full(&client_id) {
                 continue;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            // A reader that makes room now and then is waited for (up to the
+            // deadline); one that makes none for the stall time is not
+            // reading, and nobody waits for it any longer.
+            let stall_after = self.core.borrow().limits().stall_after;
+            let until = deadline.min(tokio::time::Instant::now() + stall_after);
+            if tokio::time::timeout_at(until, notified).await.is_err() {
                 self.core.borrow_mut().shed(&client_id);
             }
         }

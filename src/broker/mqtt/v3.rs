@@ -334,6 +334,10 @@ impl Outlet for Outlet3 {
         }
     }
 
+    fn pump_later(&self) {
+        self.feedback.pump_later(super::unsent_bytes(&self.io));
+    }
+
     fn wake_when_ready(&self) {
         let sink = self.sink.clone();
         self.feedback

@@ -531,6 +531,10 @@ impl Outlet for Outlet5 {
         }
     }
 
+    fn pump_later(&self) {
+        self.feedback.pump_later(super::unsent_bytes(&self.io));
+    }
+
     fn wake_when_ready(&self) {
         let sink = self.sink.clone();
         self.feedback
