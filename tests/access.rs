@@ -341,11 +341,16 @@ fn username_and_client_id_bans_match_only_what_they_name_and_expire() {
 }
 
 #[test]
-fn the_flood_limit_shuts_an_address_out_then_lets_it_back() {
+fn the_flood_limit_shuts_an_address_out_visibly_and_spares_known_good_logins() {
+    // The contract: a shut-out address is listed by `ban list` (kind
+    // `flood`, its expiry) and lifted by `ban remove ID`; a login the broker
+    // can verify without hashing (a remembered good password) is never
+    // refused by it. Loopback is exempt by default: cleared here.
     let sandbox = sandbox();
     edit(&sandbox, |state| {
         state.flood.max_refusals = 3;
-        state.flood.ban_for = Duration::from_secs(2);
+        state.flood.ban_for = Duration::from_secs(60);
+        state.flood.exempt.clear();
     });
     let broker = sandbox.serve();
     for _ in 0..3 {
@@ -355,29 +360,142 @@ fn the_flood_limit_shuts_an_address_out_then_lets_it_back() {
         );
     }
     assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 0);
-    // The fourth refusal empties the bucket: the right password is now
-    // refused too, without being checked.
+    // The fourth refusal empties the bucket and shuts the address out.
     assert_eq!(
         publish_as(&broker, "311", "alice", "wrong-pw", "alice-1"),
         5
     );
-    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 5);
+    let bans = sandbox.json(&["ban", "list"]);
+    let bans = bans.as_array().unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(
+        (bans[0]["kind"].clone(), bans[0]["value"].clone()),
+        (json!("flood"), json!("127.0.0.1"))
+    );
+    assert!(bans[0]["until"].is_string(), "it has an expiry: {bans:?}");
+    // alice's right password was verified before: no hashing, no refusal.
+    assert_eq!(publish_as(&broker, "311", "alice", PASSWORD, "alice-1"), 0);
+    // bob's never was: refused without a check, like any unknown pair.
     assert_eq!(publish_as(&broker, "5", "bob", PASSWORD, "bob-1"), 135);
     let log = broker.log();
     assert_eq!(log.matches("address shut out").count(), 1, "{log}");
     assert!(log.contains("more than 3 refused logins in 1m"), "{log}");
-    assert!(eventually(Duration::from_secs(5), || publish_as(
-        &broker, "311", "alice", PASSWORD, "alice-1"
+    let id = bans[0]["id"].to_string();
+    sandbox.run(&["ban", "remove", &id]).ok();
+    assert!(eventually(Duration::from_secs(2), || publish_as(
+        &broker, "5", "bob", PASSWORD, "bob-1"
     ) == 0));
-    assert_eq!(broker.log().matches("address shut out").count(), 1);
     let audit = std::fs::read_to_string(sandbox.state.with_file_name("audit.jsonl")).unwrap();
     assert_eq!(audit.matches("address shut out").count(), 1, "{audit}");
 }
 
 #[test]
+fn a_changed_flood_table_is_in_effect_at_once() {
+    // `[flood]` turned off (or the address made exempt) lifts a shut-out in
+    // force without a restart.
+    let sandbox = sandbox();
+    edit(&sandbox, |state| {
+        state.flood.max_refusals = 2;
+        state.flood.exempt.clear();
+    });
+    let broker = sandbox.serve();
+    for _ in 0..3 {
+        publish_as(&broker, "311", "alice", "wrong-pw", "alice-1");
+    }
+    assert_eq!(
+        publish_as(&broker, "5", "bob", PASSWORD, "bob-1"),
+        135,
+        "shut out"
+    );
+    edit(&sandbox, |state| {
+        state.flood.exempt = vec!["127.0.0.0/8".into()]
+    });
+    assert!(eventually(Duration::from_secs(2), || publish_as(
+        &broker, "5", "bob", PASSWORD, "bob-1"
+    ) == 0));
+}
+
+#[test]
+fn loopback_is_never_shut_out_by_default() {
+    // Issue 17, point 7: twenty devices registering at once behind one
+    // address, and a local service retrying a wrong password, shut out
+    // nobody on loopback (the default `[flood] exempt`).
+    let sandbox = sandbox();
+    sandbox.run(&["registry", "unlock"]).ok();
+    let broker = sandbox.serve();
+    let devices: Vec<_> = (0..20)
+        .map(|index| {
+            let port = broker.port;
+            std::thread::spawn(move || {
+                let name = format!("rig{index}");
+                let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let connect = common::raw::Connect::v3(&name, &name, "rig-secret").encode();
+                common::send_connect(&mut socket, &connect, Duration::from_secs(30)).unwrap()[3]
+            })
+        })
+        .collect();
+    for device in devices {
+        assert_eq!(device.join().unwrap(), 5, "refused while pending");
+    }
+    for _ in 0..17 {
+        publish_as(&broker, "311", "alice", "wrong-pw", "alice-1");
+    }
+    assert_eq!(
+        sandbox
+            .json(&["registry", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    assert_eq!(publish_as(&broker, "311", "bob", PASSWORD, "bob-1"), 0);
+    assert_eq!(sandbox.json(&["ban", "list"]), json!([]));
+    assert!(
+        !broker.log().contains("address shut out"),
+        "{}",
+        broker.log()
+    );
+}
+
+#[test]
+fn a_fleet_sharing_one_username_all_get_in_at_once() {
+    // Issue 17, point 8: 300 connections of one username with the right
+    // password at once (a fleet reconnecting after a gateway restart) are
+    // all accepted: the first check settles the others, which wait for it
+    // instead of being refused; and a right password right after a wrong
+    // one waits out the cooldown instead of being refused.
+    let sandbox = sandbox();
+    let broker = sandbox.serve();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(300));
+    let devices: Vec<_> = (0..300)
+        .map(|index| {
+            let (start, port) = (start.clone(), broker.port);
+            std::thread::spawn(move || {
+                let client_id = format!("fleet-{index}");
+                let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let connect = common::raw::Connect::v3(&client_id, "alice", PASSWORD).encode();
+                start.wait();
+                common::send_connect(&mut socket, &connect, Duration::from_secs(30)).unwrap()[3]
+            })
+        })
+        .collect();
+    let refused = devices
+        .into_iter()
+        .map(|device| device.join().unwrap())
+        .filter(|code| *code != 0)
+        .count();
+    assert_eq!(refused, 0, "{}", broker.log());
+    assert_eq!(publish_as(&broker, "311", "bob", "wrong-pw", "bob-1"), 5);
+    assert_eq!(publish_as(&broker, "311", "bob", PASSWORD, "bob-1"), 0);
+}
+
+#[test]
 fn the_registration_limit_bounds_new_requests_per_address() {
     let sandbox = sandbox();
-    edit(&sandbox, |state| state.flood.max_registrations = 2);
+    edit(&sandbox, |state| {
+        state.flood.max_registrations = 2;
+        state.flood.exempt.clear();
+    });
     sandbox.run(&["registry", "unlock"]).ok();
     let broker = sandbox.serve();
     for index in 0..5 {

@@ -162,7 +162,7 @@ pub struct Authenticator {
     waiting_for_check: AtomicUsize,
     /// Usernames with a password check in flight: one at a time per user, so
     /// hammering one account takes one hashing thread, not all of them.
-    checking_users: Mutex<HashMap<String, Option<IpAddr>>>,
+    checking_users: Mutex<HashMap<String, InFlight>>,
     /// When each username last failed a password check. For a few check
     /// times after a failure its next check is refused at once, so wrong
     /// passwords for one account take at most a fifth of one core.
@@ -217,6 +217,26 @@ impl Authenticator {
         hasher.update(username.as_bytes());
         hasher.update(password);
         *hasher.finalize().as_bytes()
+    }
+
+    /// Whether the login's password is the one last verified for its user
+    /// (and the stored hash unchanged since): a login the broker can accept
+    /// without hashing.
+    pub fn remembered_good(&self, login: &Login) -> bool {
+        let (Some(username), Some(password)) = (&login.username, &login.password) else {
+            return false;
+        };
+        let snapshot = self.live.snapshot();
+        let Some(user) = snapshot.state.users.get(username) else {
+            return false;
+        };
+        let stored_digest = *blake3::hash(user.password_hash.as_bytes()).as_bytes();
+        let digest = self.digest(username, password);
+        self.verified
+            .lock()
+            .unwrap()
+            .get(username)
+            .is_some_and(|(hash, known)| *hash == stored_digest && *known == digest)
     }
 
     /// Decides a login. The first refusal of a (username, password) pair takes
@@ -301,7 +321,25 @@ impl Authenticator {
         {
             return Err(Refusal::WrongPassword);
         }
-        let _slot = CheckSlot::take(self, username, peer).await?;
+        // Another check of this username may settle this one (the same
+        // right password from a fleet sharing a username, a retry).
+        let settled = || {
+            if let Some((hash, known)) = self.verified.lock().unwrap().get(username) {
+                if *hash == stored_digest && known == digest {
+                    return Some(Ok(()));
+                }
+            }
+            self.refused
+                .lock()
+                .unwrap()
+                .get(digest)
+                .is_some_and(|hash| hash == stored)
+                .then_some(Err(Refusal::WrongPassword))
+        };
+        let _slot = match CheckSlot::take(self, username, peer, &settled).await? {
+            Turn::Slot(slot) => slot,
+            Turn::Settled(verdict) => return verdict,
+        };
         let password_copy = password.to_vec();
         let stored_copy = stored.to_owned();
         let (matches, took) = self
@@ -343,7 +381,17 @@ impl Authenticator {
         if self.refused.lock().unwrap().contains_key(digest) {
             return Err(Refusal::RegistryLocked);
         }
-        let _slot = CheckSlot::take(self, username, peer).await?;
+        let settled = || {
+            self.refused
+                .lock()
+                .unwrap()
+                .contains_key(digest)
+                .then_some(Err(Refusal::RegistryLocked))
+        };
+        let _slot = match CheckSlot::take(self, username, peer, &settled).await? {
+            Turn::Slot(slot) => slot,
+            Turn::Settled(verdict) => return verdict,
+        };
         // Holds its place for as long as a check would (a timer, no CPU), so
         // those waiting behind it wait as they would behind a real one.
         tokio::time::sleep(self.typical_check()).await;
@@ -469,6 +517,24 @@ struct CheckSlot<'a> {
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
+/// A username's check in flight: from where, and who waits for it.
+struct InFlight {
+    by: Option<IpAddr>,
+    done: Arc<tokio::sync::Notify>,
+    waiters: usize,
+}
+
+/// Logins of one username that may wait for its check in flight; past it,
+/// refused as busy.
+const WAITERS_PER_USERNAME: usize = 1024;
+
+/// A check's turn, or the answer another check of the same username gave
+/// meanwhile.
+enum Turn<'a> {
+    Slot(CheckSlot<'a>),
+    Settled(Verdict),
+}
+
 /// The one check in flight (or waiting for its turn) of a username.
 struct UsernameClaim<'a> {
     authenticator: &'a Authenticator,
@@ -477,11 +543,15 @@ struct UsernameClaim<'a> {
 
 impl Drop for UsernameClaim<'_> {
     fn drop(&mut self) {
-        self.authenticator
+        let done = self
+            .authenticator
             .checking_users
             .lock()
             .unwrap()
             .remove(&self.username);
+        if let Some(done) = done {
+            done.done.notify_waiters();
+        }
     }
 }
 
@@ -508,20 +578,28 @@ impl Drop for CountedIn<'_> {
 }
 
 impl<'a> CheckSlot<'a> {
-    /// A place for a check of `username` from `peer`, or the refusal: busy
-    /// when the bound or this address's own earlier attempts stand in the
-    /// way, contended when another address's do (which must not count
-    /// against this one: an attacker could shut a device's address out).
+    /// A place for a check of `username` from `peer`, the answer `settled`
+    /// finds once an earlier check of the same username is over, or the
+    /// refusal: busy when this address's own earlier attempts stand in the
+    /// way past `MAX_CHECK_WAIT`, contended when another address's do (which
+    /// must not count against this one: an attacker could shut a device's
+    /// address out).
     ///
-    /// When every place is taken, a check waits its turn, first come first
-    /// served, for at most `MAX_CHECK_WAIT`: refused at once instead, the
-    /// devices of a gateway that restarts would race each other for the places
-    /// and the unlucky ones could lose every time for the whole storm.
+    /// Checks of one username run one at a time, with a cooldown of a few
+    /// check times after a wrong password; a login behind them waits its
+    /// turn rather than being refused (a fleet sharing one username that
+    /// reconnects at once: the first check settles all the others, with no
+    /// argon2 work). When every place is taken, a check waits its turn too,
+    /// first come first served: refused at once instead, the devices of a
+    /// gateway that restarts would race each other for the places and the
+    /// unlucky ones could lose every time for the whole storm. Every wait
+    /// ends by `MAX_CHECK_WAIT`.
     async fn take(
         authenticator: &'a Authenticator,
         username: &str,
         peer: Option<IpAddr>,
-    ) -> Result<Self, Refusal> {
+        settled: &dyn Fn() -> Option<Verdict>,
+    ) -> Result<Turn<'a>, Refusal> {
         let blocked_by = |other: Option<IpAddr>| {
             if other == peer {
                 Refusal::Busy
@@ -529,26 +607,83 @@ impl<'a> CheckSlot<'a> {
                 Refusal::Contended
             }
         };
-        let typical = authenticator.typical_check();
-        if let Some((_, by)) = authenticator
-            .failed_at
-            .lock()
-            .unwrap()
-            .get(username)
-            .filter(|(failed, _)| failed.elapsed() < typical * FAILURE_COOLDOWN_CHECKS)
-        {
-            return Err(blocked_by(*by));
-        }
-        // The username first: a thousand attempts on one account wait nowhere.
-        let claim = {
-            let mut checking = authenticator.checking_users.lock().unwrap();
-            if let Some(by) = checking.get(username) {
-                return Err(blocked_by(*by));
+        let deadline = tokio::time::Instant::now() + MAX_CHECK_WAIT;
+        let claim = loop {
+            if let Some(verdict) = settled() {
+                return Ok(Turn::Settled(verdict));
             }
-            checking.insert(username.to_owned(), peer);
-            UsernameClaim {
-                authenticator,
-                username: username.to_owned(),
+            let typical = authenticator.typical_check();
+            let cooldown = authenticator
+                .failed_at
+                .lock()
+                .unwrap()
+                .get(username)
+                .and_then(|(failed, by)| {
+                    (typical * FAILURE_COOLDOWN_CHECKS)
+                        .checked_sub(failed.elapsed())
+                        .map(|left| (left, *by))
+                });
+            if let Some((left, by)) = cooldown {
+                if tokio::time::Instant::now() + left > deadline {
+                    return Err(blocked_by(by));
+                }
+                tokio::time::sleep(left).await;
+                continue;
+            }
+            // The username first: a thousand attempts on one account wait
+            // here, not for the places every login shares.
+            let waiting_for = {
+                let mut checking = authenticator.checking_users.lock().unwrap();
+                match checking.get_mut(username) {
+                    Some(in_flight) if in_flight.waiters >= WAITERS_PER_USERNAME => {
+                        return Err(blocked_by(in_flight.by));
+                    }
+                    Some(in_flight) => {
+                        in_flight.waiters += 1;
+                        Some((in_flight.done.clone(), in_flight.by))
+                    }
+                    None => {
+                        checking.insert(
+                            username.to_owned(),
+                            InFlight {
+                                by: peer,
+                                done: Arc::new(tokio::sync::Notify::new()),
+                                waiters: 0,
+                            },
+                        );
+                        None
+                    }
+                }
+            };
+            let Some((done, by)) = waiting_for else {
+                break UsernameClaim {
+                    authenticator,
+                    username: username.to_owned(),
+                };
+            };
+            // Registered before the check below: the end of the check in
+            // flight cannot slip between them (notify_waiters wakes every
+            // future made before it).
+            let finished = done.notified();
+            let still = authenticator
+                .checking_users
+                .lock()
+                .unwrap()
+                .get(username)
+                .is_some_and(|in_flight| Arc::ptr_eq(&in_flight.done, &done));
+            let timed_out = still && tokio::time::timeout_at(deadline, finished).await.is_err();
+            if let Some(in_flight) = authenticator
+                .checking_users
+                .lock()
+                .unwrap()
+                .get_mut(username)
+            {
+                if Arc::ptr_eq(&in_flight.done, &done) {
+                    in_flight.waiters = in_flight.waiters.saturating_sub(1);
+                }
+            }
+            if timed_out {
+                return Err(blocked_by(by));
             }
         };
         let Some(_waiting) = CountedIn::below(
@@ -557,13 +692,12 @@ impl<'a> CheckSlot<'a> {
         ) else {
             return Err(Refusal::Busy);
         };
-        let permit =
-            tokio::time::timeout(MAX_CHECK_WAIT, authenticator.check_places.acquire()).await;
+        let permit = tokio::time::timeout_at(deadline, authenticator.check_places.acquire()).await;
         match permit {
-            Ok(Ok(permit)) => Ok(Self {
+            Ok(Ok(permit)) => Ok(Turn::Slot(Self {
                 _claim: claim,
                 _permit: permit,
-            }),
+            })),
             // Timed out (or, never, closed).
             _ => Err(Refusal::Busy),
         }

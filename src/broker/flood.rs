@@ -70,6 +70,22 @@ pub struct ShutOut {
     pub ban_for: Duration,
 }
 
+impl ShutOut {
+    /// What happened, for the log, the audit log and the ban's reason.
+    pub fn describe(&self) -> String {
+        let what = match self.charge {
+            Charge::Refusal => "refused logins",
+            Charge::Registration => "registration attempts",
+        };
+        format!(
+            "more than {} {what} in {}: refused without checking for {}",
+            self.limit,
+            humantime::format_duration(self.window),
+            humantime::format_duration(self.ban_for)
+        )
+    }
+}
+
 /// The unit a bucket counts: an IPv4 address, or an IPv6 /64 (one host
 /// commonly holds a whole /64, so single IPv6 addresses are free to change).
 fn unit(peer: IpAddr) -> IpAddr {
@@ -80,6 +96,14 @@ fn unit(peer: IpAddr) -> IpAddr {
             IpAddr::V6(segments.into())
         }
         v4 => v4,
+    }
+}
+
+/// The unit as a ban's value: the IPv4 address, or the IPv6 /64 block.
+pub fn unit_text(peer: IpAddr) -> String {
+    match unit(peer) {
+        IpAddr::V6(v6) => format!("{v6}/64"),
+        v4 => v4.to_string(),
     }
 }
 
@@ -178,6 +202,7 @@ mod tests {
             max_registrations: max,
             window: Duration::from_secs(60),
             ban_for: Duration::from_secs(300),
+            exempt: Vec::new(),
         }
     }
 

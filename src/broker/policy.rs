@@ -82,23 +82,33 @@ impl Policy {
     /// costs no thread switch, and argon2 work goes to the hashing threads
     /// and state writes to the writer task either way.
     pub async fn login(&self, login: Login) -> Verdict {
-        // A shut-out address is answered silently (its ban was logged when
-        // it began) and without looking at the credentials, but only after a
-        // while: answered at once, a flooding client would loop as fast as the
-        // broker answers, taking the CPU that logins need. The wait is a timer.
-        if login
+        // A shut-out address (a `flood` ban in the state, which `ban list`
+        // shows and `ban remove` lifts) is answered silently (its ban was
+        // logged when it began) and without looking at the credentials, but
+        // only after a while: answered at once, a flooding client would loop
+        // as fast as the broker answers, taking the CPU that logins need. The
+        // wait is a timer. A login the broker can verify without hashing (a
+        // user's remembered good password) is never shut out: the neighbours
+        // of a flooding device behind the same address keep working.
+        let snapshot = self.live.snapshot();
+        let exempt = login
             .peer
-            .is_some_and(|peer| self.flood.is_shut_out(peer, Instant::now()))
-        {
+            .is_none_or(|peer| snapshot.state.flood.is_exempt(peer));
+        let shut_out = login
+            .peer
+            .is_some_and(|peer| snapshot.state.flood_ban(peer, chrono::Utc::now()).is_some());
+        let limits = snapshot.state.flood.clone();
+        drop(snapshot);
+        if shut_out && !self.authenticator.remembered_good(&login) {
             tokio::time::sleep(SHUT_OUT_ANSWER_DELAY).await;
             return Err(Refusal::ShutOut);
         }
         let verdict = self.authenticator.authenticate(&login).await;
-        if let (Err(refusal), Some(peer)) = (&verdict, login.peer) {
+        if let (Err(refusal), Some(peer), false) = (&verdict, login.peer, exempt) {
             if let Some(charge) = flood_charge(refusal) {
-                let limits = self.live.snapshot().state.flood.clone();
                 if let Some(shut_out) = self.flood.charge(peer, charge, &limits, Instant::now()) {
                     self.report_shut_out(&login, &shut_out);
+                    self.record_shut_out(peer, &shut_out).await;
                 }
             }
         }
@@ -122,17 +132,43 @@ impl Policy {
         verdict
     }
 
+    /// Writes the shut-out into the state as a `flood` ban, so that it is
+    /// listed, can be lifted, and holds for every gateway process.
+    async fn record_shut_out(&self, peer: std::net::IpAddr, shut_out: &ShutOut) {
+        let live = self.live.clone();
+        let value = super::flood::unit_text(peer);
+        let reason = shut_out.describe();
+        let ban_for = shut_out.ban_for;
+        let written = tokio::task::spawn_blocking(move || {
+            live.update(|state| {
+                let now = chrono::Utc::now();
+                let until =
+                    now + chrono::Duration::from_std(ban_for).unwrap_or(chrono::Duration::MAX);
+                if state.flood_ban(peer, now).is_none() {
+                    state.add_ban(
+                        crate::state::BanKind::Flood,
+                        value,
+                        Some(until),
+                        Some(reason),
+                        now,
+                    );
+                }
+            })
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!("cannot record the shut-out of {peer} in the state: {error}")
+            }
+            Err(error) => {
+                tracing::error!("cannot record the shut-out of {peer} in the state: {error}")
+            }
+        }
+    }
+
     fn report_shut_out(&self, login: &Login, shut_out: &ShutOut) {
-        let what = match shut_out.charge {
-            Charge::Refusal => "refused logins",
-            Charge::Registration => "registration attempts",
-        };
-        let message = format!(
-            "more than {} {what} in {}: refused without checking for {}",
-            shut_out.limit,
-            humantime::format_duration(shut_out.window),
-            humantime::format_duration(shut_out.ban_for)
-        );
+        let message = shut_out.describe();
         let peer = login.peer.map(|ip| ip.to_string()).unwrap_or_default();
         tracing::warn!(peer = %peer, "address shut out: {message}");
         let mut entry = Entry::now("broker".into(), "address shut out", Some(peer), message);

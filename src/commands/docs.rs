@@ -364,13 +364,13 @@ The layout's version, 2. Version 1 files are read (and written as 2 on the next 
 \fBmemory_kib\fR (19456), \fBiterations\fR (2), \fBparallelism\fR (1): the cost of new hashes.
 .TP
 \fB[flood]\fR
-\fBmax_refusals\fR (15) and \fBmax_registrations\fR (15) per \fBwindow\fR ("1m") and peer address, after which the address is shut out for \fBban_for\fR ("5m"); 0 switches a limit off.
+\fBmax_refusals\fR (15) and \fBmax_registrations\fR (15) per \fBwindow\fR ("1m") and peer address, after which the address is shut out for \fBban_for\fR ("5m"), as a ban of kind "flood"; 0 switches a limit off. \fBexempt\fR (["127.0.0.0/8", "::1/128"]): addresses or CIDR blocks never shut out.
 .TP
 \fB[roles.NAME]\fR
 \fBpermissions\fR: a list of {access = "read"|"write"|"readwrite", filter = "TOPIC/FILTER"}; filters may hold {username} and {client_id}.
 .TP
 \fB[[bans]]\fR
-\fBid\fR, \fBkind\fR ("username", "client_id" or "address"), \fBvalue\fR, \fBcreated\fR, optional \fBuntil\fR and \fBreason\fR. Expired bans are dropped on the next write.
+\fBid\fR, \fBkind\fR ("username", "client_id", "address", or "flood" for an address the broker shut out), \fBvalue\fR, \fBcreated\fR, optional \fBuntil\fR and \fBreason\fR. Expired bans are dropped on the next write.
 .TP
 \fB[users.NAME]\fR
 \fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule) and \fBregistered_client_ids\fR.

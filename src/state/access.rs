@@ -120,6 +120,10 @@ pub enum BanKind {
     ClientId,
     /// An IP address or a CIDR block.
     Address,
+    /// An address the broker's flood guard shut out (an IPv4 address or an
+    /// IPv6 /64): it refuses logins it cannot verify without hashing, and
+    /// closes no connection.
+    Flood,
 }
 
 impl BanKind {
@@ -128,6 +132,7 @@ impl BanKind {
             BanKind::Username => "username",
             BanKind::ClientId => "client_id",
             BanKind::Address => "address",
+            BanKind::Flood => "flood",
         }
     }
 }
@@ -170,7 +175,7 @@ impl Ban {
         match self.kind {
             BanKind::Username => username == Some(self.value.as_str()),
             BanKind::ClientId => client_id == self.value,
-            BanKind::Address => {
+            BanKind::Address | BanKind::Flood => {
                 let Some(peer) = peer.map(|ip| ip.to_canonical()) else {
                     return false;
                 };
@@ -184,7 +189,7 @@ impl Ban {
 
     pub fn check(&self) -> Result<(), String> {
         match self.kind {
-            BanKind::Address => parse_address_ban(&self.value).map(|_| ()),
+            BanKind::Address | BanKind::Flood => parse_address_ban(&self.value).map(|_| ()),
             BanKind::Username => crate::names::check_username(&self.value),
             BanKind::ClientId => Ok(()),
         }
@@ -207,6 +212,33 @@ pub struct FloodLimits {
     pub window: Duration,
     #[serde(with = "super::humantime_serde_str")]
     pub ban_for: Duration,
+    /// Addresses (IPs or CIDR blocks) never charged or shut out.
+    pub exempt: Vec<String>,
+}
+
+impl FloodLimits {
+    /// Whether either limit is on (shut-outs are in force only then).
+    pub fn is_on(&self) -> bool {
+        self.max_refusals != 0 || self.max_registrations != 0
+    }
+
+    /// Whether `peer` is in the exempt list.
+    pub fn is_exempt(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.exempt
+            .iter()
+            .any(|entry| match entry.parse::<ipnet::IpNet>() {
+                Ok(net) => net.contains(&peer),
+                Err(_) => entry.parse::<IpAddr>() == Ok(peer),
+            })
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        for entry in &self.exempt {
+            parse_address_ban(entry).map_err(|e| format!("[flood] exempt: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for FloodLimits {
@@ -216,6 +248,9 @@ impl Default for FloodLimits {
             max_registrations: 15,
             window: Duration::from_secs(60),
             ban_for: Duration::from_secs(300),
+            // Local services (and tests, and a gateway's own bridge) are
+            // never shut out.
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }
@@ -263,11 +298,11 @@ impl State {
         peer: Option<IpAddr>,
         now: Timestamp,
     ) -> Option<Barrier> {
-        if let Some(ban) = self
-            .bans
-            .iter()
-            .find(|ban| ban.is_active(now) && ban.matches(username, client_id, peer))
-        {
+        if let Some(ban) = self.bans.iter().find(|ban| {
+            ban.kind != BanKind::Flood
+                && ban.is_active(now)
+                && ban.matches(username, client_id, peer)
+        }) {
             return Some(Barrier::Banned {
                 id: ban.id,
                 kind: ban.kind,
@@ -288,6 +323,18 @@ impl State {
                 .allows_registration(username, client_id))
             .then_some(Barrier::ClientIdNotAllowed),
         }
+    }
+
+    /// The flood guard's shut-out of `peer` in force, if any: only while
+    /// the `[flood]` limits are on and the address is not exempt, so a
+    /// changed `[flood]` table is in effect at once.
+    pub fn flood_ban(&self, peer: IpAddr, now: Timestamp) -> Option<&Ban> {
+        if !self.flood.is_on() || self.flood.is_exempt(peer) {
+            return None;
+        }
+        self.bans.iter().find(|ban| {
+            ban.kind == BanKind::Flood && ban.is_active(now) && ban.matches(None, "", Some(peer))
+        })
     }
 
     /// Adds a ban and returns it; its id is one more than the highest in use.

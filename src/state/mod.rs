@@ -623,6 +623,7 @@ impl State {
             ));
         }
         self.argon2.check()?;
+        self.flood.check()?;
         for (name, role) in &self.roles {
             names::check_role(name)?;
             for permission in &role.permissions {
