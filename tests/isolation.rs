@@ -14,6 +14,13 @@ const WAIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "password1";
 
 fn broker(extra: &[&str]) -> (Sandbox, Broker) {
+    let sandbox = users();
+    let broker = sandbox.serve_with(extra);
+    (sandbox, broker)
+}
+
+/// alice and bob may read and write everything (role `all`).
+fn users() -> Sandbox {
     let sandbox = Sandbox::new();
     sandbox.cheap_hashes();
     sandbox
@@ -24,8 +31,7 @@ fn broker(extra: &[&str]) -> (Sandbox, Broker) {
             .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
             .ok();
     }
-    let broker = sandbox.serve_with(extra);
-    (sandbox, broker)
+    sandbox
 }
 
 #[track_caller]
@@ -54,7 +60,13 @@ fn a_subscriber_to_many_retained_messages_holds_up_nobody() {
     // along: its answers stay prompt (the retained messages go out a slice
     // at a time, at the pace of each socket). The store is off: this is
     // about the network thread.
-    let (_sandbox, broker) = broker(&["--persistence", "off"]);
+    let sandbox = users();
+    edit(&sandbox, |state| {
+        // Above the defaults (10,000 messages, 64 MiB per user).
+        state.quotas.retained_messages = 100_000;
+        state.quotas.retained_bytes = 1 << 30;
+    });
+    let broker = sandbox.serve_with(&["--persistence", "off"]);
     let count = 30_000u32;
     let payload = vec![0x42u8; 10 * 1024];
     let mut alice = connected(&broker, "retainer", "alice");
@@ -154,4 +166,152 @@ fn a_stuck_subscriber_delays_a_bystander_publisher_by_the_stall_time_at_most_onc
     );
     assert!(worst < Duration::from_millis(500), "worst {worst:?}");
     drop(stuck);
+}
+
+fn edit(sandbox: &Sandbox, change: impl FnOnce(&mut mqreg::state::State)) {
+    mqreg::state::store::Store::new(&sandbox.state)
+        .update(|state| {
+            change(state);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Publishes a retained QoS 1 message over v5; returns the PUBACK's reason.
+fn retain_v5(client: &mut Raw, topic: &str, id: u16) -> u8 {
+    client.send(&raw::publish(
+        true,
+        topic,
+        b"kept",
+        1,
+        true,
+        id,
+        Props::new(),
+    ));
+    let puback = client.recv_kind(4, WAIT).expect("PUBACK");
+    puback.body.get(2).copied().unwrap_or(0)
+}
+
+#[test]
+fn retained_quotas_are_per_user_and_refused_visibly() {
+    // The contract: a user over its retained quota is refused visibly (v5
+    // PUBACK 0x97; 3.1.1: the publish is dropped and logged), never
+    // acknowledged as kept and then discarded, and no other user is
+    // affected. A user's own quota wins over the default.
+    let sandbox = Sandbox::new();
+    sandbox.cheap_hashes();
+    sandbox
+        .run(&["role", "create", "all", "--allow", "readwrite:#"])
+        .ok();
+    for user in ["alice", "bob", "carol"] {
+        sandbox
+            .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
+            .ok();
+    }
+    edit(&sandbox, |state| {
+        state.quotas.retained_messages = 3;
+        state
+            .users
+            .get_mut("carol")
+            .unwrap()
+            .quotas
+            .retained_messages = Some(5);
+    });
+    let broker = sandbox.serve();
+    let v5 = |client_id: &str, user: &str| {
+        let (client, connack) = Raw::connect(broker.port, &Connect::v5(client_id, user, PASSWORD));
+        assert_eq!(connack.body[1], 0);
+        client
+    };
+    let mut alice = v5("q-alice", "alice");
+    for n in 0..3u16 {
+        assert_eq!(retain_v5(&mut alice, &format!("q/alice/{n}"), n + 1), 0x00);
+    }
+    assert_eq!(
+        retain_v5(&mut alice, "q/alice/3", 4),
+        0x97,
+        "alice's fourth"
+    );
+    assert_eq!(
+        retain_v5(&mut alice, "q/alice/0", 5),
+        0x00,
+        "an update of her own fits"
+    );
+    let mut bob = v5("q-bob", "bob");
+    assert_eq!(
+        retain_v5(&mut bob, "q/bob/0", 1),
+        0x00,
+        "bob is not affected"
+    );
+    let mut carol = v5("q-carol", "carol");
+    for n in 0..5u16 {
+        assert_eq!(
+            retain_v5(&mut carol, &format!("q/carol/{n}"), n + 1),
+            0x00,
+            "carol's own quota is 5"
+        );
+    }
+    // 3.1.1: dropped (PUBACK all the same), not kept, logged.
+    let mut alice3 = connected(&broker, "q-alice3", "alice");
+    alice3.send(&raw::publish(
+        false,
+        "q/alice/9",
+        b"kept",
+        1,
+        true,
+        1,
+        Props::new(),
+    ));
+    alice3.recv_kind(4, WAIT).expect("PUBACK");
+    let mut reader = connected(&broker, "q-reader", "bob");
+    reader.send(&raw::subscribe(false, 1, &[("q/#", 0)], Props::new()));
+    let mut topics = Vec::new();
+    while let Some(message) = reader.recv_publish(Duration::from_millis(500)) {
+        topics.push(message.topic);
+    }
+    topics.sort();
+    let expected: Vec<String> = ["q/alice/0", "q/alice/1", "q/alice/2", "q/bob/0"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..5).map(|n| format!("q/carol/{n}")))
+        .collect();
+    assert_eq!(topics, expected, "what was refused was not kept");
+    assert!(
+        broker.log().contains("over the user's retained quota"),
+        "{}",
+        broker.log()
+    );
+}
+
+#[test]
+fn the_subscription_quota_is_per_user() {
+    // SUBACK 0x97 (v5) / 0x80 (3.1.1) past the user's subscriptions, across
+    // its sessions; an unsubscribe makes room; other users are unaffected.
+    let sandbox = users();
+    edit(&sandbox, |state| {
+        state.roles.get_mut("all").unwrap().quotas.subscriptions = Some(2)
+    });
+    let broker = sandbox.serve();
+    let suback = |client: &mut Raw, filter: &str, id: u16| {
+        let v5 = client.v5;
+        client.send(&raw::subscribe(v5, id, &[(filter, 0)], Props::new()));
+        let packet = client.recv_kind(9, WAIT).expect("SUBACK");
+        *packet.body.last().unwrap()
+    };
+    let (mut first, _) = Raw::connect(broker.port, &Connect::v5("s-one", "alice", PASSWORD));
+    let mut second = connected(&broker, "s-two", "alice");
+    assert_eq!(suback(&mut first, "a/1", 1), 0);
+    assert_eq!(suback(&mut second, "a/2", 2), 0);
+    assert_eq!(suback(&mut first, "a/3", 3), 0x97, "v5: quota exceeded");
+    assert_eq!(suback(&mut second, "a/3", 4), 0x80, "3.1.1: failure");
+    assert_eq!(
+        suback(&mut first, "a/1", 5),
+        0,
+        "the same filter again is no new one"
+    );
+    first.send(&raw::unsubscribe(true, 6, &["a/1"]));
+    first.recv_kind(11, WAIT).expect("UNSUBACK");
+    assert_eq!(suback(&mut second, "a/3", 7), 0, "room again");
+    let mut bob = connected(&broker, "s-bob", "bob");
+    assert_eq!(suback(&mut bob, "b/1", 1), 0);
 }

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::state::quotas::Quotas;
 use crate::state::State;
 use crate::topic;
 
@@ -13,6 +14,8 @@ pub struct Grants {
     pub generation: u64,
     read: Box<[Rc<str>]>,
     write: Box<[Rc<str>]>,
+    /// The user's quotas (the defaults for an unknown user).
+    pub quotas: Quotas,
 }
 
 impl Grants {
@@ -21,6 +24,7 @@ impl Grants {
         let Some(user) = state.users.get(username) else {
             return Grants {
                 generation,
+                quotas: state.quotas,
                 ..Grants::default()
             };
         };
@@ -45,6 +49,7 @@ impl Grants {
             generation,
             read: read.into_boxed_slice(),
             write: write.into_boxed_slice(),
+            quotas: state.quotas_of(username),
         }
     }
 

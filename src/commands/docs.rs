@@ -366,14 +366,17 @@ The layout's version, 2. Version 1 files are read (and written as 2 on the next 
 \fB[flood]\fR
 \fBmax_refusals\fR (15) and \fBmax_registrations\fR (15) per \fBwindow\fR ("1m") and peer address, after which the address is shut out for \fBban_for\fR ("5m"), as a ban of kind "flood"; 0 switches a limit off. \fBexempt\fR (["127.0.0.0/8", "::1/128"]): addresses or CIDR blocks never shut out.
 .TP
+\fB[quotas]\fR
+What one user may keep in the broker: \fBretained_messages\fR (10000) and \fBretained_bytes\fR (67108864) of the retained messages its publishes keep, \fBsubscriptions\fR (1000) of all its sessions, \fBqueued_bytes\fR (33554432) queued for one of its offline persistent sessions. Over a quota a retained publish is refused (v5 PUBACK 0x97) and a subscription too (SUBACK 0x97, 3.1.1 0x80); an offline queue drops its oldest messages.
+.TP
 \fB[roles.NAME]\fR
-\fBpermissions\fR: a list of {access = "read"|"write"|"readwrite", filter = "TOPIC/FILTER"}; filters may hold {username} and {client_id}.
+\fBpermissions\fR: a list of {access = "read"|"write"|"readwrite", filter = "TOPIC/FILTER"}; filters may hold {username} and {client_id}. Optional \fBquotas\fR = { ... } with any of the \fB[quotas]\fR keys: the most generous of a user's roles wins over the defaults.
 .TP
 \fB[[bans]]\fR
 \fBid\fR, \fBkind\fR ("username", "client_id", "address", or "flood" for an address the broker shut out), \fBvalue\fR, \fBcreated\fR, optional \fBuntil\fR and \fBreason\fR. Expired bans are dropped on the next write.
 .TP
 \fB[users.NAME]\fR
-\fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule) and \fBregistered_client_ids\fR.
+\fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule), \fBregistered_client_ids\fR and \fBquotas\fR = { ... } (the user's own, over its roles').
 .TP
 \fB[pending.NAME]\fR
 \fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR (of the latest attempt), \fBfirst_seen\fR, \fBlast_seen\fR, \fBattempts\fR, \fBconflict\fR, and one \fB[[pending.NAME.passwords]]\fR table per distinct password (at most 5): \fBpassword_hash\fR, \fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR, \fBfirst_seen\fR, \fBlast_seen\fR, \fBcount\fR.

@@ -71,6 +71,7 @@ struct HeadRef<'a> {
     password_policy: &'a PasswordPolicy,
     argon2: &'a HashCost,
     flood: &'a FloodLimits,
+    quotas: &'a super::quotas::Quotas,
     roles: &'a BTreeMap<String, Role>,
     #[serde(skip_serializing_if = "<[Ban]>::is_empty")]
     bans: &'a [Ban],
@@ -88,6 +89,7 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
         password_policy: &state.password_policy,
         argon2: &state.argon2,
         flood: &state.flood,
+        quotas: &state.quotas,
         roles: &state.roles,
         bans: &state.bans,
     })?;
@@ -111,6 +113,19 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
                 "registered_client_ids",
                 &user.registered_client_ids,
             );
+        }
+        if !user.quotas.is_empty() {
+            let fields = [
+                ("retained_messages", user.quotas.retained_messages),
+                ("retained_bytes", user.quotas.retained_bytes),
+                ("subscriptions", user.quotas.subscriptions),
+                ("queued_bytes", user.quotas.queued_bytes),
+            ];
+            let set: Vec<String> = fields
+                .iter()
+                .filter_map(|(key, value)| value.map(|value| format!("{key} = {value}")))
+                .collect();
+            let _ = writeln!(text, "quotas = {{ {} }}", set.join(", "));
         }
     }
     for (name, request) in &state.pending {

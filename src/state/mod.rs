@@ -10,6 +10,7 @@
 pub mod access;
 mod bulk;
 pub mod files;
+pub mod quotas;
 pub mod served;
 pub mod store;
 pub mod watcher;
@@ -44,6 +45,8 @@ pub struct State {
     #[serde(default)]
     pub flood: FloodLimits,
     #[serde(default)]
+    pub quotas: quotas::Quotas,
+    #[serde(default)]
     pub roles: BTreeMap<String, Role>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bans: Vec<Ban>,
@@ -65,6 +68,7 @@ impl Default for State {
             password_policy: PasswordPolicy::default(),
             argon2: HashCost::default(),
             flood: FloodLimits::default(),
+            quotas: quotas::Quotas::default(),
             roles: BTreeMap::new(),
             bans: Vec::new(),
             users: BTreeMap::new(),
@@ -117,6 +121,9 @@ pub struct User {
     /// `registered` rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registered_client_ids: Vec<String>,
+    /// Quotas of this user's own, over its roles' and the defaults.
+    #[serde(default, skip_serializing_if = "quotas::QuotaOverrides::is_empty")]
+    pub quotas: quotas::QuotaOverrides,
 }
 
 impl User {
@@ -129,6 +136,7 @@ impl User {
             disabled: false,
             client_ids: None,
             registered_client_ids: Vec::new(),
+            quotas: quotas::QuotaOverrides::default(),
         }
     }
 }
@@ -138,6 +146,9 @@ impl User {
 pub struct Role {
     #[serde(default)]
     pub permissions: Vec<Permission>,
+    /// Quotas for the role's users, over the defaults.
+    #[serde(default, skip_serializing_if = "quotas::QuotaOverrides::is_empty")]
+    pub quotas: quotas::QuotaOverrides,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -862,6 +873,21 @@ fn host_of(address: &str) -> &str {
     match address.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => address,
+    }
+}
+
+impl State {
+    /// The quotas in force for `username` (the defaults for an unknown one).
+    pub fn quotas_of(&self, username: &str) -> quotas::Quotas {
+        let Some(user) = self.users.get(username) else {
+            return self.quotas;
+        };
+        let roles = user
+            .roles
+            .iter()
+            .filter_map(|role| self.roles.get(role))
+            .map(|role| &role.quotas);
+        self.quotas.resolve(Some(&user.quotas), roles)
     }
 }
 

@@ -70,9 +70,9 @@ pub struct Limits {
     /// waiting for it at once.
     pub stall_after: Duration,
     pub max_retained: usize,
-    /// Bytes (topics and payloads) an offline session keeps queued; past
-    /// it the oldest are dropped.
-    pub max_offline_bytes: usize,
+    /// Bytes (topics and payloads) of all retained messages together: the
+    /// last resort behind the users' quotas.
+    pub max_retained_bytes: u64,
 }
 
 impl Default for Limits {
@@ -83,7 +83,7 @@ impl Default for Limits {
             full_queue_wait: Duration::from_secs(5),
             stall_after: Duration::from_millis(50),
             max_retained: 100_000,
-            max_offline_bytes: 32 * 1024 * 1024,
+            max_retained_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -368,6 +368,8 @@ pub enum ConnectOutcome {
 pub enum SubscribeRefusal {
     NotAuthorized,
     Invalid,
+    /// The user's sessions hold as many subscriptions as its quota allows.
+    QuotaExceeded,
 }
 
 /// What the publisher of a message must wait for before acknowledging it.
@@ -393,6 +395,8 @@ pub struct Broker {
     subscriptions: Trie<SubscriberRef>,
     retained: RetainedStore,
     share_cursor: HashMap<Rc<str>, usize>,
+    /// Subscriptions of each user's sessions together, for its quota.
+    subscriptions_by_user: HashMap<Rc<str>, u64>,
     next_serial: u64,
     counters: Counters,
     /// Where retained messages and persistent sessions are kept; `None`
@@ -407,13 +411,14 @@ pub type Shared = Rc<RefCell<Broker>>;
 
 impl Broker {
     pub fn new(live: Arc<LiveState>, limits: Limits, store: Option<Arc<Store>>) -> Self {
-        let max_retained = limits.max_retained;
+        let (max_retained, max_retained_bytes) = (limits.max_retained, limits.max_retained_bytes);
         Self {
             live,
             limits,
             sessions: HashMap::new(),
             subscriptions: Trie::new(),
-            retained: RetainedStore::new(max_retained),
+            retained: RetainedStore::new(max_retained, max_retained_bytes),
+            subscriptions_by_user: HashMap::new(),
             share_cursor: HashMap::new(),
             next_serial: 0,
             counters: Counters::default(),
@@ -466,13 +471,15 @@ impl Broker {
     pub fn restore(&mut self, loaded: Loaded) -> Vec<(Rc<str>, u64, Duration)> {
         let now = Instant::now();
         let wall_now = stored::wall_ms();
-        for message in loaded.retained {
-            let message = stored::message_of(message, now, wall_now);
+        for retained in loaded.retained {
+            let message = stored::message_of(retained.message, now, wall_now);
             if message.is_expired(now) {
                 self.change(Change::RemoveRetained(message.topic.to_string()));
                 continue;
             }
-            self.retained.store(Rc::new(message));
+            // Kept even when over a quota lowered since: it was accepted.
+            self.retained
+                .store(Rc::new(message), retained.owner.map(Rc::from));
         }
         let users = self.live.snapshot();
         let mut timers = Vec::new();
@@ -525,9 +532,16 @@ impl Broker {
                 };
                 self.subscriptions
                     .insert(filter, subscription.trie_ref(&client_id));
-                session
+                if session
                     .subscriptions
-                    .insert(stored.requested.clone(), subscription);
+                    .insert(stored.requested.clone(), subscription)
+                    .is_none()
+                {
+                    *self
+                        .subscriptions_by_user
+                        .entry(username.clone())
+                        .or_default() += 1;
+                }
             }
             for (key, delivery) in loaded.messages {
                 session
@@ -755,8 +769,18 @@ impl Broker {
             .is_none_or(|session| session.connection.is_none() && session.last_serial == serial)
     }
 
+    fn count_out_subscriptions(&mut self, username: &Rc<str>, count: u64) {
+        if let Some(held) = self.subscriptions_by_user.get_mut(username) {
+            *held = held.saturating_sub(count);
+            if *held == 0 {
+                self.subscriptions_by_user.remove(username);
+            }
+        }
+    }
+
     fn remove_session(&mut self, client_id: &str) {
         if let Some(session) = self.sessions.remove(client_id) {
+            self.count_out_subscriptions(&session.username, session.subscriptions.len() as u64);
             for subscription in session.subscriptions.values() {
                 self.subscriptions.remove(
                     &subscription.filter,
@@ -789,6 +813,16 @@ impl Broker {
         let grants = Self::current_grants(&live, session);
         if !grants.may_subscribe(filter) {
             return Err(SubscribeRefusal::NotAuthorized);
+        }
+        if !session.subscriptions.contains_key(requested) {
+            let held = self
+                .subscriptions_by_user
+                .entry(session.username.clone())
+                .or_default();
+            if *held >= grants.quotas.subscriptions {
+                return Err(SubscribeRefusal::QuotaExceeded);
+            }
+            *held += 1;
         }
         let subscription = Subscription {
             options,
@@ -842,6 +876,8 @@ impl Broker {
             &subscription.filter,
             &subscription.trie_ref(&session.client_id),
         );
+        let username = session.username.clone();
+        self.count_out_subscriptions(&username, 1);
         self.save_session(client_id);
         true
     }
@@ -891,23 +927,41 @@ impl Broker {
     }
 
     /// Routes a message (whose publish permission was checked) to every
-    /// matching subscription and to the retained store.
-    pub fn publish(&mut self, message: Message) -> Backlog {
+    /// matching subscription and to the retained store. `owner`, the user
+    /// who published it, is charged for it when it is retained; a retained
+    /// message over its quota (or the broker's ceiling) is refused whole,
+    /// never routed and then dropped.
+    pub fn publish(
+        &mut self,
+        message: Message,
+        owner: Option<&Rc<str>>,
+    ) -> Result<Backlog, retained::OverLimit> {
         let message = Rc::new(message);
         let now = Instant::now();
         // Converted for the store once, when a change needs it.
         let mut for_store: Option<records::StoredMessage> = None;
         if message.retain {
-            match self.retained.store(message.clone()) {
+            let quota = owner.map(|owner| {
+                let quotas = self.live.snapshot().state.quotas_of(owner);
+                retained::Usage {
+                    count: quotas.retained_messages,
+                    bytes: quotas.retained_bytes,
+                }
+            });
+            self.retained.admits(&message, owner, quota)?;
+            match self.retained.store(message.clone(), owner.cloned()) {
                 retained::Outcome::Kept if self.store.is_some() => {
                     let stored = for_store.insert(stored::stored_message(&message, now));
-                    let record = records::encode(&*stored);
+                    let record = records::encode(&records::RetainedRecord {
+                        message: stored,
+                        owner: owner.map(|owner| &**owner),
+                    });
                     self.change(Change::PutRetained(message.topic.to_string(), record));
                 }
                 retained::Outcome::Removed => {
                     self.change(Change::RemoveRetained(message.topic.to_string()));
                 }
-                _ => {}
+                retained::Outcome::Kept => {}
             }
         }
         // client → (granted QoS, retain flag, subscription ids), one delivery per client.
@@ -1007,9 +1061,15 @@ impl Broker {
                 // messages), oldest dropped, logged once until the client is
                 // back.
                 let on_disk = store.is_some() && session.is_persistent();
+                let max_bytes = if on_disk {
+                    let quota = Self::current_grants(&live, session).quotas.queued_bytes;
+                    usize::try_from(quota).unwrap_or(usize::MAX)
+                } else {
+                    0
+                };
                 let over = |queue: &Owed| {
                     if on_disk {
-                        queue.bytes > self.limits.max_offline_bytes && queue.len() > 1
+                        queue.bytes > max_bytes && queue.len() > 1
                     } else {
                         queue.len() > self.limits.max_queued
                     }
@@ -1027,7 +1087,7 @@ impl Broker {
                         tracing::warn!(
                             client_id = %printable(&client_id),
                             max_queued = self.limits.max_queued,
-                            max_offline_bytes = self.limits.max_offline_bytes,
+                            max_bytes,
                             "offline session's queue full: its oldest messages are dropped until it reconnects"
                         );
                     }
@@ -1070,7 +1130,7 @@ impl Broker {
         if durable.is_some() {
             self.durable = self.durable.max(durable);
         }
-        backlog
+        Ok(backlog)
     }
 
     /// One member of a shared subscription group, round robin, preferring

@@ -10,7 +10,7 @@
 //! [`crate::topic::matches`], a loop over levels, so a topic of any depth
 //! costs time in proportion to its length and never stack.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::rc::Rc;
 use std::time::Instant;
@@ -25,45 +25,125 @@ pub enum Outcome {
     Kept,
     /// An empty payload removed its topic's message.
     Removed,
-    /// The store is full: forwarded, not kept.
-    Refused,
+}
+
+/// Why a retained message cannot be kept: the publish is refused whole
+/// (never acknowledged as kept and then dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// Its user's retained messages or bytes.
+    UserQuota,
+    /// The broker's ceiling for all retained messages.
+    Ceiling,
+}
+
+/// What one user's retained messages take.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+struct Kept {
+    message: Rc<Message>,
+    /// The user whose publish keeps it, who is charged for it.
+    owner: Option<Rc<str>>,
+}
+
+fn size_of(message: &Message) -> u64 {
+    (message.topic.len() + message.payload.len()) as u64
 }
 
 pub struct RetainedStore {
-    messages: BTreeMap<ByteString, Rc<Message>>,
+    messages: BTreeMap<ByteString, Kept>,
+    usage: HashMap<Rc<str>, Usage>,
+    total_bytes: u64,
     max: usize,
-    refused_logged: bool,
+    max_bytes: u64,
 }
 
 impl RetainedStore {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, max_bytes: u64) -> Self {
         Self {
             messages: BTreeMap::new(),
+            usage: HashMap::new(),
+            total_bytes: 0,
             max,
-            refused_logged: false,
+            max_bytes,
         }
     }
 
-    /// Keeps `message` as its topic's retained message; an empty payload
-    /// removes it instead (MQTT-3.3.1-10, -11).
-    pub fn store(&mut self, message: Rc<Message>) -> Outcome {
+    /// Whether `message`, published by `owner` with those quotas (count,
+    /// bytes), may be kept, replacing the topic's message.
+    pub fn admits(
+        &self,
+        message: &Message,
+        owner: Option<&Rc<str>>,
+        quota: Option<Usage>,
+    ) -> Result<(), OverLimit> {
         if message.payload.is_empty() {
-            self.messages.remove(&message.topic);
+            return Ok(());
+        }
+        let size = size_of(message);
+        let old = self.messages.get(&message.topic);
+        let old_size = old.map_or(0, |kept| size_of(&kept.message));
+        if (old.is_none() && self.messages.len() >= self.max)
+            || self.total_bytes - old_size + size > self.max_bytes
+        {
+            return Err(OverLimit::Ceiling);
+        }
+        if let (Some(owner), Some(quota)) = (owner, quota) {
+            let same = old.is_some_and(|kept| kept.owner.as_ref() == Some(owner));
+            let usage = self.usage.get(owner).copied().unwrap_or_default();
+            let count = usage.count + u64::from(!same);
+            let bytes = usage.bytes + size - if same { old_size } else { 0 };
+            if count > quota.count || bytes > quota.bytes {
+                return Err(OverLimit::UserQuota);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps `message` as its topic's retained message, charged to `owner`;
+    /// an empty payload removes it instead (MQTT-3.3.1-10, -11). Check
+    /// [`RetainedStore::admits`] first.
+    pub fn store(&mut self, message: Rc<Message>, owner: Option<Rc<str>>) -> Outcome {
+        self.remove(&message.topic);
+        if message.payload.is_empty() {
             return Outcome::Removed;
         }
-        if self.messages.len() >= self.max && !self.messages.contains_key(&message.topic) {
-            if !self.refused_logged {
-                tracing::warn!(
-                    max = self.max,
-                    topic = %crate::names::printable(&message.topic),
-                    "retained messages full: new retained topics are forwarded but not kept"
-                );
-                self.refused_logged = true;
-            }
-            return Outcome::Refused;
+        let size = size_of(&message);
+        self.total_bytes += size;
+        if let Some(owner) = &owner {
+            let usage = self.usage.entry(owner.clone()).or_default();
+            usage.count += 1;
+            usage.bytes += size;
         }
-        self.messages.insert(message.topic.clone(), message);
+        self.messages
+            .insert(message.topic.clone(), Kept { message, owner });
         Outcome::Kept
+    }
+
+    fn remove(&mut self, topic: &str) {
+        let Some(kept) = self.messages.remove(topic) else {
+            return;
+        };
+        let size = size_of(&kept.message);
+        self.total_bytes -= size;
+        if let Some(owner) = kept.owner {
+            if let Some(usage) = self.usage.get_mut(&owner) {
+                usage.count -= 1;
+                usage.bytes -= size;
+                if usage.count == 0 {
+                    self.usage.remove(&owner);
+                }
+            }
+        }
+    }
+
+    /// What `owner`'s retained messages take now.
+    pub fn usage(&self, owner: &str) -> Usage {
+        self.usage.get(owner).copied().unwrap_or_default()
     }
 
     /// Up to `max_found` unexpired retained messages whose topics `filter`
@@ -82,11 +162,11 @@ impl RetainedStore {
         let Some(wildcard) = filter.find(['+', '#']) else {
             // No wildcard: one topic at most.
             let found = match self.messages.get(filter) {
-                Some(message) if message.is_expired(now) => {
-                    self.messages.remove(filter);
+                Some(kept) if kept.message.is_expired(now) => {
+                    self.remove(filter);
                     Vec::new()
                 }
-                Some(message) => vec![message.clone()],
+                Some(kept) => vec![kept.message.clone()],
                 None => Vec::new(),
             };
             return (found, None);
@@ -105,7 +185,7 @@ impl RetainedStore {
         let mut expired = Vec::new();
         let mut last_looked: Option<&ByteString> = None;
         let mut more = false;
-        for (looked, (topic, message)) in self
+        for (looked, (topic, kept)) in self
             .messages
             .range::<str, _>((start, Bound::Unbounded))
             .enumerate()
@@ -118,10 +198,10 @@ impl RetainedStore {
                 break;
             }
             last_looked = Some(topic);
-            if message.is_expired(now) {
+            if kept.message.is_expired(now) {
                 expired.push(topic.clone());
             } else if crate::topic::matches(filter, topic) {
-                found.push(message.clone());
+                found.push(kept.message.clone());
             }
         }
         // Go on after the last topic looked at.
@@ -131,7 +211,7 @@ impl RetainedStore {
             None
         };
         for topic in expired {
-            self.messages.remove(&topic);
+            self.remove(&topic);
         }
         (found, resume)
     }
@@ -185,25 +265,25 @@ mod tests {
     #[test]
     fn the_last_message_per_topic_is_kept_and_empty_deletes() {
         let now = Instant::now();
-        let mut store = RetainedStore::new(10);
-        store.store(retained("a/b", "1"));
-        store.store(retained("a/b", "2"));
-        store.store(retained("a/c", "3"));
+        let mut store = RetainedStore::new(10, u64::MAX);
+        store.store(retained("a/b", "1"), None);
+        store.store(retained("a/b", "2"), None);
+        store.store(retained("a/c", "3"), None);
         let found = store.matching("a/+", now);
         assert_eq!(topics(found.clone()), ["a/b", "a/c"]);
         assert_eq!(&found[0].payload[..], b"2");
-        store.store(retained("a/b", ""));
+        store.store(retained("a/b", ""), None);
         assert_eq!(topics(store.matching("#", now)), ["a/c"]);
     }
 
     #[test]
     fn dollar_topics_and_expiry_follow_the_spec() {
         let now = Instant::now();
-        let mut store = RetainedStore::new(10);
-        store.store(retained("$SYS/x", "1"));
+        let mut store = RetainedStore::new(10, u64::MAX);
+        store.store(retained("$SYS/x", "1"), None);
         let mut expiring = (*retained("e", "1")).clone();
         expiring.expires_at = Some(now + Duration::from_secs(1));
-        store.store(Rc::new(expiring));
+        store.store(Rc::new(expiring), None);
         assert_eq!(topics(store.matching("#", now)), ["e"]);
         assert_eq!(topics(store.matching("$SYS/#", now)), ["$SYS/x"]);
         assert!(store.matching("e", now + Duration::from_secs(2)).is_empty());
@@ -213,9 +293,9 @@ mod tests {
     #[test]
     fn a_scan_goes_on_where_it_stopped_and_stays_within_its_prefix() {
         let now = Instant::now();
-        let mut store = RetainedStore::new(100);
+        let mut store = RetainedStore::new(100, u64::MAX);
         for topic in ["a/1", "a/2", "a/3", "a/4", "a/5", "b/1", "a"] {
-            store.store(retained(topic, "x"));
+            store.store(retained(topic, "x"), None);
         }
         let mut seen = Vec::new();
         let mut after: Option<ByteString> = None;
@@ -255,14 +335,58 @@ mod tests {
     }
 
     #[test]
-    fn the_count_is_bounded_but_updates_still_land() {
+    fn the_ceiling_and_each_users_quota_refuse_new_retained_messages() {
         let now = Instant::now();
-        let mut store = RetainedStore::new(2);
-        store.store(retained("a", "1"));
-        store.store(retained("b", "1"));
-        store.store(retained("c", "1"));
-        store.store(retained("a", "2"));
-        assert_eq!(topics(store.matching("#", now)), ["a", "b"]);
-        assert_eq!(&store.matching("a", now)[0].payload[..], b"2");
+        let mut store = RetainedStore::new(3, 1_000);
+        let (alice, bob): (Rc<str>, Rc<str>) = ("alice".into(), "bob".into());
+        let quota = Some(Usage {
+            count: 2,
+            bytes: 100,
+        });
+        for topic in ["a", "b"] {
+            assert_eq!(
+                store.admits(&retained(topic, "1"), Some(&alice), quota),
+                Ok(())
+            );
+            store.store(retained(topic, "1"), Some(alice.clone()));
+        }
+        assert_eq!(store.usage("alice"), Usage { count: 2, bytes: 4 });
+        assert_eq!(
+            store.admits(&retained("c", "1"), Some(&alice), quota),
+            Err(OverLimit::UserQuota),
+            "alice's third"
+        );
+        assert_eq!(
+            store.admits(&retained("a", "2"), Some(&alice), quota),
+            Ok(()),
+            "an update of her own"
+        );
+        assert_eq!(
+            store.admits(&retained("c", "1"), Some(&bob), quota),
+            Ok(()),
+            "bob is not alice"
+        );
+        store.store(retained("c", "1"), Some(bob.clone()));
+        assert_eq!(
+            store.admits(&retained("d", "1"), Some(&bob), quota),
+            Err(OverLimit::Ceiling),
+            "three topics at most in all"
+        );
+        // Bob taking over alice's topic moves the charge.
+        store.store(retained("a", "3"), Some(bob.clone()));
+        assert_eq!(store.usage("alice").count, 1);
+        assert_eq!(store.usage("bob").count, 2);
+        store.store(retained("a", ""), Some(bob.clone()));
+        assert_eq!(store.usage("bob").count, 1, "removed: no longer charged");
+        assert_eq!(topics(store.matching("#", now)), ["b", "c"]);
+        let big = retained(
+            "e",
+            std::str::from_utf8(&[b'x'; 999]).unwrap().to_owned().leak(),
+        );
+        assert_eq!(
+            store.admits(&big, None, None),
+            Err(OverLimit::Ceiling),
+            "bytes too"
+        );
     }
 }

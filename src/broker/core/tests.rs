@@ -200,8 +200,8 @@ fn unacknowledged_deliveries_go_again_with_dup_and_their_ids() {
     let sub = Recorder::new();
     let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
     broker.subscribe("s", "t/#", options(1)).unwrap();
-    broker.publish(message("t/1", "one", 1, "p"));
-    broker.publish(message("t/2", "two", 1, "p"));
+    broker.publish(message("t/1", "one", 1, "p"), None).unwrap();
+    broker.publish(message("t/2", "two", 1, "p"), None).unwrap();
     let ids: Vec<_> = sub.sent.borrow().iter().map(|d| d.packet_id).collect();
     broker.acknowledged("s", serial, ids[0].unwrap());
     broker.disconnected("s", serial);
@@ -224,8 +224,8 @@ fn a_received_qos_2_delivery_is_owed_its_pubrel_after_a_reconnect() {
     let sub = Recorder::new();
     let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
     broker.subscribe("s", "t/#", options(2)).unwrap();
-    broker.publish(message("t/1", "one", 2, "p"));
-    broker.publish(message("t/2", "two", 2, "p"));
+    broker.publish(message("t/1", "one", 2, "p"), None).unwrap();
+    broker.publish(message("t/2", "two", 2, "p"), None).unwrap();
     let ids: Vec<_> = sub
         .sent
         .borrow()
@@ -268,7 +268,9 @@ fn persistent_sessions_and_retained_messages_come_back_from_the_store() {
         );
         broker.disconnected("s", serial);
         for (n, qos) in [(1, 1), (2, 2), (3, 0), (4, 1)] {
-            broker.publish(message("t/x", &n.to_string(), qos, "p"));
+            broker
+                .publish(message("t/x", &n.to_string(), qos, "p"), None)
+                .unwrap();
         }
         assert!(
             broker.take_durable().is_some(),
@@ -276,7 +278,7 @@ fn persistent_sessions_and_retained_messages_come_back_from_the_store() {
         );
         let mut retained = message("r", "kept", 1, "p");
         retained.retain = true;
-        broker.publish(retained);
+        broker.publish(retained, None).unwrap();
         settle(&store);
     }
     {
@@ -326,7 +328,7 @@ fn a_clean_session_leaves_nothing_in_the_store() {
         let sub = Recorder::new();
         let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
         broker.subscribe("s", "t", options(1)).unwrap();
-        broker.publish(message("t", "one", 1, "p"));
+        broker.publish(message("t", "one", 1, "p"), None).unwrap();
         broker.disconnected("s", serial);
         // The same client id with a clean session discards it.
         let (serial, present) = accepted(connect(&mut broker, "s", "bob", true, &sub));
@@ -351,7 +353,9 @@ fn qos_2_acknowledgements_in_any_order_free_the_window() {
     let (serial, _) = accepted(connect(&mut broker, "s", "bob", true, &sub));
     broker.subscribe("s", "t", options(2)).unwrap();
     for n in 0..4 {
-        broker.publish(message("t", &n.to_string(), 2, "p"));
+        broker
+            .publish(message("t", &n.to_string(), 2, "p"), None)
+            .unwrap();
     }
     assert_eq!(sub.payloads(), ["0", "1"]);
     let second = sub.sent.borrow()[1].packet_id.unwrap();
@@ -396,7 +400,9 @@ fn the_receive_maximum_bounds_what_is_in_flight() {
     let (serial, _) = accepted(connect(&mut broker, "s", "bob", true, &sub));
     broker.subscribe("s", "t", options(1)).unwrap();
     for n in 0..5 {
-        broker.publish(message("t", &n.to_string(), 1, "p"));
+        broker
+            .publish(message("t", &n.to_string(), 1, "p"), None)
+            .unwrap();
     }
     assert_eq!(sub.payloads(), ["0", "1"]);
     let first = sub.sent.borrow()[0].packet_id.unwrap();
@@ -416,11 +422,12 @@ fn a_full_queue_holds_the_publisher_then_a_stalled_reader_sheds() {
     broker.subscribe("s", "t", options(1)).unwrap();
     for n in 0..2 {
         assert!(broker
-            .publish(message("t", &n.to_string(), 1, "p"))
+            .publish(message("t", &n.to_string(), 1, "p"), None)
+            .unwrap()
             .full
             .is_empty());
     }
-    let backlog = broker.publish(message("t", "2", 1, "p"));
+    let backlog = broker.publish(message("t", "2", 1, "p"), None).unwrap();
     assert_eq!(
         backlog.full.len(),
         1,
@@ -430,7 +437,7 @@ fn a_full_queue_holds_the_publisher_then_a_stalled_reader_sheds() {
     // The publisher gave up waiting: the oldest go, and nobody waits again.
     broker.shed("s");
     assert_eq!(broker.counters().dropped, 1);
-    let backlog = broker.publish(message("t", "3", 1, "p"));
+    let backlog = broker.publish(message("t", "3", 1, "p"), None).unwrap();
     assert!(backlog.full.is_empty(), "a stalled reader holds nobody up");
     assert_eq!(broker.counters().dropped, 2);
     // It reads again: the newest messages, in order.
@@ -441,9 +448,11 @@ fn a_full_queue_holds_the_publisher_then_a_stalled_reader_sheds() {
     broker.acknowledged("s", serial, id);
     sub.ready.set(false);
     for n in 4..7 {
-        broker.publish(message("t", &n.to_string(), 1, "p"));
+        broker
+            .publish(message("t", &n.to_string(), 1, "p"), None)
+            .unwrap();
     }
-    let backlog = broker.publish(message("t", "7", 1, "p"));
+    let backlog = broker.publish(message("t", "7", 1, "p"), None).unwrap();
     assert_eq!(
         backlog.full.len(),
         1,
@@ -461,9 +470,11 @@ fn offline_sessions_keep_qos_1_bounded_and_no_qos_0() {
     let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
     broker.subscribe("s", "t", options(1)).unwrap();
     broker.disconnected("s", serial);
-    broker.publish(message("t", "zero", 0, "p"));
+    broker.publish(message("t", "zero", 0, "p"), None).unwrap();
     for n in 0..3 {
-        broker.publish(message("t", &n.to_string(), 1, "p"));
+        broker
+            .publish(message("t", &n.to_string(), 1, "p"), None)
+            .unwrap();
     }
     assert_eq!(broker.counters().dropped, 1);
     let back = Recorder::new();
@@ -490,7 +501,9 @@ fn shared_subscriptions_alternate_and_no_local_skips_the_publisher() {
         .subscribe("b", "$share/g/jobs/+", options(0))
         .unwrap();
     for n in 0..4 {
-        broker.publish(message("jobs/x", &n.to_string(), 0, "p"));
+        broker
+            .publish(message("jobs/x", &n.to_string(), 0, "p"), None)
+            .unwrap();
     }
     assert_eq!(a.payloads().len(), 2);
     assert_eq!(b.payloads().len(), 2);
@@ -508,8 +521,12 @@ fn shared_subscriptions_alternate_and_no_local_skips_the_publisher() {
             },
         )
         .unwrap();
-    broker.publish(message("echo", "mine", 0, "a"));
-    broker.publish(message("echo", "theirs", 0, "b"));
+    broker
+        .publish(message("echo", "mine", 0, "a"), None)
+        .unwrap();
+    broker
+        .publish(message("echo", "theirs", 0, "b"), None)
+        .unwrap();
     assert_eq!(a.payloads().last().map(String::as_str), Some("theirs"));
     assert!(!a.payloads().contains(&"mine".to_owned()));
 }
@@ -531,7 +548,7 @@ fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_id() {
             )
             .unwrap();
     }
-    broker.publish(message("a/b", "x", 1, "p"));
+    broker.publish(message("a/b", "x", 1, "p"), None).unwrap();
     let sent = sub.sent.borrow();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].qos, 1);

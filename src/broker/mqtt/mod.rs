@@ -138,6 +138,16 @@ impl From<()> for Refused {
     }
 }
 
+/// What became of a PUBLISH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    Routed,
+    /// No write permission.
+    Denied,
+    /// A retained message over its user's quota or the broker's ceiling.
+    OverQuota,
+}
+
 /// One accepted connection, as the glue keeps it for its lifetime.
 pub struct Connection {
     pub core: Shared,
@@ -158,6 +168,8 @@ pub struct Connection {
     streaming: Cell<bool>,
     /// The client sent DISCONNECT, for the log line when the connection ends.
     pub said_goodbye: Cell<bool>,
+    /// A quota refusal was logged for this connection.
+    quota_logged: Cell<bool>,
 }
 
 /// What a connection hands back to the core: the client's acknowledgements
@@ -345,6 +357,7 @@ impl Connection {
             backlog_deadline: Cell::new(None),
             streaming: Cell::new(false),
             said_goodbye: Cell::new(false),
+            quota_logged: Cell::new(false),
         }
     }
 
@@ -419,26 +432,49 @@ impl Connection {
 
     /// Checks the publish permission and routes the message. Subscribers whose
     /// queues it filled are remembered: the next PUBLISH of this connection is
-    /// not read until they have room. Returns whether it was allowed.
+    /// not read until they have room.
     ///
     /// A QoS 2 message whose packet id the session still holds from an
     /// earlier PUBLISH (its PUBREL has not come) is a re-send: acknowledged,
     /// never routed twice (MQTT-4.3.3-2 in 3.1.1, MQTT-4.3.3-9 in 5).
-    pub fn publish(&self, message: Message, packet_id: Option<NonZeroU16>) -> bool {
+    pub fn publish(&self, message: Message, packet_id: Option<NonZeroU16>) -> Published {
         let mut core = self.core.borrow_mut();
         // Store changes made before this packet are not its to wait for.
         core.take_durable();
         if !core.may_publish(&self.client_id, &self.username, &message.topic) {
             tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
-            return false;
+            return Published::Denied;
         }
-        if let Some(id) = packet_id.filter(|_| message.qos == 2) {
+        let exactly_once = packet_id.filter(|_| message.qos == 2);
+        if let Some(id) = exactly_once {
             if !core.exactly_once_arrived(&self.client_id, id) {
                 tracing::debug!(client_id = %printable(&self.client_id), packet_id = id.get(), "QoS 2 PUBLISH re-sent: acknowledged, not routed again");
-                return true;
+                return Published::Routed;
             }
         }
-        let backlog = core.publish(message);
+        let topic = message.topic.clone();
+        let backlog = match core.publish(message, Some(&self.username)) {
+            Ok(backlog) => backlog,
+            Err(over) => {
+                if let Some(id) = exactly_once {
+                    // Refused: no PUBREL will come for it.
+                    core.released(&self.client_id, id);
+                }
+                if !self.quota_logged.replace(true) {
+                    tracing::warn!(
+                        client_id = %printable(&self.client_id),
+                        username = %printable(&self.username),
+                        topic = %printable(&topic),
+                        "retained publish refused: {} (logged once per connection)",
+                        match over {
+                            super::core::retained::OverLimit::UserQuota => "over the user's retained quota",
+                            super::core::retained::OverLimit::Ceiling => "the broker's retained messages are at their ceiling",
+                        }
+                    );
+                }
+                return Published::OverQuota;
+            }
+        };
         // The acknowledgement waits for what the message left in the store.
         if let Some(number) = core.take_durable() {
             self.hold_until(number);
@@ -446,7 +482,7 @@ impl Connection {
         if !backlog.full.is_empty() {
             self.backlog.borrow_mut().full.extend(backlog.full);
         }
-        true
+        Published::Routed
     }
 
     /// Holds this connection's writes until store change `number` is on
@@ -621,7 +657,10 @@ pub fn send_will(core: &Shared, username: &str, client_id: &str, will: Will) {
     }
     // Nobody waits for a will's publisher: full queues shed on their own
     // when the next publisher gives up waiting.
-    let _ = core.publish(will.message);
+    let username: Rc<str> = Rc::from(username);
+    if core.publish(will.message, Some(&username)).is_err() {
+        tracing::info!(client_id = %printable(client_id), "last will not kept: over the retained quota");
+    }
 }
 
 /// The reason string sent with a v5 DISCONNECT of the broker's.

@@ -203,7 +203,7 @@ pub async fn publish(session: &Session, mut publish: v3::Publish) -> Result<(), 
     };
     // 3.1.1 has no negative acknowledgement: a denied publish is dropped and
     // still acknowledged, and the connection stays (the contract).
-    connection.publish(message, packet_id);
+    let _ = connection.publish(message, packet_id);
     Ok(())
 }
 
@@ -227,7 +227,11 @@ pub async fn protocol(
                 };
                 match core.subscribe(&connection.client_id, &filter, options) {
                     Ok(granted) => request.confirm(qos_of(granted)),
-                    Err(SubscribeRefusal::NotAuthorized | SubscribeRefusal::Invalid) => {
+                    Err(
+                        SubscribeRefusal::NotAuthorized
+                        | SubscribeRefusal::Invalid
+                        | SubscribeRefusal::QuotaExceeded,
+                    ) => {
                         tracing::debug!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe denied");
                         request.fail();
                     }

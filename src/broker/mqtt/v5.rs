@@ -315,10 +315,10 @@ pub async fn publish(
         expires_at,
         publisher: Some(connection.client_id.clone()),
     };
-    let reason = if connection.publish(message, packet_id) {
-        PublishAckReason::Success
-    } else {
-        PublishAckReason::NotAuthorized
+    let reason = match connection.publish(message, packet_id) {
+        super::Published::Routed => PublishAckReason::Success,
+        super::Published::Denied => PublishAckReason::NotAuthorized,
+        super::Published::OverQuota => PublishAckReason::QuotaExceeded,
     };
     if let Some(packet_id) = exactly_once {
         // MQTT-4.3.3-8 (5): PUBREC, after the message was routed.
@@ -369,6 +369,10 @@ pub async fn protocol(
                     }
                     Err(SubscribeRefusal::Invalid) => {
                         request.fail(SubscribeAckReason::TopicFilterInvalid);
+                    }
+                    Err(SubscribeRefusal::QuotaExceeded) => {
+                        tracing::info!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe refused: the user's subscription quota is used up");
+                        request.fail(SubscribeAckReason::QuotaExceeded);
                     }
                 }
             }

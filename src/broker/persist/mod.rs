@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use self::records::{StoredDelivery, StoredMessage, StoredSession};
+use self::records::{StoredDelivery, StoredRetained, StoredSession};
 
 const RETAINED: TableDefinition<&str, &[u8]> = TableDefinition::new("retained");
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
@@ -67,7 +67,7 @@ pub enum Change {
 /// What the store held at start.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    pub retained: Vec<StoredMessage>,
+    pub retained: Vec<StoredRetained>,
     pub sessions: Vec<LoadedSession>,
 }
 
@@ -255,7 +255,7 @@ fn load(database: &redb::Database) -> Result<Loaded, String> {
     let retained = read.open_table(RETAINED).map_err(|e| e.to_string())?;
     for entry in retained.iter().map_err(|e| e.to_string())? {
         let (topic, bytes) = entry.map_err(|e| e.to_string())?;
-        let message = records::decode::<StoredMessage>(bytes.value()).map_err(|e| {
+        let message = records::decode::<StoredRetained>(bytes.value()).map_err(|e| {
             format!(
                 "retained message of '{}' does not decode: {e}",
                 topic.value()
@@ -425,7 +425,7 @@ fn commit(database: &redb::Database, changes: &[Change]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::records::StoredSubscription;
+    use super::records::{StoredMessage, StoredSubscription};
     use super::*;
 
     fn message(topic: &str) -> StoredMessage {
@@ -458,13 +458,17 @@ mod tests {
         {
             let (store, loaded) = Store::open(&path).unwrap();
             assert!(loaded.retained.is_empty() && loaded.sessions.is_empty());
+            let retained = |topic: &str| StoredRetained {
+                message: message(topic),
+                owner: Some("alice".into()),
+            };
             store.write(Change::PutRetained(
                 "a".into(),
-                records::encode(&message("a")),
+                records::encode(&retained("a")),
             ));
             store.write(Change::PutRetained(
                 "b".into(),
-                records::encode(&message("b")),
+                records::encode(&retained("b")),
             ));
             store.write(Change::RemoveRetained("a".into()));
             let session = StoredSession {
@@ -511,7 +515,11 @@ mod tests {
             store.close(Duration::from_secs(10));
         }
         let (_store, loaded) = Store::open(&path).unwrap();
-        let topics: Vec<_> = loaded.retained.iter().map(|m| m.topic.as_str()).collect();
+        let topics: Vec<_> = loaded
+            .retained
+            .iter()
+            .map(|m| m.message.topic.as_str())
+            .collect();
         assert_eq!(topics, ["b"]);
         assert_eq!(loaded.sessions.len(), 1, "c2 and all of it removed");
         let c1 = &loaded.sessions[0];

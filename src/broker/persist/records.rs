@@ -19,6 +19,20 @@ pub struct StoredMessage {
     pub publisher: Option<String>,
 }
 
+/// A retained message and the user it is charged to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRetained {
+    pub message: StoredMessage,
+    pub owner: Option<String>,
+}
+
+/// [`StoredRetained`] as written, borrowing its message.
+#[derive(Debug, Serialize)]
+pub struct RetainedRecord<'a> {
+    pub message: &'a StoredMessage,
+    pub owner: Option<&'a str>,
+}
+
 /// The MQTT 5 properties forwarded with a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredProperties {
