@@ -47,6 +47,9 @@ const AWAITING: TableDefinition<(&str, u16), ()> = TableDefinition::new("awaitin
 const MAX_CHANGES_PER_COMMIT: usize = 20_000;
 /// How often a failed commit is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Commits that succeed for this long after the last failure: the store is
+/// written again (said once).
+const RECOVERED_AFTER: Duration = Duration::from_secs(2);
 /// redb's page cache: reads at start and the B-tree pages writes touch.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -145,10 +148,7 @@ impl Store {
     /// An unreadable store is an error naming the file: it is never
     /// discarded or overwritten.
     pub fn open(path: &Path) -> Result<(Arc<Store>, Loaded), String> {
-        let database = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| damaged(path, &e.to_string()))?;
+        let database = open_database(path).map_err(|e| damaged(path, &e))?;
         // Every table exists from the first start on, so readers need not ask.
         let setup = || -> Result<(), redb::Error> {
             let transaction = database.begin_write()?;
@@ -168,7 +168,7 @@ impl Store {
             let path = path.to_owned();
             std::thread::Builder::new()
                 .name("mqreg-store".into())
-                .spawn(move || write_changes(&database, &path, &receiver, &durability))
+                .spawn(move || write_changes(database, &path, &receiver, &durability))
                 .map_err(|e| format!("cannot start the store's writer thread: {e}"))?
         };
         let store = Arc::new(Store {
@@ -240,6 +240,13 @@ impl Store {
     }
 }
 
+fn open_database(path: &Path) -> Result<redb::Database, String> {
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(|e| e.to_string())
+}
+
 fn damaged(path: &Path, error: &str) -> String {
     format!(
         "cannot read the message store {}: {error}
@@ -301,8 +308,10 @@ fn load(database: &redb::Database) -> Result<Loaded, String> {
 }
 
 /// The writer thread: every change queued, in order, one commit at a time.
+/// After a failed commit redb wants the database opened again: it is, before
+/// the next try.
 fn write_changes(
-    database: &redb::Database,
+    database: redb::Database,
     path: &Path,
     queue: &mpsc::Receiver<(u64, Change)>,
     durability: &Durability,
@@ -311,8 +320,11 @@ fn write_changes(
     // the disk refuses them).
     let mut pending: Vec<Change> = Vec::new();
     let mut last = 0u64;
-    let mut failing: Option<String> = None;
+    // The failure last logged, and when a commit last failed: a disk that
+    // is nearly full fails and succeeds by turns, and says so once.
+    let mut failing: Option<(String, Instant)> = None;
     let mut open = true;
+    let mut database = Some(database);
     while open || !pending.is_empty() {
         let first = if pending.is_empty() {
             queue.recv().ok()
@@ -347,23 +359,39 @@ fn write_changes(
                 }
             }
         }
-        match commit(database, &pending) {
+        if database.is_none() {
+            database = open_database(path).ok();
+        }
+        let committed = match &database {
+            Some(database) => commit(database, &pending),
+            None => Err("cannot open it again".to_owned()),
+        };
+        match committed {
             Ok(()) => {
                 pending.clear();
                 durability.unwritten.store(0, Ordering::Relaxed);
-                if failing.take().is_some() {
+                if failing
+                    .as_ref()
+                    .is_some_and(|(_, at)| at.elapsed() >= RECOVERED_AFTER)
+                {
+                    failing = None;
                     tracing::warn!(store = %path.display(), "the message store is written again; what was held in memory is on disk");
                 }
             }
             Err(error) => {
+                // Closed now (the file lock too), opened again next time.
+                database = None;
                 durability.unwritten.store(pending.len(), Ordering::Relaxed);
-                if failing.as_deref() != Some(error.as_str()) {
-                    tracing::error!(
-                        store = %path.display(),
-                        held = pending.len(),
-                        "cannot write the message store: {error}; messages are kept in memory (lost if the broker stops) and written when it can; free space to resume"
-                    );
-                    failing = Some(error);
+                match &mut failing {
+                    Some((logged, at)) if *logged == error => *at = Instant::now(),
+                    _ => {
+                        tracing::error!(
+                            store = %path.display(),
+                            held = pending.len(),
+                            "cannot write the message store: {error}; messages are kept in memory (lost if the broker stops) and written when it can; free space to resume"
+                        );
+                        failing = Some((error, Instant::now()));
+                    }
                 }
                 if !open {
                     // Stopping, and the disk still refuses: nothing more to do.
