@@ -7,11 +7,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::raw::{Connect, Raw};
-use common::{eventually, Broker, Sandbox, Seen};
+use common::{
+    assert_closed_live, assert_live, assert_stops_live, eventually, Broker, Flow, Sandbox, LIVE,
+    LIVE_PATIENCE,
+};
+use rumqttc::{QoS, SubscribeReasonCode};
 use serde_json::json;
 
-/// How long the contract gives the broker to notice a CLI change.
-const LIVE: Duration = Duration::from_millis(1500);
+/// How long to listen for a message that must not come.
+const QUIET: Duration = Duration::from_millis(300);
 
 fn pending(sandbox: &Sandbox) -> Vec<serde_json::Value> {
     sandbox
@@ -37,17 +41,10 @@ fn open_registry() -> (Sandbox, Broker) {
 fn registry_sandbox() -> Sandbox {
     let sandbox = Sandbox::new();
     sandbox.cheap_hashes();
-    sandbox
-        .run(&[
-            "role",
-            "create",
-            "sensor",
-            "--allow",
-            "write:devices/{username}/#",
-            "--allow",
-            "read:commands/{username}",
-        ])
-        .ok();
+    sandbox.add_role(
+        "sensor",
+        &["write:devices/{username}/#", "read:commands/{username}"],
+    );
     sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
     sandbox
 }
@@ -55,24 +52,24 @@ fn registry_sandbox() -> Sandbox {
 /// An `operator` user (password `ops-secret`) whose role `ops` has `ACCESS:#`.
 fn add_operator(sandbox: &Sandbox, access: &str) {
     sandbox
-        .run(&["role", "create", "ops", "--allow", &format!("{access}:#")])
-        .ok();
-    sandbox
-        .run_with_stdin(
-            &["user", "add", "operator", "--role", "ops"],
-            "ops-secret\n",
-        )
-        .ok();
+        .add_role("ops", &[&format!("{access}:#")])
+        .add_users(&["operator"], "ops-secret", Some("ops"));
 }
 
 /// A device user with the `sensor` role and the password `device-secret`.
 fn add_device(sandbox: &Sandbox, name: &str) {
-    sandbox
-        .run_with_stdin(
-            &["user", "add", name, "--role", "sensor"],
-            "device-secret\n",
-        )
-        .ok();
+    sandbox.add_users(&[name], "device-secret", Some("sensor"));
+}
+
+/// Users added while the broker runs can log in, within the contract's
+/// second of `start` (just before the last CLI command).
+#[track_caller]
+fn logins_work(broker: &Broker, start: Instant, logins: &[(&str, &str)]) {
+    assert_live(start, "the new users log in", || {
+        logins
+            .iter()
+            .all(|(user, password)| register(broker, "311", user, password) == 0)
+    });
 }
 
 /// Publishes once as a device so that a pending request is recorded.
@@ -97,7 +94,10 @@ fn register(broker: &Broker, version: &str, user: &str, password: &str) -> i32 {
 
 #[test]
 fn the_whole_flow_on_mqtt_3_1_1() {
-    let (sandbox, broker) = open_registry();
+    let sandbox = registry_sandbox();
+    // An operator who reads every device's topics, to watch what gets through.
+    add_operator(&sandbox, "read");
+    let broker = sandbox.serve();
     let (code, output) = broker.mosquitto_pub(&[
         "-V",
         "311",
@@ -129,20 +129,23 @@ fn the_whole_flow_on_mqtt_3_1_1() {
         .starts_with("127.0.0.1:"));
 
     // Approved without roles: the device gets in but may do nothing.
+    let start = Instant::now();
     sandbox.run(&["registry", "approve", "sensor1"]).ok();
-    assert!(eventually(LIVE, || broker
-        .mosquitto_pub(&[
-            "-u",
-            "sensor1",
-            "-P",
-            "device-secret",
-            "-t",
-            "devices/sensor1/temp",
-            "-m",
-            "1"
-        ])
-        .0
-        == 0));
+    assert_live(start, "the approved device logs in", || {
+        broker
+            .mosquitto_pub(&[
+                "-u",
+                "sensor1",
+                "-P",
+                "device-secret",
+                "-t",
+                "devices/sensor1/temp",
+                "-m",
+                "1",
+            ])
+            .0
+            == 0
+    });
     let watcher = broker.client("watcher-1", "sensor1", "device-secret");
     watcher.expect_connected();
     assert_eq!(
@@ -151,13 +154,16 @@ fn the_whole_flow_on_mqtt_3_1_1() {
         "no role, no subscription"
     );
 
+    let start = Instant::now();
     sandbox
         .run(&["user", "grant-role", "sensor1", "sensor"])
         .ok();
-    assert!(eventually(LIVE, || matches!(
-        watcher.subscribe("commands/sensor1")[..],
-        [rumqttc::SubscribeReasonCode::Success(_)]
-    )));
+    assert_live(start, "the granted subscription", || {
+        matches!(
+            watcher.subscribe("commands/sensor1")[..],
+            [SubscribeReasonCode::Success(_)]
+        )
+    });
     let (code, output) = broker.mosquitto_sub(&[
         "-V",
         "311",
@@ -180,7 +186,14 @@ fn the_whole_flow_on_mqtt_3_1_1() {
         "{code}: {output}"
     );
 
-    // A denied QoS 1 publish on 3.1.1 is acknowledged and dropped; the connection stays.
+    // A denied QoS 1 publish on 3.1.1 is acknowledged and dropped; the
+    // connection stays. The operator reads both devices' topics.
+    let ops = broker.client("ops-1", "operator", "ops-secret");
+    ops.expect_connected();
+    assert_eq!(
+        ops.subscribe("devices/#"),
+        [SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
     let (code, output) = broker.mosquitto_pub(&[
         "-V",
         "311",
@@ -200,7 +213,28 @@ fn the_whole_flow_on_mqtt_3_1_1() {
     ]);
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("received PUBACK"), "{output}");
-    assert!(watcher.message(Duration::from_millis(200)).is_none());
+    // A publish it may make, after the spoofed ones: it arrives, and alone.
+    let (code, output) = broker.mosquitto_pub(&[
+        "-V",
+        "311",
+        "-u",
+        "sensor1",
+        "-P",
+        "device-secret",
+        "-q",
+        "1",
+        "-t",
+        "devices/sensor1/temp",
+        "-m",
+        "own",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(
+        ops.message(Duration::from_secs(5)),
+        Some(("devices/sensor1/temp".into(), "own".into())),
+        "the spoofed message was dropped, the device's own delivered"
+    );
+    assert_eq!(ops.message(QUIET), None, "nothing spoofed came later");
 }
 
 #[test]
@@ -223,24 +257,27 @@ fn the_whole_flow_on_mqtt_5() {
     assert_eq!(code, 135, "CONNACK 0x87: {output}");
     assert_eq!(pending(&sandbox)[0]["protocol"], json!("5"));
 
+    let start = Instant::now();
     sandbox
         .run(&["registry", "approve", "sensor5", "--role", "sensor"])
         .ok();
-    assert!(eventually(LIVE, || broker
-        .mosquitto_pub(&[
-            "-V",
-            "5",
-            "-u",
-            "sensor5",
-            "-P",
-            "device-secret",
-            "-t",
-            "devices/sensor5/t",
-            "-m",
-            "1"
-        ])
-        .0
-        == 0));
+    assert_live(start, "the approved device logs in", || {
+        broker
+            .mosquitto_pub(&[
+                "-V",
+                "5",
+                "-u",
+                "sensor5",
+                "-P",
+                "device-secret",
+                "-t",
+                "devices/sensor5/t",
+                "-m",
+                "1",
+            ])
+            .0
+            == 0
+    });
     let (_, output) = broker.mosquitto_pub(&[
         "-V",
         "5",
@@ -304,18 +341,19 @@ fn messages_flow_within_granted_topics_only() {
     let (sandbox, broker) = open_registry();
     add_operator(&sandbox, "readwrite");
     register(&broker, "311", "sensor1", "device-secret");
+    let start = Instant::now();
     sandbox
         .run(&["registry", "approve", "sensor1", "--role", "sensor"])
         .ok();
-    assert!(eventually(LIVE, || register(
-        &broker,
-        "311",
-        "sensor1",
-        "device-secret"
-    ) == 0));
+    assert_live(start, "the approved device logs in", || {
+        register(&broker, "311", "sensor1", "device-secret") == 0
+    });
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
-    ops.subscribe("devices/#");
+    assert_eq!(
+        ops.subscribe("devices/#"),
+        [SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
     let device = broker.client("sensor1-live", "sensor1", "device-secret");
     device.expect_connected();
     device.publish("devices/sensor2/temp", "spoofed");
@@ -325,14 +363,27 @@ fn messages_flow_within_granted_topics_only() {
         Some(("devices/sensor1/temp".into(), "21.5".into())),
         "the spoofed message was dropped, the own one delivered"
     );
-    // Commands reach the device only on its own topic.
-    device.subscribe("commands/sensor1");
+    // Commands reach the device only on its own topic: a subscription that
+    // would take another device's is refused, and delivers nothing.
+    assert_eq!(
+        device.subscribe("commands/sensor2"),
+        [SubscribeReasonCode::Failure]
+    );
+    assert_eq!(
+        device.subscribe("commands/+"),
+        [SubscribeReasonCode::Failure]
+    );
+    assert_eq!(
+        device.subscribe("commands/sensor1"),
+        [SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
     ops.publish("commands/sensor2", "not for you");
     ops.publish("commands/sensor1", "reboot");
     assert_eq!(
         device.message(Duration::from_secs(5)),
         Some(("commands/sensor1".into(), "reboot".into()))
     );
+    assert_eq!(device.message(QUIET), None, "nothing for another device");
 }
 
 #[test]
@@ -350,11 +401,12 @@ fn the_registry_locks_itself() {
     let sandbox = Sandbox::new();
     sandbox.cheap_hashes();
     let broker = sandbox.serve();
+    let start = Instant::now();
     sandbox.run(&["registry", "unlock", "--for", "2s"]).ok();
-    assert!(eventually(LIVE, || {
+    assert_live(start, "a registration recorded", || {
         register(&broker, "311", "early1", "device-secret");
         pending_count(&sandbox) == 1
-    }));
+    });
     assert!(eventually(Duration::from_secs(3), || sandbox
         .json(&["registry", "status"])["locked"]
         == json!(true)));
@@ -369,22 +421,45 @@ fn the_registry_locks_itself() {
 #[test]
 fn locking_takes_effect_while_serving() {
     let (sandbox, broker) = open_registry();
+    // Open: a registration is recorded.
+    assert_eq!(register(&broker, "311", "early1", "device-secret"), 5);
+    assert_eq!(pending_count(&sandbox), 1);
+    let start = Instant::now();
     sandbox.run(&["registry", "lock"]).ok();
-    std::thread::sleep(LIVE);
-    register(&broker, "311", "sensor1", "device-secret");
-    assert_eq!(pending_count(&sandbox), 0);
+    // Each try is a new name; the broker says why it refused it.
+    let mut tries = 0;
+    assert_live(start, "a registration refused as locked", || {
+        tries += 1;
+        let name = format!("late{tries}");
+        register(&broker, "311", &name, "device-secret");
+        broker.log().lines().any(|line| {
+            line.contains("login refused")
+                && line.contains(&format!("username={name} "))
+                && line.contains("registry locked")
+        })
+    });
+    assert_eq!(register(&broker, "311", "after1", "device-secret"), 5);
+    let names: Vec<_> = pending(&sandbox)
+        .iter()
+        .map(|request| request["username"].clone())
+        .collect();
+    assert!(
+        !names.contains(&json!("after1")) && !names.contains(&json!(format!("late{tries}"))),
+        "recorded while locked: {names:?}"
+    );
 }
 
 #[test]
 fn failed_logins_never_touch_users() {
     let (sandbox, broker) = open_registry();
+    let start = Instant::now();
     sandbox
         .run_with_stdin(
             &["user", "add", "known1", "--role", "sensor"],
             "right-password\n",
         )
         .ok();
-    std::thread::sleep(LIVE);
+    logins_work(&broker, start, &[("known1", "right-password")]);
     let before = sandbox.text();
     assert_eq!(register(&broker, "311", "known1", "wrong-password"), 5);
     assert_eq!(register(&broker, "5", "known1", "wrong-password"), 135);
@@ -461,6 +536,7 @@ fn a_second_password_marks_a_conflict_that_needs_force() {
         !shown.to_string().contains("argon2"),
         "hashes stay in the file"
     );
+    let start = Instant::now();
     sandbox
         .run(&[
             "registry",
@@ -474,12 +550,9 @@ fn a_second_password_marks_a_conflict_that_needs_force() {
         ])
         .ok();
     // Attempt 1 is the first password.
-    assert!(eventually(LIVE, || register(
-        &broker,
-        "311",
-        "sensor1",
-        "first-password"
-    ) == 0));
+    assert_live(start, "the approved device logs in", || {
+        register(&broker, "311", "sensor1", "first-password") == 0
+    });
     assert_eq!(register(&broker, "311", "sensor1", "other-password"), 5);
 }
 
@@ -527,6 +600,7 @@ fn approve_match_with_role_lets_a_fleet_in() {
     for name in ["sensor1", "sensor2", "sensor3", "pump1"] {
         register(&broker, "311", name, &format!("{name}-secret"));
     }
+    let start = Instant::now();
     sandbox
         .run(&[
             "registry", "approve", "--match", "sensor*", "--role", "sensor",
@@ -534,23 +608,25 @@ fn approve_match_with_role_lets_a_fleet_in() {
         .ok();
     for name in ["sensor1", "sensor2", "sensor3"] {
         let password = format!("{name}-secret");
-        assert!(eventually(LIVE, || broker
-            .mosquitto_pub(&[
-                "-V",
-                "5",
-                "-u",
-                name,
-                "-P",
-                &password,
-                "-q",
-                "1",
-                "-t",
-                &format!("devices/{name}/t"),
-                "-m",
-                "1"
-            ])
-            .0
-            == 0));
+        assert_live(start, &format!("{name} logs in"), || {
+            broker
+                .mosquitto_pub(&[
+                    "-V",
+                    "5",
+                    "-u",
+                    name,
+                    "-P",
+                    &password,
+                    "-q",
+                    "1",
+                    "-t",
+                    &format!("devices/{name}/t"),
+                    "-m",
+                    "1",
+                ])
+                .0
+                == 0
+        });
     }
     assert_eq!(register(&broker, "311", "pump1", "pump1-secret"), 5);
     assert_eq!(pending(&sandbox)[0]["username"], json!("pump1"));
@@ -560,46 +636,60 @@ fn approve_match_with_role_lets_a_fleet_in() {
 fn a_revoked_permission_stops_working_on_a_live_connection() {
     let (sandbox, broker) = open_registry();
     add_operator(&sandbox, "readwrite");
+    let start = Instant::now();
     add_device(&sandbox, "sensor1");
-    std::thread::sleep(LIVE);
+    logins_work(
+        &broker,
+        start,
+        &[("operator", "ops-secret"), ("sensor1", "device-secret")],
+    );
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
     ops.subscribe("devices/#");
     let device = broker.client("sensor1-board", "sensor1", "device-secret");
     device.expect_connected();
     device.subscribe("commands/sensor1");
-    device.publish("devices/sensor1/temp", "before");
-    assert_eq!(ops.message(Duration::from_secs(5)).unwrap().1, "before");
-    ops.publish("commands/sensor1", "cmd-before");
-    assert_eq!(
-        device.message(Duration::from_secs(5)).unwrap().1,
-        "cmd-before"
-    );
 
-    sandbox
-        .run(&["user", "revoke-role", "sensor1", "sensor"])
-        .ok();
-    std::thread::sleep(LIVE);
-    device.publish("devices/sensor1/temp", "after");
-    ops.publish("commands/sensor1", "cmd-after");
-    assert_eq!(
-        ops.message(Duration::from_millis(500)),
-        None,
-        "publishes refused"
-    );
-    assert_eq!(
-        device.message(Duration::from_millis(500)),
-        None,
-        "deliveries stopped"
+    // The device's publishes reach the operator and the operator's commands
+    // reach the device, until the role goes: then both stop (publishes
+    // refused, deliveries stopped) within the second.
+    assert_stops_live(
+        "revoke-role",
+        &[
+            Flow {
+                from: &device,
+                topic: "devices/sensor1/temp",
+                to: &ops,
+            },
+            Flow {
+                from: &ops,
+                topic: "commands/sensor1",
+                to: &device,
+            },
+        ],
+        || {
+            sandbox
+                .run(&["user", "revoke-role", "sensor1", "sensor"])
+                .ok();
+        },
     );
 
     // Granting again works on the same connections, and nobody was disconnected.
+    let start = Instant::now();
     sandbox
         .run(&["user", "grant-role", "sensor1", "sensor"])
         .ok();
-    std::thread::sleep(LIVE);
-    device.publish("devices/sensor1/temp", "again");
-    assert_eq!(ops.message(Duration::from_secs(5)).unwrap().1, "again");
+    assert_live(start, "publishes delivered again", || {
+        device.publish("devices/sensor1/temp", "again");
+        ops.message(Duration::from_millis(100))
+            .is_some_and(|(_, payload)| payload == "again")
+    });
+    assert_live(start, "commands delivered again", || {
+        ops.publish("commands/sensor1", "cmd-again");
+        device
+            .message(Duration::from_millis(100))
+            .is_some_and(|(_, payload)| payload == "cmd-again")
+    });
 }
 
 #[test]
@@ -607,35 +697,66 @@ fn a_role_change_applies_to_every_holder_live() {
     let (sandbox, broker) = open_registry();
     add_operator(&sandbox, "read");
     add_device(&sandbox, "sensor1");
-    std::thread::sleep(LIVE);
+    let start = Instant::now();
+    add_device(&sandbox, "sensor2");
+    logins_work(
+        &broker,
+        start,
+        &[
+            ("operator", "ops-secret"),
+            ("sensor1", "device-secret"),
+            ("sensor2", "device-secret"),
+        ],
+    );
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
     ops.subscribe("devices/#");
-    let device = broker.client("sensor1-board", "sensor1", "device-secret");
-    device.expect_connected();
-    sandbox
-        .run(&["role", "disallow", "sensor", "write:devices/{username}/#"])
-        .ok();
-    std::thread::sleep(LIVE);
-    device.publish("devices/sensor1/temp", "after");
-    assert_eq!(ops.message(Duration::from_millis(500)), None);
+    let sensor1 = broker.client("sensor1-board", "sensor1", "device-secret");
+    sensor1.expect_connected();
+    let sensor2 = broker.client("sensor2-board", "sensor2", "device-secret");
+    sensor2.expect_connected();
+    // Both holders' publishes arrive before the role loses the permission,
+    // and neither's after.
+    assert_stops_live(
+        "role disallow",
+        &[
+            Flow {
+                from: &sensor1,
+                topic: "devices/sensor1/temp",
+                to: &ops,
+            },
+            Flow {
+                from: &sensor2,
+                topic: "devices/sensor2/temp",
+                to: &ops,
+            },
+        ],
+        || {
+            sandbox
+                .run(&["role", "disallow", "sensor", "write:devices/{username}/#"])
+                .ok();
+        },
+    );
 }
 
 #[test]
 fn a_deleted_user_is_disconnected_and_others_are_not() {
     let (sandbox, broker) = open_registry();
     add_device(&sandbox, "sensor1");
+    let start = Instant::now();
     add_device(&sandbox, "sensor2");
-    std::thread::sleep(LIVE);
+    logins_work(
+        &broker,
+        start,
+        &[("sensor1", "device-secret"), ("sensor2", "device-secret")],
+    );
     let doomed = broker.client("c1", "sensor1", "device-secret");
     doomed.expect_connected();
     let survivor = broker.client("c2", "sensor2", "device-secret");
     survivor.expect_connected();
+    let start = Instant::now();
     sandbox.run(&["user", "delete", "sensor1"]).ok();
-    assert!(matches!(
-        doomed.next(Duration::from_secs(5)),
-        Some(Seen::Closed)
-    ));
+    assert_closed_live(&doomed, start, "the deleted user's connection");
     assert!(
         survivor.next(Duration::from_millis(500)).is_none(),
         "others stay connected"
@@ -650,19 +771,17 @@ fn a_changed_password_ends_the_remembered_one_while_serving() {
     // `user passwd`, the old password is refused and the new one gets in.
     let (sandbox, broker) = open_registry();
     add_device(&sandbox, "sensor1");
+    let start = Instant::now();
     sandbox.run(&["registry", "lock"]).ok();
-    std::thread::sleep(LIVE);
+    logins_work(&broker, start, &[("sensor1", "device-secret")]);
     assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 0);
-    assert_eq!(register(&broker, "311", "sensor1", "device-secret"), 0);
+    let start = Instant::now();
     sandbox
         .run_with_stdin(&["user", "passwd", "sensor1"], "second-secret\n")
         .ok();
-    assert!(
-        eventually(Duration::from_secs(5), || {
-            register(&broker, "311", "sensor1", "device-secret") == 5
-        }),
-        "the old password still gets in"
-    );
+    assert_live(start, "the old password refused", || {
+        register(&broker, "311", "sensor1", "device-secret") == 5
+    });
     assert_eq!(register(&broker, "311", "sensor1", "second-secret"), 0);
 }
 
@@ -670,8 +789,13 @@ fn a_changed_password_ends_the_remembered_one_while_serving() {
 fn a_will_needs_write_permission() {
     let (sandbox, broker) = open_registry();
     add_operator(&sandbox, "read");
+    let start = Instant::now();
     add_device(&sandbox, "sensor1");
-    std::thread::sleep(LIVE);
+    logins_work(
+        &broker,
+        start,
+        &[("operator", "ops-secret"), ("sensor1", "device-secret")],
+    );
     let ops = broker.client("ops-1", "operator", "ops-secret");
     ops.expect_connected();
     ops.subscribe("#");
@@ -701,8 +825,9 @@ fn a_will_needs_write_permission() {
 #[test]
 fn retained_messages_work() {
     let (sandbox, broker) = open_registry();
+    let start = Instant::now();
     add_operator(&sandbox, "readwrite");
-    std::thread::sleep(LIVE);
+    logins_work(&broker, start, &[("operator", "ops-secret")]);
     let (code, out) = broker.mosquitto_pub(&[
         "-u",
         "operator",
@@ -736,15 +861,13 @@ fn retained_messages_work() {
 fn users_survive_a_restart_and_sigterm_exits_0() {
     let (sandbox, broker) = open_registry();
     register(&broker, "311", "sensor1", "device-secret");
+    let start = Instant::now();
     sandbox
         .run(&["registry", "approve", "sensor1", "--role", "sensor"])
         .ok();
-    assert!(eventually(LIVE, || register(
-        &broker,
-        "311",
-        "sensor1",
-        "device-secret"
-    ) == 0));
+    assert_live(start, "the approved device logs in", || {
+        register(&broker, "311", "sensor1", "device-secret") == 0
+    });
     assert_eq!(broker.stop(), Some(0));
     let broker = sandbox.serve();
     assert_eq!(register(&broker, "5", "sensor1", "device-secret"), 0);
@@ -754,11 +877,14 @@ fn users_survive_a_restart_and_sigterm_exits_0() {
 #[test]
 fn a_corrupt_state_file_while_serving_keeps_the_last_good_state() {
     let (sandbox, broker) = open_registry();
+    let start = Instant::now();
     add_device(&sandbox, "sensor1");
-    std::thread::sleep(LIVE);
+    logins_work(&broker, start, &[("sensor1", "device-secret")]);
     let good = sandbox.text();
+    // Hand edits, not CLI changes: the contract's second is not promised for
+    // them, only that they are noticed.
     std::fs::write(&sandbox.state, "this is [not toml").unwrap();
-    assert!(eventually(LIVE, || broker
+    assert!(eventually(LIVE_PATIENCE, || broker
         .log()
         .contains("cannot read state file")));
     assert!(broker.log().contains("last good state"), "{}", broker.log());
@@ -769,7 +895,7 @@ fn a_corrupt_state_file_while_serving_keeps_the_last_good_state() {
         good.replace("[users.sensor1]", "[users.sensor9]"),
     )
     .unwrap();
-    assert!(eventually(LIVE, || register(
+    assert!(eventually(LIVE_PATIENCE, || register(
         &broker,
         "311",
         "sensor9",
@@ -969,6 +1095,7 @@ fn registrations_and_refused_logins_are_audited() {
     register(&broker, "311", "sensor1", "Broker-Canary-1");
     register(&broker, "5", "sensor1", "Broker-Canary-1");
     sandbox.run(&["registry", "lock"]).ok();
+    // Polling would add audit entries: the contract's second, then one try.
     std::thread::sleep(LIVE);
     register(&broker, "311", "stranger1", "Broker-Canary-2");
     let entries = sandbox.json(&["audit", "-n", "100"]);

@@ -89,6 +89,45 @@ impl Sandbox {
     }
 }
 
+// ------------------------------------------------------- roles and users
+
+impl Sandbox {
+    /// Creates a role with `mqreg role create NAME --allow ACCESS:FILTER...`,
+    /// which must succeed. With [`Sandbox::add_users`], the seeding most
+    /// broker tests start from, written once:
+    ///
+    /// ```ignore
+    /// sandbox
+    ///     .add_role("all", &["readwrite:#"])
+    ///     .add_users(&["alice", "bob"], "password1", Some("all"));
+    /// ```
+    ///
+    /// Both go through the CLI, as an admin would, and work on a state a
+    /// broker already serves (the broker sees them within a second).
+    pub fn add_role(&self, name: &str, allow: &[&str]) -> &Self {
+        let mut args = vec!["role", "create", name];
+        for access in allow {
+            args.extend(["--allow", access]);
+        }
+        self.run(&args).ok();
+        self
+    }
+
+    /// Adds each of `names` with `mqreg user add NAME [--role ROLE]`, the
+    /// password on stdin; each must succeed. Hashed with the state's argon2
+    /// cost: call [`Sandbox::cheap_hashes`] first for fast logins.
+    pub fn add_users(&self, names: &[&str], password: &str, role: Option<&str>) -> &Self {
+        for name in names {
+            let mut args = vec!["user", "add", name];
+            if let Some(role) = role {
+                args.extend(["--role", role]);
+            }
+            self.run_with_stdin(&args, &format!("{password}\n")).ok();
+        }
+        self
+    }
+}
+
 /// Argon2 parameters that keep tests fast; the hashes are still argon2id.
 pub fn cheap_cost() -> HashCost {
     HashCost {
@@ -481,7 +520,6 @@ impl Client {
     }
 }
 
-/// Polls `condition` every 20 ms for up to `timeout`.
 /// Sends the CONNECT `packet` on `socket` and returns the 4-byte CONNACK of a
 /// 3.1.1 login, waiting at most `wait` for it.
 pub fn send_connect(
@@ -496,6 +534,7 @@ pub fn send_connect(
     Ok(connack)
 }
 
+/// Polls `condition` every 20 ms for up to `timeout`.
 pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
@@ -507,4 +546,172 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+// ------------------------------------------------------------- live changes
+
+/// The contract: "changes made with the CLI take effect in the running broker
+/// within one second".
+pub const LIVE: Duration = Duration::from_secs(1);
+
+/// How long a test waits for a live change before it gives up: far past
+/// [`LIVE`], so that a slow machine fails with the time it measured instead of
+/// hanging or failing with no number.
+pub const LIVE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Asserts that `observed` holds within [`LIVE`] of `start`, the moment just
+/// before the CLI command that makes the change ran. Polls it every 20 ms (as
+/// [`eventually`] does) for up to [`LIVE_PATIENCE`]; a failure says how long
+/// it took. Returns the time measured.
+#[track_caller]
+pub fn assert_live(start: Instant, what: &str, observed: impl FnMut() -> bool) -> Duration {
+    let held = eventually(LIVE_PATIENCE.saturating_sub(start.elapsed()), observed);
+    let took = start.elapsed();
+    assert!(
+        held,
+        "{what}: still not so {took:?} after the CLI change (the contract: within {LIVE:?})"
+    );
+    assert!(
+        took <= LIVE,
+        "{what}: took {took:?} after the CLI change; the contract says within {LIVE:?}"
+    );
+    eprintln!("live: {what}: {took:?}");
+    took
+}
+
+/// Asserts that the broker closes `client`'s connection within [`LIVE`] of
+/// `start` (just before the CLI command), waiting up to [`LIVE_PATIENCE`].
+/// Returns the time measured.
+#[track_caller]
+pub fn assert_closed_live(client: &Client, start: Instant, what: &str) -> Duration {
+    loop {
+        let left = (start + LIVE_PATIENCE).saturating_duration_since(Instant::now());
+        match client.next(left) {
+            Some(Seen::Closed) => break,
+            Some(_) => continue,
+            None => panic!(
+                "{what}: the connection was still open {:?} after the CLI change (the contract: closed within {LIVE:?})",
+                start.elapsed()
+            ),
+        }
+    }
+    let took = start.elapsed();
+    assert!(
+        took <= LIVE,
+        "{what}: closed {took:?} after the CLI change; the contract says within {LIVE:?}"
+    );
+    eprintln!("live: {what}: closed after {took:?}");
+    took
+}
+
+/// One stream of probe messages for [`assert_stops_live`]: `from` publishes
+/// on `topic`, to which `to` is subscribed.
+pub struct Flow<'a> {
+    pub from: &'a Client,
+    pub topic: &'a str,
+    pub to: &'a Client,
+}
+
+/// Asserts that every one of `flows` delivers before `change` and stops
+/// within [`LIVE`] of it: a revoked permission, where nothing on 3.1.1 says
+/// "refused", so the test watches messages stop arriving.
+///
+/// Each flow gets a numbered probe every 20 ms. Until each has delivered one,
+/// `change` does not run (silence afterwards would prove nothing). Then the
+/// clock starts, `change` runs, and the probes go on until none of a flow's
+/// has arrived for half a second. A flow stopped when the first of its probes
+/// that never arrived was sent; the last flow to stop must have stopped
+/// within [`LIVE`] of the start. Gives up after [`LIVE_PATIENCE`], with the
+/// time. Returns the time measured.
+#[track_caller]
+pub fn assert_stops_live(what: &str, flows: &[Flow], change: impl FnOnce()) -> Duration {
+    const EVERY: Duration = Duration::from_millis(20);
+    const SILENCE: Duration = Duration::from_millis(500);
+    let mut receivers: Vec<&Client> = Vec::new();
+    for flow in flows {
+        if !receivers.iter().any(|seen| std::ptr::eq(*seen, flow.to)) {
+            receivers.push(flow.to);
+        }
+    }
+    // Per flow: when each probe was sent, and the highest number seen.
+    let mut sent: Vec<Vec<Instant>> = vec![Vec::new(); flows.len()];
+    let mut seen: Vec<Option<usize>> = vec![None; flows.len()];
+    let round = |sent: &mut Vec<Vec<Instant>>, seen: &mut Vec<Option<usize>>| {
+        for (index, flow) in flows.iter().enumerate() {
+            let number = sent[index].len();
+            flow.from
+                .publish(flow.topic, &format!("probe {index} {number}"));
+            sent[index].push(Instant::now());
+        }
+        let until = Instant::now() + EVERY;
+        for to in &receivers {
+            // Whatever is queued, and whatever comes until the next round.
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                let Some((_, payload)) = to.message(left.max(Duration::from_millis(1))) else {
+                    break;
+                };
+                let mut words = payload.split(' ');
+                if let (Some("probe"), Some(index), Some(number)) =
+                    (words.next(), words.next(), words.next())
+                {
+                    let (index, number): (usize, usize) =
+                        (index.parse().unwrap(), number.parse().unwrap());
+                    seen[index] = seen[index].max(Some(number));
+                }
+            }
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    };
+    let topics = |which: &dyn Fn(usize) -> bool| {
+        let names: Vec<&str> = (0..flows.len())
+            .filter(|index| which(*index))
+            .map(|index| flows[index].topic)
+            .collect();
+        names.join(", ")
+    };
+
+    let before = Instant::now();
+    while seen.iter().any(Option::is_none) {
+        assert!(
+            before.elapsed() < LIVE_PATIENCE,
+            "{what}: nothing arrived on {} before the change, so silence after it would prove nothing",
+            topics(&|index| seen[index].is_none())
+        );
+        round(&mut sent, &mut seen);
+    }
+
+    let start = Instant::now();
+    change();
+    // The first probe of each flow that has not arrived (yet).
+    let cut = |index: usize, seen: &[Option<usize>]| seen[index].map_or(0, |last| last + 1);
+    loop {
+        round(&mut sent, &mut seen);
+        let now = Instant::now();
+        let stopped = |index: usize| {
+            sent[index]
+                .get(cut(index, &seen))
+                .is_some_and(|first| now.duration_since(*first) >= SILENCE)
+        };
+        if (0..flows.len()).all(&stopped) {
+            break;
+        }
+        assert!(
+            start.elapsed() < LIVE_PATIENCE,
+            "{what}: {} still delivered {:?} after the CLI change (the contract: stopped within {LIVE:?})",
+            topics(&|index| !stopped(index)),
+            start.elapsed()
+        );
+    }
+    let stopped_after: Vec<Duration> = (0..flows.len())
+        .map(|index| sent[index][cut(index, &seen)].saturating_duration_since(start))
+        .collect();
+    let took = stopped_after.iter().copied().max().unwrap_or_default();
+    assert!(
+        took <= LIVE,
+        "{what}: stopped {stopped_after:?} after the CLI change ({}); the contract says within {LIVE:?}",
+        topics(&|_| true)
+    );
+    eprintln!("live: {what}: stopped after {stopped_after:?}");
+    took
 }
