@@ -1,6 +1,11 @@
 //! Conformance: the broker against the MQTT 3.1.1 and 5 normative statements,
 //! each test naming the statements it checks, with raw packets (exact bytes),
 //! mosquitto's clients and rumqttc.
+//!
+//! The two versions number their statements differently: each citation says
+//! which it is from, as "MQTT-4.3.3-2 (3.1.1)" or "MQTT-4.3.3-10 (5.0)".
+//! Where a rule has no numbered statement, the section is cited ("5.0
+//! §4.8.2").
 
 mod common;
 
@@ -20,30 +25,10 @@ fn setup(extra: &[&str]) -> (Sandbox, Broker) {
     let sandbox = Sandbox::new();
     sandbox.cheap_hashes();
     sandbox
-        .run(&[
-            "role",
-            "create",
-            "all",
-            "--allow",
-            "readwrite:#",
-            "--allow",
-            "readwrite:$ops/#",
-        ])
-        .ok();
-    sandbox
-        .run(&[
-            "role",
-            "create",
-            "device",
-            "--allow",
-            "readwrite:devices/{username}/#",
-        ])
-        .ok();
-    for (user, role) in [("alice", "all"), ("bob", "all"), ("carol", "device")] {
-        sandbox
-            .run_with_stdin(&["user", "add", user, "--role", role], "password1\n")
-            .ok();
-    }
+        .add_role("all", &["readwrite:#", "readwrite:$ops/#"])
+        .add_role("device", &["readwrite:devices/{username}/#"])
+        .add_users(&["alice", "bob"], PASSWORD, Some("all"))
+        .add_users(&["carol"], PASSWORD, Some("device"));
     let broker = sandbox.serve_with(extra);
     (sandbox, broker)
 }
@@ -98,7 +83,8 @@ fn publish(client: &mut Raw, topic: &str, payload: &[u8], qos: u8, retain: bool,
 
 #[test]
 fn a_3_1_1_puback_is_exactly_two_bytes_of_packet_id() {
-    // MQTT-3.4.0 (fixed header 0x40, remaining length 2) and MQTT-2.3.1-6 (same id).
+    // 3.1.1 §3.4.1 (fixed header 0x40, remaining length 2; no numbered
+    // statement) and MQTT-2.3.1-6 (3.1.1: the same packet id).
     let (_sandbox, broker) = setup(&[]);
     let (mut alice, _) = connected(&broker, Connect::v3("p1", "alice", PASSWORD));
     alice.send(&raw::publish(
@@ -131,7 +117,8 @@ fn a_3_1_1_puback_is_exactly_two_bytes_of_packet_id() {
 
 #[test]
 fn denied_v5_publishes_get_puback_0x87_and_the_connection_stays() {
-    // MQTT-3.4.2-1: reason code in PUBACK; the contract's 0x87 for no write permission.
+    // MQTT-3.4.2-1 (5.0): a reason code in PUBACK; the contract's 0x87 for no
+    // write permission.
     let (_sandbox, broker) = setup(&[]);
     let (mut carol, _) = connected(&broker, Connect::v5("d1", "carol", PASSWORD));
     carol.send(&raw::publish(
@@ -151,9 +138,10 @@ fn denied_v5_publishes_get_puback_0x87_and_the_connection_stays() {
 
 #[test]
 fn session_present_is_0_after_a_clean_session_every_time() {
-    // MQTT-3.1.2-6 (a clean session ends with its connection) and MQTT-3.2.2-2
-    // (Session Present 0 when there is no session), on 3.1.1 and 5, immediately
-    // after the clean connection's DISCONNECT.
+    // A clean session ends with its connection (MQTT-3.1.2-6 in 3.1.1; in 5.0
+    // a session without Session Expiry Interval, §3.1.2.11.2), and Session
+    // Present is 0 when there is no session (MQTT-3.2.2-3, in 3.1.1 and 5.0),
+    // on both, immediately after the clean connection's DISCONNECT.
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
         for round in 0..30 {
@@ -180,8 +168,10 @@ fn session_present_is_0_after_a_clean_session_every_time() {
 
 #[test]
 fn an_immediate_reconnect_after_disconnect_is_accepted_and_the_socket_closes() {
-    // MQTT-3.14.4-1: the server closes the connection after DISCONNECT;
-    // MQTT-3.1.4-3 allows the same client id again at once.
+    // On DISCONNECT the server closes the connection (a SHOULD in §3.14.4 of
+    // 3.1.1 and 5.0; the numbered MQTT-3.14.4-1 and -2 bind the client); the
+    // same client id is accepted again at once, the old connection taken over
+    // if it is still there (MQTT-3.1.4-2 in 3.1.1, MQTT-3.1.4-3 in 5.0).
     let (_sandbox, broker) = setup(&[]);
     for round in 0..80 {
         for v5 in [false, true] {
@@ -198,8 +188,9 @@ fn an_immediate_reconnect_after_disconnect_is_accepted_and_the_socket_closes() {
 
 #[test]
 fn a_persistent_session_keeps_subscriptions_and_queued_messages() {
-    // MQTT-3.1.2-4 (session resumed), MQTT-3.2.2-2 (Session Present 1),
-    // MQTT-3.1.2-5 (QoS 1 and 2 messages stored while offline), MQTT-4.6.0-6 (order).
+    // All 3.1.1: MQTT-3.1.2-4 (session resumed), MQTT-3.2.2-2 (Session
+    // Present 1), MQTT-3.1.2-5 (QoS 1 and 2 messages stored while offline),
+    // MQTT-4.6.0-6 (in order).
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, present) =
         connected(&broker, Connect::v3("keeper", "bob", PASSWORD).clean(false));
@@ -239,8 +230,9 @@ fn a_persistent_session_keeps_subscriptions_and_queued_messages() {
 
 #[test]
 fn unacknowledged_messages_are_resent_with_dup_and_the_same_packet_id() {
-    // MQTT-4.4.0-1: on reconnect with a session, unacknowledged PUBLISH packets
-    // are re-sent with their original packet ids; MQTT-3.3.1-1: DUP set.
+    // MQTT-4.4.0-1 (3.1.1): on reconnect with a session, unacknowledged
+    // PUBLISH packets are re-sent with their original packet ids;
+    // MQTT-3.3.1-1 (3.1.1): DUP set.
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v3("redo", "bob", PASSWORD).clean(false));
     subscribe(&mut sub, 1, &[("r/#", 2)], Props::new());
@@ -268,14 +260,19 @@ fn unacknowledged_messages_are_resent_with_dup_and_the_same_packet_id() {
     // PUBREL, PUBCOMP.
     sub.send(&raw::ack(0x50, again.packet_id.unwrap()));
     let pubrel = sub.recv_kind(6, WAIT).expect("PUBREL");
-    assert_eq!(pubrel.first, 0x62, "MQTT-3.6.1-1: PUBREL flags 0010");
+    assert_eq!(
+        pubrel.first, 0x62,
+        "MQTT-3.6.1-1 (3.1.1): PUBREL flags 0010"
+    );
     sub.send(&raw::ack(0x70, again.packet_id.unwrap()));
     assert!(sub.recv_publish(QUIET).is_none(), "nothing more");
 }
 
 #[test]
 fn qos_2_flows_both_ways_exactly_once() {
-    // MQTT-4.3.3-1..2 (sender) and MQTT-4.3.3-3 (receiver), MQTT-3.8.4-6 (granted QoS).
+    // The QoS 2 flow as sender and receiver: MQTT-4.3.3-1 and -2 (3.1.1),
+    // MQTT-4.3.3-1 to -6 and -8 to -12 (5.0); delivered at the granted QoS:
+    // MQTT-3.8.4-6 (3.1.1), MQTT-3.8.4-8 (5.0).
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
         let make = |id| Connect::version(v5, id, "bob", PASSWORD);
@@ -290,7 +287,7 @@ fn qos_2_flows_both_ways_exactly_once() {
         assert_eq!(sub.recv_kind(6, WAIT).unwrap().body[..2], id.to_be_bytes());
         sub.send(&raw::ack(0x70, id));
         assert!(sub.recv_publish(QUIET).is_none(), "delivered once");
-        // Downgraded to the subscription's QoS (MQTT-3.8.4-6).
+        // Downgraded to the subscription's QoS (MQTT-3.8.4-6 in 3.1.1, -8 in 5.0).
         let (mut low, _) = connected(&broker, make("q2-low"));
         subscribe(&mut low, 1, &[("two/#", 0)], Props::new());
         publish(&mut publisher, "two/y", b"down", 2, false, 78);
@@ -300,9 +297,9 @@ fn qos_2_flows_both_ways_exactly_once() {
 
 #[test]
 fn a_v5_pubrel_after_reconnect_completes_and_delivers_once() {
-    // MQTT-4.3.3-11 (5): the receiver answers PUBREL with PUBCOMP, also for
-    // a packet id of the session's earlier connection (MQTT-4.4.0-1: the
-    // client re-sends PUBREL on reconnect). The id is still the session's,
+    // MQTT-4.3.3-11 (5.0): the receiver answers PUBREL with PUBCOMP, also
+    // for a packet id of the session's earlier connection (MQTT-4.4.0-1, 5.0:
+    // the client re-sends PUBREL on reconnect). The id is still the session's,
     // so PUBCOMP says success, not 0x92; the message was routed at PUBLISH
     // and is delivered once.
     let (_sandbox, broker) = setup(&[]);
@@ -354,11 +351,12 @@ fn complete_qos_2(sub: &mut Raw, packet_id: u16) {
 
 #[test]
 fn a_qos_2_publish_re_sent_after_a_reconnect_is_delivered_once() {
-    // MQTT-4.3.3-2 (3.1.1) / MQTT-4.3.3-9 (5): until its PUBREL, a PUBLISH
-    // with the same packet id is answered with PUBREC and not delivered
-    // onward again. The sender re-sends it with DUP set on a resumed
-    // session (MQTT-4.4.0-1, MQTT-3.3.1-1) when its PUBREC was lost; after
-    // PUBCOMP the id names a new message (MQTT-4.3.3-2 in 3.1.1).
+    // MQTT-4.3.3-2 (3.1.1) / MQTT-4.3.3-10 (5.0): until its PUBREL, a
+    // PUBLISH with the same packet id is answered with PUBREC and not
+    // delivered onward again. The sender re-sends it with DUP set on a
+    // resumed session (MQTT-4.4.0-1 and MQTT-3.3.1-1, the same in both) when
+    // its PUBREC was lost; after PUBCOMP the id names a new message
+    // (MQTT-4.3.3-2 in 3.1.1, MQTT-4.3.3-12 in 5.0).
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
         let sub_id = format!("dup-sub-{v5}");
@@ -410,8 +408,8 @@ fn a_qos_2_publish_re_sent_after_a_reconnect_is_delivered_once() {
 
 #[test]
 fn qos_2_deliveries_past_the_window_acknowledged_out_of_order_keep_the_connection() {
-    // MQTT-4.6.0-2 and -3 (3.1.1; 5: MQTT-4.6.0-2 to -4) order PUBACKs among
-    // themselves and PUBRECs among themselves; nothing orders a PUBCOMP
+    // MQTT-4.6.0-2 and -3 (the same in 3.1.1 and 5.0) order a receiver's
+    // PUBACKs among themselves and PUBRECs among themselves; nothing orders a PUBCOMP
     // against the PUBREC of another message. The subscriber completes its
     // deliveries in batches, last first, with more outstanding than the
     // broker's window: every message arrives once, in order, and the
@@ -547,9 +545,9 @@ fn a_rumqttc_qos_2_burst_of_1000_arrives_once_each() {
 
 #[test]
 fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
-    // MQTT-3.1.4-3: a second connection with the same client id closes the
-    // first (v5: DISCONNECT 0x8E, MQTT 4.13). Another user's live client id:
-    // CONNACK 2 / 0x85, never a kick (the contract).
+    // MQTT-3.1.4-3 (5.0): a second connection with the same client id closes
+    // the first, with DISCONNECT 0x8E (5.0 §4.13). Another user's live client
+    // id: CONNACK 2 / 0x85, never a kick (the contract).
     let (_sandbox, broker) = setup(&[]);
     let (mut first, _) = connected(&broker, Connect::v5("shared-id", "alice", PASSWORD));
     let (refused, connack) = connect(&broker, Connect::v5("shared-id", "bob", PASSWORD));
@@ -572,7 +570,7 @@ fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
         Some((14, 0x8E)),
         "DISCONNECT 0x8E session taken over"
     );
-    // With a reason string for whoever reads the client's log (MQTT 3.14.2.2.3).
+    // With a reason string for whoever reads the client's log (5.0 §3.14.2.2.3).
     let disconnect = packets.last().unwrap();
     let mut at = 1;
     let props = raw::parse_props(&disconnect.body, &mut at);
@@ -581,7 +579,7 @@ fn the_same_user_takes_over_its_session_and_another_user_is_refused() {
 
 #[test]
 fn an_unsupported_authentication_method_gets_connack_0x8c() {
-    // MQTT-4.12.0-1 (5): a CONNECT with an Authentication Method the server
+    // MQTT-4.12.0-1 (5.0): a CONNECT with an Authentication Method the server
     // does not support is refused with 0x8C (Bad authentication method),
     // right password or not, and nothing is recorded for it.
     let (sandbox, broker) = setup(&[]);
@@ -603,7 +601,8 @@ fn an_unsupported_authentication_method_gets_connack_0x8c() {
 
 #[test]
 fn client_ids_with_control_characters_are_refused() {
-    // The contract: CONNACK 2 / 0x85 (MQTT-3.1.3-9 lets a server refuse ids).
+    // The contract: CONNACK 2 / 0x85 (a server may refuse ids: MQTT-3.1.3-9
+    // in 3.1.1, MQTT-3.1.3-8 in 5.0).
     let (_sandbox, broker) = setup(&[]);
     for id in ["\0dropped-will", "line\nbreak", "tab\there"] {
         let (_c, connack) = connect(&broker, Connect::v3(id, "alice", PASSWORD));
@@ -618,8 +617,9 @@ fn client_ids_with_control_characters_are_refused() {
 
 #[test]
 fn an_empty_client_id_gets_one_assigned() {
-    // MQTT-3.1.3-6 and MQTT-3.2.2-16 (v5 Assigned Client Identifier);
-    // MQTT-3.1.3-8: 3.1.1 refuses an empty id without a clean session.
+    // MQTT-3.1.3-6 (3.1.1 and 5.0) and MQTT-3.2.2-16 (5.0: the Assigned
+    // Client Identifier); MQTT-3.1.3-8 (3.1.1): an empty id without a clean
+    // session is refused.
     let (_sandbox, broker) = setup(&[]);
     let (_c, connack) = connect(&broker, Connect::v5("", "alice", PASSWORD));
     assert_eq!(connack.body[1], 0);
@@ -638,7 +638,7 @@ fn an_empty_client_id_gets_one_assigned() {
 
 #[test]
 fn dollar_topics_are_not_matched_by_leading_wildcards() {
-    // MQTT-4.7.2-1.
+    // MQTT-4.7.2-1 (3.1.1; the same number in 5.0).
     let (_sandbox, broker) = setup(&[]);
     let (mut all, _) = connected(&broker, Connect::v3("w1", "bob", PASSWORD));
     subscribe(&mut all, 1, &[("#", 0), ("+/x", 0)], Props::new());
@@ -655,9 +655,11 @@ fn dollar_topics_are_not_matched_by_leading_wildcards() {
 
 #[test]
 fn retained_messages_follow_the_spec() {
-    // MQTT-3.3.1-5 (stored), -8 (RETAIN 1 to a new subscriber), -9 (RETAIN 0
-    // to existing subscribers), -10/-11 (empty payload deletes); v5 Retain
-    // Handling (MQTT-3.3.1-9..11 in 5.0) and Retain As Published (MQTT-3.3.1-12, -13).
+    // In 5.0 numbers: MQTT-3.3.1-5 (stored), -9 (sent to a new subscriber,
+    // with RETAIN 1), -12 (RETAIN 0 to existing subscribers), -13 (Retain As
+    // Published), -10 and -11 (Retain Handling 1 and 2), -6 and -7 (an empty
+    // payload deletes it). The same rules in 3.1.1: MQTT-3.3.1-5, -6 and -8,
+    // -9, and -10 and -11 (the last subscriber here is a 3.1.1 one).
     let (_sandbox, broker) = setup(&[]);
     let (mut alice, _) = connected(&broker, Connect::v5("r-pub", "alice", PASSWORD));
     let (mut live, _) = connected(&broker, Connect::v5("r-live", "bob", PASSWORD));
@@ -701,9 +703,10 @@ fn retained_messages_follow_the_spec() {
 
 #[test]
 fn wills_go_out_on_abnormal_close_only_and_honour_the_delay() {
-    // MQTT-3.1.2-8 (published when the connection closes abnormally),
-    // MQTT-3.1.2-10 / 3.14.4-3 (removed on DISCONNECT), v5 DISCONNECT 0x04
-    // sends it, MQTT-3.1.3-9 (Will Delay: not sent if the session resumes in time).
+    // All 5.0: MQTT-3.1.2-8 (published when the connection closes
+    // abnormally), MQTT-3.1.2-10 and MQTT-3.14.4-3 (removed on DISCONNECT
+    // 0x00), DISCONNECT 0x04 sends it (§3.14.2.1), MQTT-3.1.3-9 (Will Delay:
+    // not sent if the session resumes in time).
     let (_sandbox, broker) = setup(&[]);
     let (mut watcher, _) = connected(&broker, Connect::v5("will-watch", "bob", PASSWORD));
     subscribe(&mut watcher, 1, &[("wills/#", 1)], Props::new());
@@ -763,9 +766,10 @@ fn wills_go_out_on_abnormal_close_only_and_honour_the_delay() {
 
 #[test]
 fn shared_subscriptions_give_each_message_to_one_member() {
-    // MQTT 4.8.2: each message to one member of the group; the read permission
-    // is checked on FILTER; retained messages are not sent to shared
-    // subscriptions (MQTT-3.8.4-? in 4.8.2).
+    // 5.0 §4.8.2: each message to one member of the group; retained messages
+    // are not sent to a shared subscription (a rule of §4.8.2 with no
+    // numbered statement). The read permission is checked on FILTER (the
+    // contract).
     let (_sandbox, broker) = setup(&[]);
     let (mut alice, _) = connected(&broker, Connect::v5("s-pub", "alice", PASSWORD));
     publish(&mut alice, "jobs/old", b"retained", 1, true, 1);
@@ -827,9 +831,13 @@ fn shared_subscriptions_give_each_message_to_one_member() {
 
 #[test]
 fn v5_properties_are_forwarded_unchanged() {
-    // MQTT-3.3.2-16..20 (payload format, content type, response topic,
-    // correlation data, user properties in order) and MQTT-3.3.4-? (no
-    // expiry added to a message that had none).
+    // All 5.0: forwarded unaltered, MQTT-3.3.2-4 (payload format), -15
+    // (response topic), -16 (correlation data), -17 and -18 (user
+    // properties, in order), -20 (content type); MQTT-3.3.4-3 (the
+    // subscription identifier). No expiry is added to a message that had
+    // none: without a Message Expiry Interval it does not expire (§3.3.2.3.3,
+    // no numbered statement; MQTT-3.3.2-6 is the value forwarded when there
+    // is one).
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v5("f-sub", "bob", PASSWORD));
     subscribe(
@@ -870,7 +878,7 @@ fn v5_properties_are_forwarded_unchanged() {
     assert_eq!(
         message.prop(prop::SUBSCRIPTION_ID),
         Some(&[42u8][..]),
-        "MQTT-3.3.4-3"
+        "MQTT-3.3.4-3 (5.0)"
     );
     assert_eq!(
         message.prop(prop::MESSAGE_EXPIRY),
@@ -881,8 +889,8 @@ fn v5_properties_are_forwarded_unchanged() {
 
 #[test]
 fn message_expiry_is_honoured_only_when_set() {
-    // MQTT-3.3.2-5 (an expired message is not delivered), MQTT-3.3.2-6 (the
-    // forwarded interval is what remains).
+    // MQTT-3.3.2-5 (5.0: an expired message is not delivered), MQTT-3.3.2-6
+    // (5.0: the forwarded interval is what remains).
     let (_sandbox, broker) = setup(&[]);
     let session = || {
         Connect::v5("e-sub", "bob", PASSWORD)
@@ -920,8 +928,9 @@ fn message_expiry_is_honoured_only_when_set() {
 
 #[test]
 fn topic_aliases_zero_or_over_the_maximum_are_protocol_errors() {
-    // MQTT-3.3.2-8 (alias 0 is not permitted) and MQTT-3.3.2-9 (over the
-    // Topic Alias Maximum): DISCONNECT 0x94; a valid alias works (MQTT-3.3.2-12).
+    // All 5.0: MQTT-3.3.2-8 (alias 0 is not permitted) and MQTT-3.3.2-9 (over
+    // the Topic Alias Maximum): DISCONNECT 0x94; a valid alias works
+    // (MQTT-3.3.2-12).
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v5("ta-sub", "bob", PASSWORD));
     subscribe(&mut sub, 1, &[("alias/#", 0)], Props::new());
@@ -977,8 +986,9 @@ fn topic_aliases_zero_or_over_the_maximum_are_protocol_errors() {
 
 #[test]
 fn publish_topics_with_wildcards_or_nul_close_the_connection() {
-    // MQTT-3.3.2-2 (no wildcards in a topic name), MQTT-1.5.4-2 (no NUL);
-    // v5: DISCONNECT 0x90, Topic Name invalid (the contract).
+    // MQTT-3.3.2-2 (3.1.1 and 5.0: no wildcards in a topic name); no NUL:
+    // MQTT-1.5.3-2 (3.1.1), MQTT-1.5.4-2 (5.0). v5: DISCONNECT 0x90, Topic
+    // Name invalid (the contract).
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v3("wc-sub", "bob", PASSWORD));
     subscribe(&mut sub, 1, &[("#", 0)], Props::new());
@@ -1037,9 +1047,13 @@ fn topics_over_the_limits_are_refused() {
 
 #[test]
 fn maximum_packet_size_holds_both_ways() {
-    // MQTT-3.1.2-24 / 3.2.2-? (the server's maximum: larger packets close the
-    // connection) and MQTT-3.1.2-25 (the client's maximum: larger messages are
-    // not sent to it, others are).
+    // The client's maximum: MQTT-3.1.2-24 and -25 (5.0): a larger message is
+    // not sent to it, the next one is. The server's maximum: MQTT-3.2.2-15
+    // (5.0) forbids the client to exceed it, and a larger packet is a
+    // Protocol Error answered with DISCONNECT 0x95, Packet too large (5.0
+    // §3.2.2.3.6), then a close (MQTT-4.13.1-1, 5.0). 3.1.1 has no Maximum
+    // Packet Size and no DISCONNECT from the server: --max-packet-size closes
+    // the connection.
     let (_sandbox, broker) = setup(&["--max-packet-size", "1000"]);
     let (mut small, _) = connected(
         &broker,
@@ -1056,26 +1070,36 @@ fn maximum_packet_size_holds_both_ways() {
         "the big one was skipped, not the rest"
     );
 
-    alice.send(&raw::publish(
-        true,
-        "size/huge",
-        &[b'x'; 2000],
-        0,
-        false,
-        0,
-        Props::new(),
-    ));
-    let (closed, packets) = alice.closed_within(WAIT);
-    assert!(closed, "over the server's maximum");
-    if let Some(last) = packets.last() {
-        assert_eq!((last.kind(), last.body[0]), (14, 0x95));
+    for v5 in [false, true] {
+        let packet = Connect::version(v5, "mps-big", "alice", PASSWORD);
+        let (mut big, _) = connected(&broker, packet);
+        big.send(&raw::publish(
+            v5,
+            "size/huge",
+            &[b'x'; 2000],
+            0,
+            false,
+            0,
+            Props::new(),
+        ));
+        let (closed, packets) = big.closed_within(WAIT);
+        assert!(closed, "over the server's maximum (v5 {v5})");
+        if v5 {
+            assert_eq!(
+                packets.last().map(|p| (p.kind(), p.body[0])),
+                Some((14, 0x95)),
+                "DISCONNECT 0x95 before the close: {packets:?}"
+            );
+        } else {
+            assert_eq!(packets, [], "3.1.1: closed without a word");
+        }
     }
 }
 
 #[test]
 fn the_clients_receive_maximum_bounds_what_is_in_flight() {
-    // MQTT-3.3.4-7: no more unacknowledged QoS 1/2 PUBLISH packets than the
-    // client's Receive Maximum; the rest follow as acknowledgements come.
+    // MQTT-3.3.4-9 (5.0): no more unacknowledged QoS 1/2 PUBLISH packets than
+    // the client's Receive Maximum; the rest follow as acknowledgements come.
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(
         &broker,
@@ -1205,20 +1229,40 @@ fn a_subscriber_that_stops_reading_cannot_stall_the_others() {
         "the drop is logged:\n{}",
         broker.log()
     );
-    // Once it reads again, it gets the newest messages, not the dropped ones.
-    let first = stuck
-        .recv_publish(WAIT)
-        .expect("the stuck one still has its queue");
-    assert_eq!(first.qos, 1);
+    // Once it reads again, it gets what was in flight when it stopped (the
+    // first few, already written to it), then the newest messages, not the
+    // dropped ones: 0, 1, ... then a gap, then up to 199.
+    let mut got = Vec::new();
+    while let Some(message) = stuck.recv_publish(QUIET) {
+        assert_eq!(message.qos, 1);
+        got.push(u16::from_be_bytes([message.payload[0], message.payload[1]]));
+        stuck.send(&raw::ack(0x40, message.packet_id.unwrap()));
+    }
+    let gaps: Vec<usize> = (1..got.len())
+        .filter(|&at| got[at] != got[at - 1] + 1)
+        .collect();
+    let [gap] = gaps[..] else {
+        panic!("one run in flight, one run of the newest: {got:?}")
+    };
+    let (in_flight, newest) = got.split_at(gap);
+    assert!(
+        in_flight.first() == Some(&0) && in_flight.len() <= 5,
+        "the in-flight window (--max-inflight 5) first: {got:?}"
+    );
+    assert!(
+        newest.last() == Some(&199) && newest.len() <= 20 && newest[0] > in_flight[gap - 1],
+        "then the newest, at most the queue bound (20): {got:?}"
+    );
 }
 
 #[test]
 fn messages_sent_just_before_disconnect_are_all_delivered() {
     // Packets a client sent before its DISCONNECT are processed before the
-    // session ends (MQTT-3.14.4-1 closes the connection, it does not discard
-    // what came first), even when they arrive in the same read as the
-    // DISCONNECT and the subscriber's queue makes the broker read slowly.
-    // In order, too (MQTT-4.6.0-6): a PUBLISH that straddles two socket reads
+    // session ends (the client closes the connection after its DISCONNECT,
+    // MQTT-3.14.4-1 in 3.1.1, -2 in 5.0; nothing discards what came first),
+    // even when they arrive in the same read as the DISCONNECT and the
+    // subscriber's queue makes the broker read slowly. In order, too
+    // (MQTT-4.6.0-6 in 3.1.1, -5 in 5.0): a PUBLISH that straddles two socket reads
     // keeps its place (see `src/broker/mqtt/framing.rs`).
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v3("bd-sub", "bob", PASSWORD));
@@ -1256,8 +1300,10 @@ fn messages_sent_just_before_disconnect_are_all_delivered() {
 
 #[test]
 fn a_v5_session_ends_when_its_expiry_runs_out() {
-    // MQTT-3.1.2-23 (the session is kept for the Session Expiry Interval after
-    // the connection closes) and MQTT-3.14.2-? (a DISCONNECT may shorten it).
+    // MQTT-3.1.2-23 (5.0: the session is kept for the Session Expiry Interval
+    // after the connection closes) and MQTT-4.1.0-2 (5.0: discarded once it
+    // has passed); a DISCONNECT may change it (5.0 §3.14.2.2.2, no numbered
+    // statement).
     let (_sandbox, broker) = setup(&[]);
     let session = |expiry| {
         Connect::v5("exp-s", "bob", PASSWORD)
@@ -1348,8 +1394,9 @@ fn two_clients_flooding_each_other_cannot_deadlock() {
 #[test]
 fn mosquitto_clients_see_forwarded_v5_properties_and_retain() {
     // The same rules with a client we did not write: mosquitto_pub sets the
-    // properties (MQTT-3.3.2-16..20) on a retained message, mosquitto_sub
-    // prints them as it gets the message on subscribing (MQTT-3.3.1-8).
+    // properties (MQTT-3.3.2-15 to -17 and -20, 5.0) on a retained message,
+    // mosquitto_sub prints them as it gets the message on subscribing
+    // (MQTT-3.3.1-9, 5.0).
     let (_sandbox, broker) = setup(&[]);
     let (code, output) = broker.mosquitto_pub(&[
         "-V",
@@ -1411,9 +1458,10 @@ fn mosquitto_clients_see_forwarded_v5_properties_and_retain() {
 
 #[test]
 fn a_3_1_1_pubrel_after_reconnect_completes() {
-    // MQTT-4.4.0-1: on reconnect the client re-sends PUBREL for QoS 2 messages
-    // whose PUBCOMP it did not get, and the server answers PUBCOMP
-    // (MQTT-4.3.3-?); the message was delivered once, when it was published.
+    // MQTT-4.4.0-1 (3.1.1): on reconnect the client re-sends PUBREL for QoS 2
+    // messages whose PUBCOMP it did not get, and the server answers PUBCOMP
+    // (MQTT-4.3.3-2, 3.1.1); the message was delivered once, when it was
+    // published.
     let (_sandbox, broker) = setup(&[]);
     let (mut sub, _) = connected(&broker, Connect::v3("r3-sub", "bob", PASSWORD));
     subscribe(&mut sub, 1, &[("rel/#", 0)], Props::new());
@@ -1478,8 +1526,9 @@ fn messages_sent_just_before_a_dropped_socket_are_delivered() {
 
 #[test]
 fn payloads_larger_than_a_socket_read_arrive_whole_and_in_order() {
-    // MQTT-3.3.4-1 (the receiver acknowledges each QoS 1 PUBLISH) and
-    // MQTT-4.6.0-2 (in order): payloads of 200 KiB are read in several parts
+    // MQTT-3.3.4-1 (3.1.1 and 5.0: the receiver acknowledges each QoS 1
+    // PUBLISH) and in order (MQTT-4.6.0-6 in 3.1.1, MQTT-4.6.0-5 in 5.0):
+    // payloads of 200 KiB are read in several parts
     // and handed on in chunks, more than the 64 KiB the broker lets a
     // connection have in flight. Written back to back, each arrives whole,
     // in order, and is acknowledged; on 3.1.1 and 5.
@@ -1553,8 +1602,9 @@ fn packets_that_arrive_a_few_bytes_at_a_time_are_read_whole() {
     // bytes, with no packet boundaries of its own. A CONNECT and three QoS 1
     // PUBLISHes (the middle one of 3 KiB: its remaining length takes two
     // bytes) written in pieces, with pauses so that the broker reads them
-    // part by part: each is read whole, acknowledged (MQTT-3.3.4-1) and
-    // delivered in order (MQTT-4.6.0-2); on 3.1.1 and 5.
+    // part by part: each is read whole, acknowledged (MQTT-3.3.4-1, 3.1.1 and
+    // 5.0) and delivered in order (MQTT-4.6.0-6 in 3.1.1, -5 in 5.0); on
+    // 3.1.1 and 5.
     let (_sandbox, broker) = setup(&[]);
     for v5 in [false, true] {
         let version = if v5 { "v5" } else { "v3" };
