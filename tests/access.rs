@@ -202,7 +202,8 @@ fn a_registry_pattern_refuses_registrations_with_other_client_ids() {
 #[test]
 fn another_users_live_client_id_is_refused_and_the_holder_keeps_it() {
     // Contract: CONNACK 2 (3.1.1) / 0x85 (5), never a kick; the same user
-    // taking over its own session is MQTT-3.1.4-3 and keeps working.
+    // taking over its own session is MQTT-3.1.4-2 (3.1.1; MQTT-3.1.4-3 in
+    // 5.0) and keeps working.
     let sandbox = sandbox();
     let broker = sandbox.serve();
     let holder = connected(&broker, "shared", "alice");

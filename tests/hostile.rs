@@ -37,9 +37,7 @@ fn the_broker_survives_bad_packets_and_answers_the_next_client() {
     // About twenty bad logins from one address: past the flood limit, which
     // would answer the last good one after its delay. Not what this is about.
     sandbox.without_flood_limits();
-    sandbox
-        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
-        .ok();
+    sandbox.add_users(&["known1"], "right-password", None);
     sandbox.run(&["registry", "unlock"]).ok();
     let broker = sandbox.serve();
     let port = broker.port;
@@ -267,9 +265,7 @@ fn a_flood_of_new_names_stays_bounded_and_known_users_still_get_in() {
     let sandbox = Sandbox::new();
     sandbox.without_flood_limits();
     sandbox.cheap_hashes();
-    sandbox
-        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
-        .ok();
+    sandbox.add_users(&["known1"], "right-password", None);
     sandbox.run(&["registry", "unlock", "--for", "10m"]).ok();
     let broker = sandbox.serve();
     let port = broker.port;
@@ -426,9 +422,7 @@ fn unknown_users_and_wrong_passwords_are_refused_alike_in_time() {
     let sandbox = Sandbox::new();
     sandbox.without_flood_limits();
     // The default argon2 cost, so a real password check takes milliseconds.
-    sandbox
-        .run_with_stdin(&["user", "add", "known1"], "right-password\n")
-        .ok();
+    sandbox.add_users(&["known1"], "right-password", None);
     let broker = sandbox.serve();
     let median_refusal = |user: &[u8], password: &dyn Fn(usize) -> String| {
         let mut times: Vec<Duration> = (0..11)
