@@ -1,7 +1,9 @@
 //! mqreg as a system service: files that keep their owner under sudo and never
 //! follow planted symlinks, the preflight, signals, the served-by record, logs
 //! for people and for shippers, and the packaged unit file. Tests that need
-//! root (CI runs as root) say so and are skipped otherwise.
+//! root (CI runs as root) are named `needs_root_...`; run as another user,
+//! they pass without checking anything and print `SKIPPED` in cargo's
+//! output, even without --nocapture.
 
 mod common;
 
@@ -16,6 +18,20 @@ use serde_json::json;
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// Whether a `needs_root_...` test can run. When not root, it says so where
+/// it shows: straight to the process's stderr, which the test harness does
+/// not capture (it captures `eprintln!`, shown for failing tests only), so
+/// that a skipped test is not mistaken for a passed one.
+fn runs_as_root(test: &str, why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    // One write, so that the line is not split by the harness's own output.
+    let line = format!("SKIPPED {test}: {why}; not root (CI runs as root)\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    false
 }
 
 /// `nobody` on Debian: a user the state can belong to that is not root.
@@ -39,9 +55,11 @@ fn signal(pid: u32, name: &str) {
 }
 
 #[test]
-fn root_writing_a_service_users_state_keeps_every_file_the_users() {
-    if !is_root() {
-        eprintln!("skipped: needs root (CI runs as root)");
+fn needs_root_writing_a_service_users_state_keeps_every_file_the_users() {
+    if !runs_as_root(
+        "needs_root_writing_a_service_users_state_keeps_every_file_the_users",
+        "writes as root a state another user owns",
+    ) {
         return;
     }
     let sandbox = Sandbox::new();
@@ -147,9 +165,11 @@ fn symlinks_planted_at_any_state_file_name_are_refused_never_followed() {
 }
 
 #[test]
-fn serve_refuses_to_start_in_a_folder_it_cannot_write() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the broker as another user");
+fn needs_root_serve_refuses_to_start_in_a_folder_it_cannot_write() {
+    if !runs_as_root(
+        "needs_root_serve_refuses_to_start_in_a_folder_it_cannot_write",
+        "runs the broker as another user",
+    ) {
         return;
     }
     let sandbox = Sandbox::new();
