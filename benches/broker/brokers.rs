@@ -70,13 +70,22 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// SIGTERM, then waits up to `patience` for the broker to finish (a
+    /// broker that saves its messages at the stop needs it); returns how long
+    /// it took.
+    pub fn stop(mut self, patience: Duration) -> Duration {
+        let started = Instant::now();
+        self.terminate(patience);
+        started.elapsed()
+    }
+
+    fn terminate(&mut self, patience: Duration) {
         let _ = Command::new("sh")
             // The shell's own `kill`: no procps needed on a minimal machine.
             .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -85,6 +94,14 @@ impl Drop for Running {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate(Duration::from_secs(5));
+        }
     }
 }
 
@@ -151,7 +168,7 @@ pub fn prepare_mqreg(dir: &Path) -> PathBuf {
     state
 }
 
-fn prepare_mosquitto(dir: &Path, port: u16) -> PathBuf {
+fn prepare_mosquitto(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let passwords = dir.join("passwd");
     let mut text = String::new();
     for i in 0..USERS {
@@ -172,14 +189,24 @@ fn prepare_mosquitto(dir: &Path, port: u16) -> PathBuf {
     // lines, e.g. `set_tcp_nodelay true` to see what that costs it.
     let extra = std::env::var("MQREG_BENCH_MOSQUITTO_EXTRA")
         .unwrap_or_default()
-        .replace(';', "\n");
+        .replace(';', "\n")
+        + "\n"
+        + extra;
+    // Debian's mosquitto.conf keeps messages: `persistence true`, in a
+    // folder of its own user's (it drops root).
+    let persistence = dir.join("mosquitto-db");
+    std::fs::create_dir_all(&persistence).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&persistence, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::write(
         &config,
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
-             log_type error\n{extra}\n",
+             log_type error\npersistence true\npersistence_location {}/\n{extra}\n",
             passwords.display(),
-            acl.display()
+            acl.display(),
+            persistence.display()
         ),
     )
     .unwrap();
@@ -187,6 +214,11 @@ fn prepare_mosquitto(dir: &Path, port: u16) -> PathBuf {
 }
 
 pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
+    start_with(kind, dir, state, "")
+}
+
+/// `start`, with lines added to mosquitto's configuration.
+pub fn start_with(kind: Kind, dir: &Path, state: &Path, mosquitto_extra: &str) -> Running {
     let port = free_port();
     let mut command = Command::new("taskset");
     command.args(["-c", "0"]);
@@ -212,7 +244,7 @@ pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
                 );
         }
         Kind::Mosquitto => {
-            let config = prepare_mosquitto(dir, port);
+            let config = prepare_mosquitto(dir, port, mosquitto_extra);
             command.arg("mosquitto").arg("-c").arg(config);
         }
     }

@@ -123,9 +123,17 @@ pub struct Throughput {
 /// `messages` numbered messages from one publisher, as fast as the broker
 /// takes them, to one wildcard subscriber (which acknowledges QoS 1 at once).
 pub async fn throughput(port: u16, qos: u8, messages: usize) -> Throughput {
-    let mut subscriber = raw::connect(port, "tp-sub", &user(1), &secret(1))
-        .await
-        .unwrap();
+    throughput_to(port, qos, messages, false).await
+}
+
+/// The same to a subscriber with a persistent session (Clean Session 0):
+/// what is owed to it is kept by a broker with persistence.
+pub async fn throughput_to(port: u16, qos: u8, messages: usize, persistent: bool) -> Throughput {
+    let client_id = if persistent { "tp-sub-kept" } else { "tp-sub" };
+    let (mut subscriber, _) =
+        raw::connect_session(port, client_id, &user(1), &secret(1), !persistent)
+            .await
+            .unwrap();
     raw::subscribe(&mut subscriber, "bench/#", qos)
         .await
         .unwrap();
@@ -397,6 +405,68 @@ async fn connect_retrying(port: u16, client_id: &str, index: usize) -> TcpStream
             Err(_) => tokio::time::sleep(RETRY_DELAY).await,
         }
     }
+}
+
+/// Persistent sessions `sessions` of them, subscribed to `bench/#` and then
+/// offline, and `per_session` QoS 1 messages published to them all: what a
+/// restart has to bring back. Returns how long the publishing took.
+pub async fn fill_offline_sessions(port: u16, sessions: usize, per_session: usize) -> Duration {
+    for s in 0..sessions {
+        let index = 200 + s;
+        let (mut stream, _) = raw::connect_session(
+            port,
+            &format!("kept-{s}"),
+            &user(index),
+            &secret(index),
+            false,
+        )
+        .await
+        .unwrap();
+        raw::subscribe(&mut stream, "bench/#", 1).await.unwrap();
+        let _ = stream.write_all(&[0xE0, 0]).await;
+        let mut rest = [0u8; 16];
+        let _ = tokio::time::timeout(QUIET, stream.read(&mut rest)).await;
+    }
+    let publisher = raw::connect(port, "kept-pub", &user(0), &secret(0))
+        .await
+        .unwrap();
+    let template = PublishTemplate::new(&format!("bench/{}/kept", user(0)), 1, PAYLOAD);
+    let started = Instant::now();
+    publish_numbered(publisher, template, per_session).await;
+    started.elapsed()
+}
+
+/// Connects one of [`fill_offline_sessions`]' sessions again and counts the
+/// messages it gets (acknowledging each) until they stop coming.
+pub async fn drain_session(port: u16, session: usize) -> (bool, usize) {
+    let index = 200 + session;
+    let (mut stream, present) = raw::connect_session(
+        port,
+        &format!("kept-{session}"),
+        &user(index),
+        &secret(index),
+        false,
+    )
+    .await
+    .unwrap();
+    let mut reader = PacketReader::new();
+    let mut received = 0;
+    let mut acks = Vec::new();
+    while let Ok(Ok(true)) = tokio::time::timeout(QUIET, reader.fill(&mut stream)).await {
+        while let Some(packet) = reader.next_packet() {
+            if packet.is_publish() {
+                received += 1;
+                if let (Some(id), _) = packet.publish_parts() {
+                    acks.extend_from_slice(&raw::puback(id));
+                }
+            }
+        }
+        if !acks.is_empty() {
+            let _ = stream.write_all(&acks).await;
+            acks.clear();
+        }
+    }
+    (present, received)
 }
 
 /// Memory: connects `clients` idle clients and keeps them until the returned

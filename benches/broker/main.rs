@@ -207,15 +207,30 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         figures.push(("1M stream lost", result.lost as f64));
         figures.push(("1M stream duplicates", result.duplicates as f64));
     }
+    if wanted("persistence") {
+        // QoS 1 to a subscriber with a persistent session: mqreg writes every
+        // message owed to it before its PUBACK (group commit); mosquitto
+        // (`persistence true`, Debian's default) keeps it in memory and saves
+        // every 30 minutes and at the stop.
+        let (result, busy, load_busy) =
+            busy_during(&broker, load::throughput_to(port, 1, load::MESSAGES, true)).await;
+        figures.push(("QoS 1 to a persistent session (msgs/s)", result.rate));
+        figures.push(("  persistent: broker core busy (%)", busy));
+        figures.push(("  persistent: load core busy (%)", load_busy));
+        figures.push(("  persistent: lost", result.lost as f64));
+        figures.push(("  persistent: duplicates", result.duplicates as f64));
+    }
     if wanted("fan-in") {
         let (p50, p99, lost) = load::fan_in(port).await;
         figures.push(("fan-in p50 (ms)", p50));
         figures.push(("fan-in p99 (ms)", p99));
         figures.push(("fan-in lost", lost as f64));
     }
+    // The groups below start brokers of their own (one state, one store:
+    // never two mqreg at once).
+    drop(broker);
     if wanted("memory") {
         // Fresh brokers, so that nothing from the other groups is counted.
-        drop(broker);
         let broker = brokers::start(kind, dir, state);
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let idle = broker.rss_kib();
@@ -237,6 +252,42 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
         figures.push(("  clients connected", clients.len() as f64));
         drop(clients);
     }
+    if wanted("restart") {
+        // 1,000,000 messages owed to 100 offline persistent sessions, then a
+        // clean stop and a start: how long until a session is served again
+        // (mqreg reads its store then; mosquitto its database before it
+        // listens), and whether the messages came back.
+        let _ = std::fs::remove_dir_all(dir.join("mosquitto-db"));
+        let _ = std::fs::remove_file(crate::store_path(state));
+        let extra = "max_queued_messages 0\n";
+        let broker = brokers::start_with(kind, dir, state, extra);
+        let filled =
+            load::fill_offline_sessions(broker.port, KEPT_SESSIONS, KEPT_PER_SESSION).await;
+        figures.push((
+            "restart: 1M stored, publishing them (s)",
+            filled.as_secs_f64(),
+        ));
+        let stopped = broker.stop(std::time::Duration::from_secs(300));
+        figures.push(("restart: stop (s)", stopped.as_secs_f64()));
+        let started = Instant::now();
+        let broker = brokers::start_with(kind, dir, state, extra);
+        let (present, received) = load::drain_session(broker.port, 0).await;
+        // The first session's CONNACK comes once everything is read; its
+        // 10,000 messages follow.
+        figures.push((
+            "restart: start to all of one session's messages (s)",
+            started.elapsed().as_secs_f64(),
+        ));
+        figures.push((
+            "restart: session present (1 = yes)",
+            f64::from(u8::from(present)),
+        ));
+        figures.push(("restart: messages of one session back", received as f64));
+        figures.push(("restart: RSS after (MiB)", broker.rss_kib() as f64 / 1024.0));
+        drop(broker);
+        let _ = std::fs::remove_dir_all(dir.join("mosquitto-db"));
+        let _ = std::fs::remove_file(crate::store_path(state));
+    }
     figures
 }
 
@@ -244,6 +295,14 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
 const BROKER_CORES: f64 = 1.0;
 
 const STREAM_MESSAGES: usize = 1_000_000;
+/// The restart load: this many offline sessions, each owed this many.
+const KEPT_SESSIONS: usize = 100;
+const KEPT_PER_SESSION: usize = 10_000;
+
+/// mqreg's message store beside its state (what `serve` opens).
+fn store_path(state: &Path) -> std::path::PathBuf {
+    mqreg::commands::serve::store_path(state)
+}
 /// The repeated loads (warm storm, refusals again) send their 2,000 logins
 /// this many times: one pass takes well under a tenth of a second.
 const REPEATS: usize = 5;

@@ -82,15 +82,39 @@ pub async fn connect(
     username: &str,
     password: &str,
 ) -> io::Result<TcpStream> {
+    connect_session(port, client_id, username, password, true)
+        .await
+        .map(|(stream, _)| stream)
+}
+
+/// The same with Clean Session as given; returns whether the broker had the
+/// session (Session Present).
+pub async fn connect_session(
+    port: u16,
+    client_id: &str,
+    username: &str,
+    password: &str,
+    clean: bool,
+) -> io::Result<(TcpStream, bool)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     stream.set_nodelay(true)?;
-    stream
-        .write_all(&connect_packet(
-            client_id.as_bytes(),
-            username.as_bytes(),
-            password.as_bytes(),
-        ))
-        .await?;
+    let mut packet = connect_packet(
+        client_id.as_bytes(),
+        username.as_bytes(),
+        password.as_bytes(),
+    );
+    if !clean {
+        // The connect flags: after the fixed header (1 + length bytes), the
+        // protocol name (6) and level (1).
+        let header = 1
+            + packet[1..]
+                .iter()
+                .take_while(|byte| **byte & 0x80 != 0)
+                .count()
+            + 1;
+        packet[header + 7] &= !0x02;
+    }
+    stream.write_all(&packet).await?;
     let mut ack = [0u8; 4];
     tokio::time::timeout(HANDSHAKE, stream.read_exact(&mut ack))
         .await
@@ -101,7 +125,7 @@ pub async fn connect(
             ack
         )));
     }
-    Ok(stream)
+    Ok((stream, ack[2] & 1 == 1))
 }
 
 /// Subscribes to one filter and waits for a SUBACK that grants it.

@@ -219,6 +219,12 @@ impl Authenticator {
         *hasher.finalize().as_bytes()
     }
 
+    /// Writes the registration attempts counted and not written yet (at a
+    /// stop).
+    pub async fn flush_registrations(&self) {
+        self.recorder.flush().await;
+    }
+
     /// Whether the login's password is the one last verified for its user
     /// (and the stored hash unchanged since): a login the broker can accept
     /// without hashing.

@@ -45,6 +45,11 @@ impl Policy {
     /// Writes one log and one audit line for each refusal that repeated in a
     /// window now over (all of them with `everything`, at a stop). Called a
     /// few times a minute.
+    /// At a stop: what the registration writer counted is written.
+    pub async fn flush_registrations(&self) {
+        self.authenticator.flush_registrations().await;
+    }
+
     pub fn summarize_repeats(&self, everything: bool) {
         for summary in self.repeats.take_due(Instant::now(), everything) {
             let peer = summary

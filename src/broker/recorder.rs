@@ -30,8 +30,15 @@ const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<Recorded, String>>;
 
+/// What the writer task is asked to do.
+enum Request {
+    Record(LoginAttempt, Reply),
+    /// Write the counted repeats now (the broker is stopping).
+    Flush(oneshot::Sender<()>),
+}
+
 pub struct Recorder {
-    queue: mpsc::UnboundedSender<(LoginAttempt, Reply)>,
+    queue: mpsc::UnboundedSender<Request>,
 }
 
 impl Recorder {
@@ -54,11 +61,19 @@ impl Recorder {
     pub async fn record(&self, attempt: LoginAttempt) -> Result<Recorded, String> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((attempt, reply))
+            .send(Request::Record(attempt, reply))
             .map_err(|_| "the registration writer stopped".to_owned())?;
         answer
             .await
             .map_err(|_| "the registration writer stopped".to_owned())?
+    }
+
+    /// Writes the repeats counted and not written yet, and waits for it.
+    pub async fn flush(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.queue.send(Request::Flush(done)).is_ok() {
+            let _ = finished.await;
+        }
     }
 }
 
@@ -80,7 +95,7 @@ struct Writer {
 type Write = (LoginAttempt, u64, Option<Reply>);
 
 impl Writer {
-    async fn run(mut self, mut waiting: mpsc::UnboundedReceiver<(LoginAttempt, Reply)>) {
+    async fn run(mut self, mut waiting: mpsc::UnboundedReceiver<Request>) {
         let mut tick = tokio::time::interval(self.repeat_interval.min(Duration::from_secs(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -89,15 +104,26 @@ impl Writer {
                     let Some(first) = received else {
                         break;
                     };
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match waiting.try_recv() {
-                            Ok(next) => batch.push(next),
-                            Err(_) => break,
+                    let mut batch = Vec::new();
+                    let mut flushes = Vec::new();
+                    let mut next = Some(first);
+                    while let Some(request) = next.take() {
+                        match request {
+                            Request::Record(attempt, reply) => batch.push((attempt, reply)),
+                            Request::Flush(done) => flushes.push(done),
+                        }
+                        if batch.len() < MAX_BATCH {
+                            next = waiting.try_recv().ok();
                         }
                     }
-                    let writes = self.sort_out(batch);
+                    let mut writes = self.sort_out(batch);
+                    if !flushes.is_empty() {
+                        writes.extend(self.all_deferred());
+                    }
                     self.write(writes).await;
+                    for done in flushes {
+                        let _ = done.send(());
+                    }
                 }
                 _ = tick.tick() => {
                     let due = self.due();
@@ -106,12 +132,15 @@ impl Writer {
             }
         }
         // The broker is stopping: what was counted is written.
-        let rest = self
-            .deferred
+        let rest = self.all_deferred();
+        self.write(rest).await;
+    }
+
+    fn all_deferred(&mut self) -> Vec<Write> {
+        self.deferred
             .drain()
             .map(|(_, deferred)| (deferred.latest, deferred.times, None))
-            .collect();
-        self.write(rest).await;
+            .collect()
     }
 
     /// Answers the unchanged repeats of requests written within the

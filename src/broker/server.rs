@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ntex_mqtt::{v3, v5, MqttServer, MqttServiceConfig};
 use ntex_service::cfg::SharedCfg;
@@ -207,6 +207,17 @@ pub fn run(
         .disable_signals()
         .build(ntex_net::DefaultRuntime);
     let result = system.block_on(async move {
+        // The core first, with what the message store held: a restart has
+        // its sessions back before the first device connects, and
+        // "listening on" means ready.
+        let started = Instant::now();
+        let _ = mqtt::worker_core(&context);
+        if context.store.is_some() {
+            tracing::info!(
+                took_ms = started.elapsed().as_millis() as u64,
+                "message store read"
+            );
+        }
         let max_packet_size = config.max_packet_size as usize;
         let mut acceptors = Vec::new();
         for (listener, local, is_tls) in listeners {
@@ -287,6 +298,9 @@ pub fn run(
     }
     summaries.abort();
     policy_at_stop.summarize_repeats(true);
+    let _ = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), policy_at_stop.flush_registrations()).await
+    });
     result
 }
 

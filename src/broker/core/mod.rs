@@ -483,6 +483,7 @@ impl Broker {
         }
         let users = self.live.snapshot();
         let mut timers = Vec::new();
+        let mut interned = stored::Interned::default();
         for loaded in loaded.sessions {
             let client_id: Rc<str> = Rc::from(loaded.client_id.as_str());
             let record = loaded.session;
@@ -544,9 +545,10 @@ impl Broker {
                 }
             }
             for (key, delivery) in loaded.messages {
+                let message = interned.message(&delivery.message, now, wall_now);
                 session
                     .queue
-                    .push_back(stored::delivery_of(delivery, key, now, wall_now));
+                    .push_back(stored::delivery_of(delivery, message, key));
             }
             if record.expiry != u32::MAX {
                 let left = Duration::from_secs(u64::from(record.expiry))

@@ -82,10 +82,12 @@ pub fn stored_delivery(delivery: &Delivery, now: Instant) -> StoredDelivery {
     }
 }
 
-pub fn delivery_of(stored: StoredDelivery, key: u64, now: Instant, wall_now: i64) -> Delivery {
+/// A stored delivery as the core's; `message` is its message, shared by
+/// every session it went to (see [`Interned`]).
+pub fn delivery_of(stored: StoredDelivery, message: Rc<Message>, key: u64) -> Delivery {
     let packet_id = stored.packet_id.and_then(std::num::NonZeroU16::new);
     Delivery {
-        message: Rc::new(message_of(stored.message, now, wall_now)),
+        message,
         qos: stored.qos,
         retain: stored.retain,
         subscription_ids: stored.subscription_ids,
@@ -94,6 +96,22 @@ pub fn delivery_of(stored: StoredDelivery, key: u64, now: Instant, wall_now: i64
         dup: packet_id.is_some(),
         received: stored.received,
         stored: Some(key),
+    }
+}
+
+/// Messages read back from the store, one of each: a message that went to a
+/// hundred sessions is stored a hundred times, and comes back once.
+#[derive(Default)]
+pub struct Interned(std::collections::HashMap<StoredMessage, Rc<Message>>);
+
+impl Interned {
+    pub fn message(&mut self, stored: &StoredMessage, now: Instant, wall_now: i64) -> Rc<Message> {
+        if let Some(message) = self.0.get(stored) {
+            return message.clone();
+        }
+        let message = Rc::new(message_of(stored.clone(), now, wall_now));
+        self.0.insert(stored.clone(), message.clone());
+        message
     }
 }
 

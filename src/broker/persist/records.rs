@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An application message as stored: retained, or queued for a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StoredMessage {
     pub topic: String,
     pub payload: Vec<u8>,
@@ -34,7 +34,7 @@ pub struct RetainedRecord<'a> {
 }
 
 /// The MQTT 5 properties forwarded with a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StoredProperties {
     pub utf8_payload: bool,
     pub content_type: Option<String>,
