@@ -321,3 +321,24 @@ fn a_damaged_store_stops_serve_and_is_left_alone() {
     );
     assert_eq!(std::fs::read(&store).unwrap(), garbage, "never discarded");
 }
+
+#[test]
+fn the_store_is_private_and_never_followed_through_a_symlink() {
+    // Beside the state, mode 0600 like the state's other files; a symlink
+    // planted at its name is an error naming it, never followed.
+    let sandbox = sandbox();
+    let broker = sandbox.serve();
+    let store = sandbox.state.with_file_name("state.messages.redb");
+    assert_eq!(common::mode_of(&store) & 0o777, 0o600);
+    assert_eq!(broker.stop(), Some(0));
+    std::fs::remove_file(&store).unwrap();
+    let elsewhere = sandbox.dir.path().join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &store).unwrap();
+    let refused = sandbox.run(&["serve", "--listen", "127.0.0.1:0"]).code(1);
+    assert!(
+        refused.stderr.contains(&store.display().to_string()),
+        "{}",
+        refused.stderr
+    );
+    assert!(!elsewhere.exists(), "the symlink was not followed");
+}

@@ -165,6 +165,7 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
     let store = match args.persistence {
         Switch::On => {
             let path = store_path(context.store.path());
+            prepare_store_file(context.store.path(), &path)?;
             let (store, loaded) =
                 crate::broker::persist::Store::open(&path).map_err(Error::failure)?;
             tracing::info!(store = %path.display(), "message store");
@@ -191,6 +192,27 @@ pub fn store_path(state: &std::path::Path) -> PathBuf {
     let mut name = stem;
     name.push(".messages.redb");
     crate::state::files::folder_of(state).join(name)
+}
+
+/// Creates the message store's file as the state's files are created: mode
+/// 0600, given to the state's owner when root runs the broker, and never
+/// through a symlink planted at its name.
+fn prepare_store_file(state: &std::path::Path, store: &std::path::Path) -> Result<()> {
+    use crate::state::files::{folder_of, Folder};
+    let cannot = |e: std::io::Error| {
+        Error::failure(format!(
+            "cannot open the message store {}: {e}\nGive it (and its folder) to the user the broker runs as, or run serve with --persistence off",
+            store.display()
+        ))
+    };
+    let folder = Folder::open(folder_of(store))
+        .map_err(cannot)?
+        .hand_files_to_owner_of(state.file_name().unwrap_or_default());
+    let name = store.file_name().unwrap_or_default();
+    folder
+        .open_file(name, libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600)
+        .map(drop)
+        .map_err(cannot)
 }
 
 /// Error types that capture backtraces (ntex's among them) would do so for

@@ -450,6 +450,11 @@ impl Broker {
             return;
         };
         if !session.is_persistent() {
+            // A session kept before that now ends with its connection (a v5
+            // CONNECT with Session Expiry 0) must not come back after a crash.
+            if std::mem::take(&mut session.saved) {
+                self.change(Change::RemoveSession(client_id.to_owned()));
+            }
             return;
         }
         session.saved = true;
