@@ -144,7 +144,7 @@ fn every_acknowledged_message_survives_kill_9_and_is_delivered_once() {
 fn retained_messages_and_sessions_survive_a_restart() {
     // Retained messages and a persistent session (its subscription and the
     // QoS 1 message queued for it) come back after SIGTERM and a new start;
-    // Session Present says so (MQTT-3.2.2-2).
+    // Session Present says so (MQTT-3.2.2-2 in 3.1.1, -3 in 5.0).
     let sandbox = sandbox();
     let broker = sandbox.serve();
     for v5 in [false, true] {
