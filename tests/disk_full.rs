@@ -72,13 +72,8 @@ fn a_full_disk_stops_no_known_user_and_writing_resumes_by_itself() {
     };
     sandbox.cheap_hashes();
     sandbox
-        .run(&["role", "create", "all", "--allow", "readwrite:#"])
-        .ok();
-    for user in ["alice", "bob"] {
-        sandbox
-            .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
-            .ok();
-    }
+        .add_role("all", &["readwrite:#"])
+        .add_users(&["alice", "bob"], PASSWORD, Some("all"));
     sandbox.run(&["registry", "unlock", "--for", "1h"]).ok();
     let broker = sandbox.serve();
     let login = |client_id: &str, user: &str, password: &str, clean: bool| {

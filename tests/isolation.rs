@@ -21,17 +21,7 @@ fn broker(extra: &[&str]) -> (Sandbox, Broker) {
 
 /// alice and bob may read and write everything (role `all`).
 fn users() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.cheap_hashes();
-    sandbox
-        .run(&["role", "create", "all", "--allow", "readwrite:#"])
-        .ok();
-    for user in ["alice", "bob"] {
-        sandbox
-            .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
-            .ok();
-    }
-    sandbox
+    Sandbox::alice_and_bob()
 }
 
 #[track_caller]
@@ -198,16 +188,8 @@ fn retained_quotas_are_per_user_and_refused_visibly() {
     // PUBACK 0x97; 3.1.1: the publish is dropped and logged), never
     // acknowledged as kept and then discarded, and no other user is
     // affected. A user's own quota wins over the default.
-    let sandbox = Sandbox::new();
-    sandbox.cheap_hashes();
-    sandbox
-        .run(&["role", "create", "all", "--allow", "readwrite:#"])
-        .ok();
-    for user in ["alice", "bob", "carol"] {
-        sandbox
-            .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
-            .ok();
-    }
+    let sandbox = users();
+    sandbox.add_users(&["carol"], PASSWORD, Some("all"));
     edit(&sandbox, |state| {
         state.quotas.retained_messages = 3;
         state

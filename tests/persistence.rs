@@ -17,17 +17,7 @@ const PASSWORD: &str = "password1";
 
 /// alice and bob may read and write everything.
 fn sandbox() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.cheap_hashes();
-    sandbox
-        .run(&["role", "create", "all", "--allow", "readwrite:#"])
-        .ok();
-    for user in ["alice", "bob"] {
-        sandbox
-            .run_with_stdin(&["user", "add", user, "--role", "all"], "password1\n")
-            .ok();
-    }
-    sandbox
+    Sandbox::alice_and_bob()
 }
 
 #[track_caller]

@@ -128,6 +128,22 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Cheap hashes, a role `all` that may read and write every topic, and
+    /// users alice and bob (password `password1`) holding it: for tests of
+    /// the broker rather than of the registry.
+    pub fn alice_and_bob() -> Self {
+        let sandbox = Self::new();
+        sandbox.cheap_hashes();
+        sandbox.add_role("all", &["readwrite:#"]).add_users(
+            &["alice", "bob"],
+            "password1",
+            Some("all"),
+        );
+        sandbox
+    }
+}
+
 /// Argon2 parameters that keep tests fast; the hashes are still argon2id.
 pub fn cheap_cost() -> HashCost {
     HashCost {
