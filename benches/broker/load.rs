@@ -130,6 +130,10 @@ pub async fn throughput(port: u16, qos: u8, messages: usize) -> Throughput {
 /// what is owed to it is kept by a broker with persistence.
 pub async fn throughput_to(port: u16, qos: u8, messages: usize, persistent: bool) -> Throughput {
     let client_id = if persistent { "tp-sub-kept" } else { "tp-sub" };
+    if persistent {
+        // A session left from an earlier round goes first.
+        forget_session(port, client_id, 1).await;
+    }
     let (mut subscriber, _) =
         raw::connect_session(port, client_id, &user(1), &secret(1), !persistent)
             .await
@@ -178,6 +182,11 @@ pub async fn throughput_to(port: u16, qos: u8, messages: usize, persistent: bool
         }
     }
     let _ = tokio::time::timeout(QUIET, sending).await;
+    if persistent {
+        // Gone again, so that no later load also feeds an offline session.
+        drop(subscriber);
+        forget_session(port, client_id, 1).await;
+    }
     Throughput {
         rate: received as f64 / (last - start).as_secs_f64().max(1e-9),
         lost: messages - received,
@@ -405,6 +414,17 @@ async fn connect_retrying(port: u16, client_id: &str, index: usize) -> TcpStream
             Err(_) => tokio::time::sleep(RETRY_DELAY).await,
         }
     }
+}
+
+/// Ends the session of `client_id` (user `index`): a clean session takes
+/// it over and disconnects.
+async fn forget_session(port: u16, client_id: &str, index: usize) {
+    let (mut stream, _) = raw::connect_session(port, client_id, &user(index), &secret(index), true)
+        .await
+        .unwrap();
+    let _ = stream.write_all(&[0xE0, 0]).await;
+    let mut rest = [0u8; 16];
+    let _ = tokio::time::timeout(QUIET, stream.read(&mut rest)).await;
 }
 
 /// Persistent sessions `sessions` of them, subscribed to `bench/#` and then

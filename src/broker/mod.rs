@@ -4,6 +4,9 @@
 //! - [`core`] routes messages: sessions, subscriptions, queues, retained
 //!   messages, wills; it knows nothing of sockets or of the registry;
 //! - [`mqtt`] is the glue between ntex-mqtt's packets and the core;
+//! - [`persist`] keeps retained messages and persistent sessions on disk for
+//!   the core (one narrow interface: numbered changes, and when each is
+//!   durable);
 //! - [`policy`] is the one door to the registry: logins, with their log and
 //!   audit lines;
 //! - [`auth`] decides logins and records registrations (through [`recorder`],
