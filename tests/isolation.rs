@@ -144,17 +144,20 @@ fn a_stuck_subscriber_delays_a_bystander_publisher_by_the_stall_time_at_most_onc
         }
     }
     waits.sort();
+    // Before the stall time a publisher waited 5 s for a stuck subscriber.
+    // The bounds leave room for a busy test machine (the other tests of this
+    // file run meanwhile), not for a wait per message.
     let slow: Vec<_> = waits
         .iter()
-        .filter(|wait| **wait > Duration::from_millis(40))
+        .filter(|wait| **wait > Duration::from_millis(200))
         .collect();
     let worst = *waits.last().unwrap();
-    eprintln!("worst wait {worst:?}; waits over 40 ms: {slow:?}");
+    eprintln!("worst wait {worst:?}; waits over 200 ms: {slow:?}");
     assert!(
-        slow.len() <= 2,
+        slow.len() <= 1,
         "waited for the stuck subscriber more than once: {slow:?}"
     );
-    assert!(worst < Duration::from_millis(500), "worst {worst:?}");
+    assert!(worst < Duration::from_millis(1_000), "worst {worst:?}");
     drop(stuck);
 }
 
