@@ -1,11 +1,14 @@
 //! Flapping protection: per peer address, a token bucket of refused logins and
 //! one of registration attempts. An address that empties either is shut out
-//! for a while: its logins are refused at once, before any credential is
-//! looked at, so it costs no argon2 work, no state write and no log line.
+//! for a while: the policy writes a `flood` ban into the state (listed by
+//! `ban list`, lifted by `ban remove`), and until it ends the address's logins
+//! are refused before any credential is looked at (unless the broker can
+//! verify one without hashing), so they cost no argon2 work, no state write
+//! and no log line.
 //!
 //! The buckets live in memory only: a restart forgets them, which is what
-//! EMQX's flapping detection does too, and it keeps an attacker from making
-//! the broker write the state file.
+//! EMQX's flapping detection does too; the state is written once per
+//! shut-out, never per attempt.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -113,7 +116,10 @@ pub struct FloodGuard {
 }
 
 impl FloodGuard {
-    /// Whether `peer` is shut out at `now`.
+    /// Whether `peer` was shut out at `now` (and so is charged nothing
+    /// more). The shut-out itself is the `flood` ban the policy writes into
+    /// the state.
+    #[cfg(test)]
     pub fn is_shut_out(&self, peer: IpAddr, now: Instant) -> bool {
         let peer = unit(peer);
         let addresses = self.addresses.lock().unwrap();

@@ -27,7 +27,7 @@
 pub mod records;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -91,8 +91,6 @@ pub struct Durability {
     committed: AtomicU64,
     waiting: Mutex<Vec<Waker>>,
     settled: Condvar,
-    /// Changes held in memory because the disk refused them.
-    unwritten: AtomicUsize,
 }
 
 impl Durability {
@@ -114,11 +112,6 @@ impl Durability {
 
     pub fn is_durable(&self, number: u64) -> bool {
         self.committed.load(Ordering::Acquire) >= number
-    }
-
-    /// Changes the disk has refused so far and that are kept in memory.
-    pub fn unwritten(&self) -> usize {
-        self.unwritten.load(Ordering::Relaxed)
     }
 
     fn settle(&self, number: u64) {
@@ -180,10 +173,6 @@ impl Store {
         Ok((store, loaded))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn durability(&self) -> &Arc<Durability> {
         &self.durability
     }
@@ -203,11 +192,6 @@ impl Store {
             }
         }
         number
-    }
-
-    /// The last change number given out.
-    pub fn last(&self) -> u64 {
-        self.queue.lock().expect("store queue lock").0
     }
 
     /// Writes what is queued and stops the writer (at shutdown), waiting at
@@ -369,7 +353,6 @@ fn write_changes(
         match committed {
             Ok(()) => {
                 pending.clear();
-                durability.unwritten.store(0, Ordering::Relaxed);
                 if failing
                     .as_ref()
                     .is_some_and(|(_, at)| at.elapsed() >= RECOVERED_AFTER)
@@ -381,7 +364,6 @@ fn write_changes(
             Err(error) => {
                 // Closed now (the file lock too), opened again next time.
                 database = None;
-                durability.unwritten.store(pending.len(), Ordering::Relaxed);
                 match &mut failing {
                     Some((logged, at)) if *logged == error => *at = Instant::now(),
                     _ => {
