@@ -1004,14 +1004,20 @@ fn a_tls_listener_serves_the_same_rules() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let broker = sandbox.serve_with(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    // Every store commit takes 300 ms here (a slow disk; debug builds
+    // only), so that the PUBACK below is seen to wait for it.
+    let broker = sandbox.serve_env(
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        None,
+        &[("MQREG_TEST_COMMIT_DELAY_MS", "300")],
+    );
     let tls_port = broker.tls_port().expect("a TLS listener").to_string();
     let tls = |password: &str| {
         let output = std::process::Command::new("mosquitto_pub")
@@ -1032,6 +1038,63 @@ fn a_tls_listener_serves_the_same_rules() {
     };
     assert_eq!(tls("ops-secret"), Some(0));
     assert_eq!(tls("wrong-secret"), Some(135));
+    // A message owed to an offline persistent session is on disk before its
+    // PUBACK leaves, over TLS too: the layer above TLS holds the PUBACK and
+    // sends it once the store has written (a publisher waiting forever
+    // would time out here).
+    let keeper = [
+        "-u",
+        "operator",
+        "-P",
+        "ops-secret",
+        "-i",
+        "keeper",
+        "-c",
+        "-q",
+        "1",
+        "-t",
+        "kept/#",
+    ];
+    let (code, output) = broker.mosquitto_sub(&[&keeper[..], &["-E"]].concat());
+    assert_eq!(code, 0, "{output}");
+    let started = std::time::Instant::now();
+    let published = std::process::Command::new("timeout")
+        .args([
+            "10",
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &tls_port,
+            "--cafile",
+        ])
+        .arg(&cert)
+        .args([
+            "-u",
+            "operator",
+            "-P",
+            "ops-secret",
+            "-q",
+            "1",
+            "-t",
+            "kept/x",
+            "-m",
+            "kept",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        published.status.code(),
+        Some(0),
+        "{published:?}\n{}",
+        broker.log()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the PUBACK did not wait for the store"
+    );
+    let (code, output) = broker.mosquitto_sub(&[&keeper[..], &["-C", "1", "-W", "5"]].concat());
+    assert_eq!((code, output.trim()), (0, "kept"));
 }
 
 #[test]

@@ -260,9 +260,20 @@ impl Sandbox {
     /// The same, with the broker's open-file limit (soft and hard) set to
     /// `max_open_files` when given.
     pub fn serve_limited(&self, extra: &[&str], max_open_files: Option<u64>) -> Broker {
+        self.serve_env(extra, max_open_files, &[])
+    }
+
+    /// The same with variables in the broker's environment (only its own).
+    pub fn serve_env(
+        &self,
+        extra: &[&str],
+        max_open_files: Option<u64>,
+        env: &[(&str, &str)],
+    ) -> Broker {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut command = self.command(&args);
+        command.envs(env.iter().copied());
         if let Some(files) = max_open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe; nothing else runs in

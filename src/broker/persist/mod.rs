@@ -291,6 +291,20 @@ fn load(database: &redb::Database) -> Result<Loaded, String> {
     Ok(loaded)
 }
 
+/// Debug builds only: a pause before every commit, as a slow disk makes, so
+/// that tests see acknowledgements wait for the store
+/// (`MQREG_TEST_COMMIT_DELAY_MS`). Release builds never pause.
+fn test_commit_delay() -> Option<Duration> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let millis = std::env::var("MQREG_TEST_COMMIT_DELAY_MS")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_millis(millis))
+}
+
 /// The writer thread: every change queued, in order, one commit at a time.
 /// After a failed commit redb wants the database opened again: it is, before
 /// the next try.
@@ -309,6 +323,7 @@ fn write_changes(
     let mut failing: Option<(String, Instant)> = None;
     let mut open = true;
     let mut database = Some(database);
+    let delay = test_commit_delay();
     while open || !pending.is_empty() {
         let first = if pending.is_empty() {
             queue.recv().ok()
@@ -342,6 +357,9 @@ fn write_changes(
                     break;
                 }
             }
+        }
+        if let Some(delay) = delay {
+            std::thread::sleep(delay);
         }
         if database.is_none() {
             database = open_database(path).ok();
