@@ -82,12 +82,16 @@ pub async fn connect(
     let core = worker_core(&context);
     let sink = handshake.sink();
     let feedback = Feedback::new(core.clone(), client_id.clone());
+    // The connection's I/O and the framer's route, asked for once: the
+    // outlet, the acknowledgements and the connection each keep them.
+    let io = handshake.io().get_ref();
+    let route = ack_route(handshake.io());
     let outlet = Rc::new(Outlet3 {
         sink: sink.clone(),
-        io: handshake.io().get_ref(),
+        io: io.clone(),
         codec: v3::codec::Codec::new(),
         feedback: feedback.clone(),
-        route: ack_route(handshake.io()),
+        route: route.clone(),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -117,7 +121,7 @@ pub async fn connect(
             return Ok(handshake.not_authorized());
         }
     };
-    feedback.bind(serial, ack_route(handshake.io()), context.store.as_ref());
+    feedback.bind(serial, route.clone(), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -125,7 +129,8 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
-        handshake.io(),
+        io,
+        route,
     );
     let mut ack = handshake
         .ack(connection, session_present)

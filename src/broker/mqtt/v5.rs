@@ -148,12 +148,16 @@ pub async fn connect(
         // Larger deliveries are skipped for this client (MQTT-3.1.2-25).
         codec.set_max_outbound_size(max);
     }
+    // The connection's I/O and the framer's route, asked for once: the
+    // outlet, the acknowledgements and the connection each keep them.
+    let io = handshake.io().get_ref();
+    let route = ack_route(handshake.io());
     let outlet = Rc::new(Outlet5 {
         sink: sink.clone(),
-        io: handshake.io().get_ref(),
+        io: io.clone(),
         codec,
         feedback: feedback.clone(),
-        route: ack_route(handshake.io()),
+        route: route.clone(),
     });
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
@@ -191,7 +195,7 @@ pub async fn connect(
             ));
         }
     };
-    feedback.bind(serial, ack_route(handshake.io()), context.store.as_ref());
+    feedback.bind(serial, route.clone(), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
     let connection = Connection::new(
         core.clone(),
@@ -199,7 +203,8 @@ pub async fn connect(
         username,
         serial,
         context.clone(),
-        handshake.io(),
+        io,
+        route,
     );
     let max_inflight = context.core_limits.max_inflight;
     let mut ack = handshake.ack(connection).max_send(Some(max_inflight));
