@@ -151,7 +151,7 @@ pub fn cli_actor() -> String {
 }
 
 /// The login name of `uid`, or `uid N` when it has none.
-fn user_name(uid: u32) -> String {
+pub fn user_name(uid: u32) -> String {
     let mut buffer = vec![0 as libc::c_char; 4096];
     // SAFETY: zeroed passwd is a valid out-parameter; the buffer outlives the call.
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };

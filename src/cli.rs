@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, ban, docs, registry, role, serve, user};
+use crate::commands::{audit, ban, client, docs, registry, role, serve, token, user};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +75,12 @@ pub enum Command {
     Ban(ban::BanCommand),
     /// Show the latest entries of the audit log
     Audit(audit::AuditArgs),
+    /// Make, list and revoke tokens for the HTTP API
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// List and disconnect the clients connected to the running broker
+    #[command(subcommand)]
+    Client(client::ClientCommand),
     /// Write shell completions and man pages (for packagers and this repository)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),

@@ -241,3 +241,29 @@ pub fn list_or_none(items: &[String]) -> String {
         items.join(", ")
     }
 }
+
+/// How long ago an RFC 3339 time was, the way kubectl says it: `40s ago`,
+/// `5m ago`, `3h ago`, `2d ago` (the text itself when it does not parse).
+pub fn ago(time: &str, now: Timestamp) -> String {
+    let Ok(then) = chrono::DateTime::parse_from_rfc3339(time) else {
+        return time.to_owned();
+    };
+    let seconds = (now - then.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
+    match seconds {
+        0..=89 => format!("{seconds}s ago"),
+        90..=5399 => format!("{}m ago", (seconds + 30) / 60),
+        5400..=129_599 => format!("{}h ago", (seconds + 1800) / 3600),
+        _ => format!("{}d ago", (seconds + 43_200) / 86_400),
+    }
+}
+
+/// An RFC 3339 time for people: `2026-11-24 11:40:02 UTC (5m ago)`.
+pub fn when(time: &str, now: Timestamp) -> String {
+    format!(
+        "{} UTC ({})",
+        time.replace('T', " ").trim_end_matches('Z'),
+        ago(time, now)
+    )
+}

@@ -16,15 +16,22 @@
 //! - [`hash_pool`] runs argon2 on threads that yield to message traffic;
 //! - [`acl`] turns roles into a session's concrete topic grants;
 //! - [`live`] keeps the last good state and follows the file;
+//! - [`control`] lets the control plane ask the network thread (clients,
+//!   kicks, figures) without sharing its data;
+//! - [`observe`] carries events and refused logins to the control plane,
+//!   and [`metrics`] the figures;
 //! - [`server`] starts, watches and stops it all.
 
 pub mod acl;
 pub mod auth;
+pub mod control;
 pub mod core;
 pub mod flood;
 pub mod hash_pool;
 pub mod live;
+pub mod metrics;
 pub mod mqtt;
+pub mod observe;
 pub mod persist;
 pub mod policy;
 pub mod recorder;

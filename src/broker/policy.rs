@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use super::auth::{Authenticator, Login, Refusal, Verdict};
 use super::flood::{Charge, FloodGuard, ShutOut};
 use super::live::LiveState;
+use super::metrics::ResultLabel;
+use super::observe::Hub;
 use super::repeats::{self, Repeats};
 use crate::audit::{AuditLog, Entry};
 use crate::names::printable;
@@ -20,6 +22,8 @@ use crate::names::printable;
 const SHUT_OUT_ANSWER_DELAY: Duration = Duration::from_secs(1);
 
 pub struct Policy {
+    /// Events, refused logins and login metrics for the control plane.
+    pub hub: Arc<Hub>,
     authenticator: Arc<Authenticator>,
     audit: Arc<AuditLog>,
     live: Arc<LiveState>,
@@ -32,14 +36,57 @@ impl Policy {
         authenticator: Arc<Authenticator>,
         audit: Arc<AuditLog>,
         live: Arc<LiveState>,
+        hub: Arc<Hub>,
     ) -> Self {
         Self {
+            hub,
             authenticator,
             audit,
             live,
             flood: FloodGuard::default(),
             repeats: Repeats::default(),
         }
+    }
+
+    pub fn live(&self) -> &Arc<LiveState> {
+        &self.live
+    }
+
+    /// Counts a refused API request (a missing or wrong token) against its
+    /// address, as a refused login is counted: the same flood limits, and
+    /// the same `flood` ban when they are exceeded.
+    pub async fn charge_api_refusal(&self, peer: std::net::IpAddr) {
+        let limits = {
+            let snapshot = self.live.snapshot();
+            if snapshot.state.flood.is_exempt(peer) {
+                return;
+            }
+            snapshot.state.flood.clone()
+        };
+        if let Some(shut_out) = self
+            .flood
+            .charge(peer, Charge::Refusal, &limits, Instant::now())
+        {
+            let message = shut_out.describe();
+            tracing::warn!(peer = %peer, "address shut out: {message}");
+            let mut entry = Entry::now(
+                "broker".into(),
+                "address shut out",
+                Some(peer.to_string()),
+                message,
+            );
+            entry.detail =
+                Some("last attempt: an HTTP API request with a missing or wrong token".into());
+            self.append(&entry);
+            self.record_shut_out(peer, &shut_out).await;
+        }
+    }
+
+    /// Whether `peer` is shut out now (a `flood` ban in the state).
+    pub fn is_shut_out(&self, peer: std::net::IpAddr) -> bool {
+        let snapshot = self.live.snapshot();
+        !snapshot.state.flood.is_exempt(peer)
+            && snapshot.state.flood_ban(peer, chrono::Utc::now()).is_some()
     }
 
     /// Writes one log and one audit line for each refusal that repeated in a
@@ -108,7 +155,13 @@ impl Policy {
             tokio::time::sleep(SHUT_OUT_ANSWER_DELAY).await;
             return Err(Refusal::ShutOut);
         }
+        let started = Instant::now();
         let verdict = self.authenticator.authenticate(&login).await;
+        self.hub
+            .metrics
+            .login_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.observe(&login, &verdict);
         if let (Err(refusal), Some(peer), false) = (&verdict, login.peer, exempt) {
             if let Some(charge) = flood_charge(refusal) {
                 if let Some(shut_out) = self.flood.charge(peer, charge, &limits, Instant::now()) {
@@ -135,6 +188,54 @@ impl Policy {
             }
         }
         verdict
+    }
+
+    /// Counts a decided login and tells the control plane. A refusal that is
+    /// not a registration is kept for `registry list --refused`; its event
+    /// is aggregated as its log line is.
+    fn observe(&self, login: &Login, verdict: &Verdict) {
+        let username = login.username.as_deref().map(printable).unwrap_or_default();
+        let result = match verdict {
+            Ok(()) => "accepted",
+            Err(Refusal::Pending { .. }) => "pending",
+            Err(_) => "refused",
+        };
+        self.hub
+            .metrics
+            .logins
+            .get_or_create(&ResultLabel { result })
+            .inc();
+        match verdict {
+            Ok(()) => {}
+            Err(Refusal::Pending {
+                created, conflict, ..
+            }) => self.hub.publish("request", || {
+                serde_json::json!({
+                    "username": username,
+                    "client_id": printable(&login.client_id),
+                    "address": login.address,
+                    "protocol": login.protocol,
+                    "new": created,
+                    "conflict": conflict,
+                })
+            }),
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                let refused = self.hub.note_refused(
+                    &username,
+                    &printable(&login.client_id),
+                    login.peer,
+                    login.protocol,
+                    &reason,
+                );
+                // The first of a burst, as the log says it; the count tells the rest.
+                if refused.count == 1 || refused.count.is_power_of_two() {
+                    self.hub.publish("refused", || {
+                        serde_json::to_value(&refused).unwrap_or_default()
+                    });
+                }
+            }
+        }
     }
 
     /// Writes the shut-out into the state as a `flood` ban, so that it is

@@ -10,7 +10,7 @@
 //! password checks never delays a message.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,9 +21,11 @@ use ntex_service::Pipeline;
 use tokio::sync::watch;
 
 use super::auth::Authenticator;
+use super::control::Requests;
 use super::core::Limits;
 use super::live::LiveState;
 use super::mqtt::{self, Context, ProtocolLimits};
+use super::observe::Hub;
 use super::persist::{Loaded, Store};
 use super::policy::Policy;
 use crate::audit::AuditLog;
@@ -57,6 +59,14 @@ pub struct Config {
     pub retry_write_interval: Duration,
     /// A full subscriber queue that makes no room this long: not reading.
     pub stall_timeout: Duration,
+}
+
+/// What the broker shares with the control plane besides its login policy
+/// (whose hub carries events and figures): the requests it answers on the
+/// network thread, and what else SIGHUP re-reads (certificates).
+pub struct ControlPlane {
+    pub requests: Requests,
+    pub on_hangup: Box<dyn Fn() + Send + Sync>,
 }
 
 /// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
@@ -95,20 +105,15 @@ macro_rules! mqtt_server {
     }};
 }
 
-/// Runs the broker until SIGINT or SIGTERM. `runtime` runs logins and the
-/// watcher; the calling thread runs the network.
-pub fn run(
+/// The login policy: the one door to the registry for logins, with the
+/// argon2 threads behind it. Made on `runtime`, where logins run.
+pub fn login_policy(
     runtime: &tokio::runtime::Runtime,
     live: Arc<LiveState>,
     audit: Arc<AuditLog>,
-    config: Config,
-    store: Option<(Arc<Store>, Loaded)>,
-) -> Result<()> {
-    let (store, loaded) = match store {
-        Some((store, loaded)) => (Some(store), Some(loaded)),
-        None => (None, None),
-    };
-    let store_at_stop = store.clone();
+    hub: Arc<Hub>,
+    config: &Config,
+) -> Arc<Policy> {
     let authenticator = {
         let _inside = runtime.enter();
         Arc::new(Authenticator::new(
@@ -118,9 +123,32 @@ pub fn run(
             config.retry_write_interval,
         ))
     };
-    let audit_for_signals = audit.clone();
+    Arc::new(Policy::new(authenticator, audit, live, hub))
+}
+
+/// Runs the broker until SIGINT or SIGTERM. `runtime` runs logins and the
+/// watcher; the calling thread runs the network.
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    policy: Arc<Policy>,
+    audit: Arc<AuditLog>,
+    config: Config,
+    store: Option<(Arc<Store>, Loaded)>,
+    control: ControlPlane,
+) -> Result<()> {
+    let ControlPlane {
+        requests,
+        on_hangup,
+    } = control;
+    let live = policy.live().clone();
+    let hub = policy.hub.clone();
+    let (store, loaded) = match store {
+        Some((store, loaded)) => (Some(store), Some(loaded)),
+        None => (None, None),
+    };
+    let store_at_stop = store.clone();
+    let audit_for_signals = audit;
     let live_for_signals = live.clone();
-    let policy = Arc::new(Policy::new(authenticator, audit, live.clone()));
     let summaries = {
         let policy = policy.clone();
         runtime.spawn(async move {
@@ -152,8 +180,14 @@ pub fn run(
         store,
         loaded: std::sync::Mutex::new(loaded),
     });
+    let mut mqtt_certificates = None;
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) if !config.tls_listen.is_empty() => Some(tls_config(cert, key)?),
+        (Some(cert), Some(key)) if !config.tls_listen.is_empty() => {
+            let certificates = crate::tls::Certificates::load(cert, key)?;
+            let tls = certificates.server_config(&[])?;
+            mqtt_certificates = Some(certificates);
+            Some(tls)
+        }
         _ if !config.tls_listen.is_empty() => {
             return Err(Error::usage("--tls-listen needs --tls-cert and --tls-key"))
         }
@@ -176,7 +210,7 @@ pub fn run(
         .map(|(_, local, is_tls)| (*local, *is_tls))
         .collect();
     let stop_watching = Arc::new(AtomicBool::new(false));
-    let watcher = start_watcher(live, changes, stop_watching.clone())?;
+    let watcher = start_watcher(live, changes, stop_watching.clone(), hub)?;
     let mqtt_config = SharedCfg::new("mqreg")
         .add(
             MqttServiceConfig::new()
@@ -211,7 +245,8 @@ pub fn run(
         // its sessions back before the first device connects, and
         // "listening on" means ready.
         let started = Instant::now();
-        let _ = mqtt::worker_core(&context);
+        let core = mqtt::worker_core(&context);
+        let answering = tokio::task::spawn_local(requests.serve(core));
         if context.store.is_some() {
             tracing::info!(
                 took_ms = started.elapsed().as_millis() as u64,
@@ -281,8 +316,14 @@ pub fn run(
             tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
         }
         signals
-            .wait_for_stop(&live_for_signals, &audit_for_signals)
+            .wait_for_stop(
+                &live_for_signals,
+                &audit_for_signals,
+                mqtt_certificates.as_deref(),
+                &on_hangup,
+            )
             .await;
+        answering.abort();
         tracing::info!("stopping");
         ServedBy::remove(live_for_signals.path());
         for acceptor in acceptors {
@@ -382,39 +423,18 @@ fn accept_connections(
     })
 }
 
-/// A rustls server configuration from PEM files.
-fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect())
-        .map_err(|e| {
-            Error::failure(format!(
-                "cannot read the TLS certificate {}: {e}",
-                cert.display()
-            ))
-        })?;
-    if chain.is_empty() {
-        return Err(Error::failure(format!(
-            "no certificate in {}: give a PEM file with a CERTIFICATE block",
-            cert.display()
-        )));
+/// Re-reads a listener's certificate; a pair that does not load is reported
+/// and the one in use stays.
+pub fn reload_certificates(certificates: &crate::tls::Certificates, listener: &str) {
+    match certificates.reload() {
+        Ok(()) => tracing::info!(
+            certificate = %certificates.describe(),
+            "SIGHUP: {listener} TLS certificate re-read"
+        ),
+        Err(error) => tracing::error!(
+            "SIGHUP: {listener} TLS certificate not re-read, the one in use stays: {error}"
+        ),
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        Error::failure(format!(
-            "cannot read the TLS private key {}: {e} (PKCS#8, PKCS#1 or SEC1 PEM)",
-            key.display()
-        ))
-    })?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::failure(format!("cannot set up TLS: {e}")))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| Error::failure(format!("the TLS certificate and key do not fit: {e}")))?;
-    Ok(Arc::new(config))
 }
 
 struct Signals {
@@ -436,13 +456,23 @@ impl Signals {
     /// Serves until SIGINT or SIGTERM. SIGHUP, as for mosquitto, re-reads the
     /// state file (whatever its timestamps say) and reopens the audit log, so
     /// logrotate can rename it without `copytruncate`.
-    async fn wait_for_stop(mut self, live: &Arc<LiveState>, audit: &AuditLog) {
+    async fn wait_for_stop(
+        mut self,
+        live: &Arc<LiveState>,
+        audit: &AuditLog,
+        certificates: Option<&crate::tls::Certificates>,
+        on_hangup: &(dyn Fn() + Send + Sync),
+    ) {
         loop {
             tokio::select! {
                 _ = self.terminate.recv() => return,
                 _ = self.interrupt.recv() => return,
                 _ = self.hangup.recv() => {
                     audit.reopen();
+                    if let Some(certificates) = certificates {
+                        reload_certificates(certificates, "MQTT");
+                    }
+                    on_hangup();
                     // Off the signal task: the read may wait for the state lock.
                     let reader = live.clone();
                     let reloaded = tokio::task::spawn_blocking(move || reader.reload())
@@ -467,6 +497,7 @@ fn start_watcher(
     live: Arc<LiveState>,
     changes: watch::Sender<u64>,
     stop: Arc<AtomicBool>,
+    hub: Arc<Hub>,
 ) -> Result<std::thread::JoinHandle<()>> {
     let mut watcher = FileWatcher::new(live.path(), WATCH_INTERVAL);
     if !watcher.is_notified() {
@@ -490,6 +521,7 @@ fn start_watcher(
                 if now != seen {
                     seen = now;
                     changes.send_replace(now);
+                    hub.publish("change", || serde_json::json!({ "generation": now }));
                 }
             }
         })

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Subcommand};
-use serde::Serialize;
 
-use super::{now, parse_username, Context};
-use crate::error::{Error, Result};
+use super::{parse_username, Context};
+use crate::error::Result;
+use crate::ops::bans::{self, parse_duration as parse_ban_duration};
 use crate::output::{self, print_json};
 use crate::state::access::parse_address_ban;
-use crate::state::{Ban, BanKind};
+use crate::state::BanKind;
 
 #[derive(Debug, Subcommand)]
 pub enum BanCommand {
@@ -57,39 +57,8 @@ fn parse_client_id(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-fn parse_ban_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("'{text}' is not a duration ({e}); write it like 30m, 12h or 7d"))?;
-    if duration.is_zero() {
-        return Err("the ban must last longer than 0s".into());
-    }
-    Ok(duration)
-}
-
-#[derive(Serialize)]
-struct BanJson<'a> {
-    id: u64,
-    kind: &'static str,
-    value: &'a str,
-    created: String,
-    until: Option<String>,
-    reason: Option<&'a str>,
-}
-
-impl<'a> BanJson<'a> {
-    fn new(ban: &'a Ban) -> Self {
-        Self {
-            id: ban.id,
-            kind: ban.kind.as_str(),
-            value: &ban.value,
-            created: output::rfc3339(ban.created),
-            until: ban.until.map(output::rfc3339),
-            reason: ban.reason.as_deref(),
-        }
-    }
-}
-
 pub fn exec(context: &Context, command: BanCommand) -> Result<()> {
+    let store = &context.store;
     match command {
         BanCommand::Add(args) => {
             let (kind, value) = match (args.username, args.client_id, args.address) {
@@ -98,39 +67,29 @@ pub fn exec(context: &Context, command: BanCommand) -> Result<()> {
                 (_, _, Some(address)) => (BanKind::Address, address),
                 _ => unreachable!("clap requires one target"),
             };
-            let now = now();
-            let until = match args.duration {
-                Some(duration) => Some(
-                    chrono::Duration::from_std(duration)
-                        .ok()
-                        .and_then(|d| now.checked_add_signed(d))
-                        .ok_or_else(|| Error::usage("the ban's duration is too long"))?,
-                ),
-                None => None,
-            };
-            let ban = context
-                .store
-                .update(|state| Ok(state.add_ban(kind, value, until, args.reason, now)))?;
+            let ban = bans::add(store, kind, value, args.duration, args.reason)?;
             if context.json {
-                return print_json(&BanJson::new(&ban));
+                return print_json(&ban);
             }
             println!(
                 "ban {}: {} {} refused {}",
                 ban.id,
                 kind.as_str().replace('_', " "),
                 crate::names::printable(&ban.value),
-                match ban.until {
-                    Some(until) => format!("until {} UTC", output::short_time(until)),
+                match &ban.until {
+                    Some(until) => format!(
+                        "until {} UTC",
+                        until.replace('T', " ").trim_end_matches('Z')
+                    ),
                     None => "until removed".to_owned(),
                 }
             );
             Ok(())
         }
         BanCommand::List => {
-            let state = context.store.load()?;
-            let bans: Vec<&Ban> = state.active_bans(now()).collect();
+            let bans = bans::list(store)?;
             if context.json {
-                return print_json(&bans.iter().map(|ban| BanJson::new(ban)).collect::<Vec<_>>());
+                return print_json(&bans);
             }
             if bans.is_empty() {
                 println!("no bans");
@@ -140,10 +99,12 @@ pub fn exec(context: &Context, command: BanCommand) -> Result<()> {
             for ban in bans {
                 table.add_row(vec![
                     ban.id.to_string(),
-                    ban.kind.as_str().to_owned(),
+                    ban.kind.to_owned(),
                     crate::names::printable(&ban.value),
-                    ban.until
-                        .map_or_else(|| "removed".to_owned(), output::short_time),
+                    ban.until.as_deref().map_or_else(
+                        || "never".to_owned(),
+                        |until| until.replace('T', " ").trim_end_matches('Z').to_owned(),
+                    ),
                     ban.reason
                         .as_deref()
                         .map(crate::names::printable)
@@ -154,12 +115,7 @@ pub fn exec(context: &Context, command: BanCommand) -> Result<()> {
             Ok(())
         }
         BanCommand::Remove { id } => {
-            let removed = context.store.update(|state| Ok(state.remove_ban(id)))?;
-            if !removed {
-                return Err(Error::not_found(format!(
-                    "no ban with id {id}; see `mqreg ban list`"
-                )));
-            }
+            bans::remove(store, id)?;
             if context.json {
                 return print_json(&serde_json::json!({ "removed": id }));
             }

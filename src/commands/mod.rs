@@ -3,25 +3,25 @@
 
 pub mod audit;
 pub mod ban;
+pub mod client;
 pub mod docs;
 pub mod registry;
 pub mod role;
 pub mod serve;
+pub mod token;
 pub mod user;
 pub mod watch;
 
 use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
 
-use chrono::{SubsecRound, Utc};
-
-use crate::audit::{AuditLog, Entry};
+use crate::audit::AuditLog;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::state::served::ServedBy;
 use crate::state::store::{self, Store};
-use crate::state::{ClientIdRule, Timestamp};
+use crate::state::ClientIdRule;
 
 /// What every command gets: the state store, the audit log and the output mode.
 pub struct Context {
@@ -60,6 +60,8 @@ pub fn exec(cli: Cli) -> Result<()> {
             | Command::Audit(_)
             | Command::Registry(registry::RegistryCommand::Status)
             | Command::Registry(registry::RegistryCommand::Watch { .. })
+            | Command::Registry(registry::RegistryCommand::List { refused: true })
+            | Command::Client(_)
     );
     let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
@@ -67,6 +69,8 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::User(command) => user::exec(&context, command),
         Command::Role(command) => role::exec(&context, command),
         Command::Ban(command) => ban::exec(&context, command),
+        Command::Token(command) => token::exec(&context, command),
+        Command::Client(command) => client::exec(&context, command),
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };
@@ -128,6 +132,12 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::Role(O::Allow { role, .. }) => ("role allow", Some(role.clone())),
         Command::Role(O::Disallow { role, .. }) => ("role disallow", Some(role.clone())),
         Command::Role(O::Delete { role }) => ("role delete", Some(role.clone())),
+        Command::Token(token::TokenCommand::Create { name, .. }) => {
+            ("token create", Some(name.clone()))
+        }
+        Command::Token(token::TokenCommand::Revoke { name }) => {
+            ("token revoke", Some(name.clone()))
+        }
         _ => return None,
     })
 }
@@ -158,28 +168,19 @@ fn record(context: &Context, action: &str, target: Option<String>, result: &Resu
 }
 
 fn record_one(context: &Context, action: &str, target: Option<String>, result: &Result<()>) {
-    let outcome = match result {
-        Ok(()) => "ok".to_owned(),
-        Err(error) => format!(
-            "exit {}: {}",
-            error.code as i32,
-            error.message.lines().next().unwrap_or_default()
-        ),
-    };
-    let mut entry = Entry::now(crate::audit::cli_actor(), action, target, outcome);
-    entry.detail = Some(
-        std::env::args_os()
-            .skip(1)
-            .map(|arg| arg.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" "),
+    let command_line = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    crate::ops::record(
+        &context.audit,
+        &crate::audit::cli_actor(),
+        action,
+        target,
+        result,
+        Some(command_line),
     );
-    if let Err(error) = context.audit.append(&entry) {
-        eprintln!(
-            "warning: cannot write the audit log {}: {error}",
-            context.audit.path().display()
-        );
-    }
 }
 
 fn lock_timeout() -> Result<Duration> {
@@ -193,10 +194,7 @@ fn lock_timeout() -> Result<Duration> {
     }
 }
 
-/// The current time in whole seconds, as it is stored.
-pub fn now() -> Timestamp {
-    Utc::now().trunc_subsecs(0)
-}
+pub use crate::ops::now;
 
 /// The client id rule `--set PATTERN...`, `--any` or `--registered` name, as
 /// `registry client-ids` and `user client-ids` take them; `None` for none.

@@ -4,33 +4,36 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use super::{now, parse_role, partial_result, Context};
+use super::{parse_role, Context};
 use crate::error::{Error, Result};
+use crate::ops::registry::{self, Approval};
 use crate::output::{self, print_json};
-use crate::state::served::ServedBy;
-use crate::state::{
-    ClientIdRule, PendingRequest, RegistryStatus, Selection, SelectionOutcome, SkipReason, State,
-};
-
-/// The longest window `unlock` accepts.
-const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+use crate::state::{ClientIdRule, Selection};
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Open the registry: unknown devices that log in are recorded as pending
     Unlock {
         /// How long to stay open, like 90s, 10m or 1h (at most 24h)
-        #[arg(long = "for", value_name = "DURATION", default_value = "5m", value_parser = parse_window)]
+        #[arg(long = "for", value_name = "DURATION", default_value = "5m", value_parser = registry::parse_window)]
         window: Duration,
     },
     /// Close the registry now (pending requests are kept)
     Lock,
     /// Show whether the registry is open, until when, and how many requests wait
     Status,
-    /// List pending requests
-    List,
+    /// List pending requests (or, with --refused, the recent refused logins)
+    #[command(long_about = "List pending requests, one row each.\n\n\
+        With --refused, list instead the recent login attempts the running broker refused \
+        and recorded no request for (an invalid username such as gw-01, a password against \
+        the policy, a locked registry, a wrong password), by username, address and reason: \
+        why a device never showed up.")]
+    List {
+        /// The recent refused logins, from the running broker
+        #[arg(long)]
+        refused: bool,
+    },
     /// Create users from pending requests
     #[command(
         long_about = "Create users from pending requests, with the password each device offered \
@@ -134,82 +137,54 @@ impl SelectionArgs {
     }
 }
 
-fn parse_window(text: &str) -> Result<Duration, String> {
-    let window = humantime::parse_duration(text)
-        .map_err(|e| format!("'{text}' is not a duration ({e}); write it like 90s, 10m or 1h"))?;
-    if window.is_zero() {
-        return Err("the window must be longer than 0s".into());
-    }
-    if window > MAX_WINDOW {
-        return Err(format!("'{text}' is longer than the 24h maximum"));
-    }
-    Ok(window)
-}
-
 fn parse_glob(text: &str) -> Result<glob::Pattern, String> {
-    glob::Pattern::new(text).map_err(|e| format!("'{text}' is not a valid glob: {e}"))
+    registry::parse_glob(text)
 }
 
 pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
+    let store = &context.store;
     match command {
         RegistryCommand::Unlock { window } => {
-            let status = context.store.update(|state| {
-                let now = now();
-                state.unlock(now, window);
-                Ok(state.status(now))
-            })?;
+            print_status(context, &registry::unlock(store, window)?)
+        }
+        RegistryCommand::Lock => print_status(context, &registry::lock(store)?),
+        RegistryCommand::Status => {
+            let mut status = registry::status(store)?;
+            if status.served_by.is_some() {
+                status.clients = super::client::connected_count(store.path());
+            }
             print_status(context, &status)
         }
-        RegistryCommand::Lock => {
-            let status = context.store.update(|state| {
-                state.lock();
-                Ok(state.status(now()))
-            })?;
-            print_status(context, &status)
+        RegistryCommand::List { refused } => {
+            if refused {
+                return super::client::list_refused(context);
+            }
+            list(context, &registry::list(store)?)
         }
-        RegistryCommand::Status => print_status(context, &context.store.load()?.status(now())),
-        RegistryCommand::List => list(context, &context.store.load()?),
         RegistryCommand::Approve {
             selection,
             roles,
             force,
             attempt,
         } => {
-            if attempt.is_some()
-                && (selection.names.len() != 1 || selection.all || selection.pattern.is_some())
-            {
-                return Err(Error::usage(
-                    "--attempt picks a password of one request: name exactly one USERNAME (and no --all or --match)",
-                ));
-            }
             let selection = selection.into_selection("approve")?;
-            let outcome = context.store.update(|state| {
-                let missing = state.missing_roles(&roles);
-                if !missing.is_empty() {
-                    return Err(Error::not_found(format!(
-                        "no such role: {}; nothing was approved. Create it with `mqreg role create {}`",
-                        missing.join(", "),
-                        missing[0]
-                    )));
-                }
-                let outcome = state.approve(&selection, &roles, force, attempt.map(|n| n as usize), now());
-                // Kept to list the attempts of a request that needs --attempt.
-                let needing: Vec<(String, PendingRequest)> = outcome
-                    .skipped
-                    .iter()
-                    .filter(|(_, reason)| matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt))
-                    .filter_map(|(name, _)| state.pending.get(name).map(|r| (name.clone(), r.clone())))
-                    .collect();
-                Ok((outcome, needing))
-            })?;
-            let (outcome, needing) = outcome;
+            let named = selection.names.clone();
+            let decided = registry::approve(
+                store,
+                Approval {
+                    selection,
+                    roles,
+                    force,
+                    attempt,
+                },
+            )?;
             if !context.json {
-                for (name, request) in &needing {
-                    eprintln!("{name} was seen with these passwords:");
+                for request in &decided.needing_attempt {
+                    eprintln!("{} was seen with these passwords:", request.username);
                     eprintln!("{}", attempts_table(request));
                 }
             }
-            report_selection(context, "approved", &outcome, &roles, &selection.names)
+            report_selection(context, &decided, &named)
         }
         RegistryCommand::ClientIds {
             set,
@@ -252,120 +227,81 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             println!("client ids: {rule} (users without a rule of their own)");
             Ok(())
         }
-        RegistryCommand::Show { name } => show(context, &context.store.load()?, &name),
+        RegistryCommand::Show { name } => show(context, &registry::show(store, &name)?),
         RegistryCommand::Watch { exec } => super::watch::exec(context, exec.as_deref()),
         RegistryCommand::Reject { selection } => {
             let selection = selection.into_selection("reject")?;
-            let outcome = context
-                .store
-                .update(|state| Ok(state.reject(&selection, now())))?;
-            report_selection(context, "rejected", &outcome, &[], &selection.names)
+            let named = selection.names.clone();
+            let decided = registry::reject(store, selection)?;
+            report_selection(context, &decided, &named)
         }
     }
 }
 
 /// The registry's status, with the state file it describes and the broker
 /// serving that file (so an admin sees when they looked at the wrong one).
-fn print_status(context: &Context, status: &RegistryStatus) -> Result<()> {
-    let served = ServedBy::find(context.store.path());
+fn print_status(context: &Context, status: &registry::Status) -> Result<()> {
     if context.json {
-        #[derive(Serialize)]
-        struct Json {
-            locked: bool,
-            unlocked_until: Option<String>,
-            remaining_seconds: i64,
-            pending: usize,
-            state: String,
-            served_by: Option<ServedBy>,
-        }
-        return print_json(&Json {
-            locked: status.locked,
-            unlocked_until: status.unlocked_until.map(output::rfc3339),
-            remaining_seconds: status.remaining_seconds,
-            pending: status.pending,
-            state: context.store.path().display().to_string(),
-            served_by: served,
-        });
+        return print_json(status);
     }
-    match status.unlocked_until {
+    match &status.unlocked_until {
         Some(until) => println!(
             "registry: unlocked until {} UTC ({} left)",
-            output::short_time(until),
-            humantime::format_duration(Duration::from_secs(status.remaining_seconds as u64))
+            until.replace('T', " ").trim_end_matches('Z'),
+            humantime::format_duration(Duration::from_secs(status.remaining_seconds.max(0) as u64))
         ),
         None => println!("registry: locked"),
     }
     println!("pending requests: {}", status.pending);
-    println!("state file: {}", context.store.path().display());
-    match served {
-        Some(broker) => println!(
-            "served by: mqreg {} (pid {}, since {}) on {}",
-            broker.version,
-            broker.pid,
-            broker.started,
-            broker.listen.join(", ")
-        ),
+    println!("state file: {}", status.state);
+    match &status.served_by {
+        Some(broker) => {
+            println!(
+                "served by: mqreg {} (pid {}, since {}) on {}",
+                broker.version,
+                broker.pid,
+                broker.started,
+                broker.listen.join(", ")
+            );
+            if let Some(clients) = status.clients {
+                println!("connected clients: {clients}");
+            }
+        }
         None => println!("served by: no running broker"),
     }
     Ok(())
 }
 
-fn list(context: &Context, state: &State) -> Result<()> {
-    let requests: Vec<_> = state.live_pending(now()).collect();
+fn list(context: &Context, requests: &[registry::RequestRow]) -> Result<()> {
     if context.json {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            username: &'a str,
-            client_id: &'a str,
-            address: &'a str,
-            protocol: &'a str,
-            first_seen: String,
-            last_seen: String,
-            attempts: u64,
-            conflict: bool,
-            passwords: usize,
-        }
-        let rows: Vec<Json> = requests
-            .iter()
-            .map(|(name, r)| Json {
-                username: name,
-                client_id: &r.client_id,
-                address: &r.address,
-                protocol: &r.protocol,
-                first_seen: output::rfc3339(r.first_seen),
-                last_seen: output::rfc3339(r.last_seen),
-                attempts: r.attempts,
-                conflict: r.conflict,
-                passwords: r.passwords.len(),
-            })
-            .collect();
-        return print_json(&rows);
+        return print_json(&requests);
     }
     if requests.is_empty() {
         println!("no pending requests");
         return Ok(());
     }
+    let now = chrono::Utc::now();
     let mut table = output::table(&[
         "USERNAME",
         "CLIENT ID",
         "ADDRESS",
         "MQTT",
-        "FIRST SEEN (UTC)",
-        "LAST SEEN (UTC)",
+        "FIRST SEEN",
+        "LAST SEEN",
         "ATTEMPTS",
         "PASSWORDS",
         "CONFLICT",
     ]);
-    for (name, r) in &requests {
+    for r in requests {
         table.add_row(vec![
-            name.to_string(),
+            r.username.clone(),
             crate::names::printable(&r.client_id),
             r.address.clone(),
             r.protocol.clone(),
-            output::short_time(r.first_seen),
-            output::short_time(r.last_seen),
+            output::ago(&r.first_seen, now),
+            output::ago(&r.last_seen, now),
             r.attempts.to_string(),
-            r.passwords.len().to_string(),
+            r.passwords.to_string(),
             if r.conflict { "yes" } else { "" }.to_owned(),
         ]);
     }
@@ -375,95 +311,43 @@ fn list(context: &Context, state: &State) -> Result<()> {
 
 fn report_selection(
     context: &Context,
-    verb: &str,
-    outcome: &SelectionOutcome,
-    roles: &[String],
+    decided: &registry::Decided,
     named: &[String],
 ) -> Result<()> {
+    let verb = decided.verb;
+    let outcome = &decided.outcome;
     super::affected(&outcome.done);
-    let skipped: Vec<String> = outcome
-        .skipped
-        .iter()
-        .map(|(name, _)| name.clone())
-        .collect();
     if context.json {
-        let mut object = serde_json::Map::new();
-        object.insert(verb.to_owned(), outcome.done.clone().into());
-        object.insert("not_found".to_owned(), outcome.not_found.clone().into());
-        object.insert("skipped".to_owned(), skipped.into());
-        print_json(&object)?;
+        print_json(decided)?;
     } else {
         for name in &outcome.done {
-            if roles.is_empty() {
+            if decided.roles.is_empty() {
                 println!("{verb} {name}");
             } else {
-                println!("{verb} {name} with roles {}", roles.join(", "));
+                println!("{verb} {name} with roles {}", decided.roles.join(", "));
             }
         }
-        for (name, reason) in &outcome.skipped {
-            match reason {
-                SkipReason::Conflict => eprintln!(
-                    "skipped {name}: it was seen with two different passwords and may be an impostor; \
-                     check `mqreg registry list`, then `mqreg registry approve {name} --force` or reject it"
-                ),
-                SkipReason::UserExists => eprintln!(
-                    "skipped {name}: a user of that name exists already; reject the request or delete the user"
-                ),
-                SkipReason::NeedsAttempt => eprintln!(
-                    "skipped {name}: it was seen with several passwords; say which becomes the user's with \
-                     `mqreg registry approve {name} --force --attempt N` (see `mqreg registry show {name}`)"
-                ),
-                SkipReason::NoSuchAttempt => eprintln!(
-                    "skipped {name}: it has no such attempt; see `mqreg registry show {name}`"
-                ),
-            }
+        // Named requests' reasons are the error's; the bulk ones' are said here.
+        for (name, reason) in outcome
+            .skipped
+            .iter()
+            .filter(|(name, _)| !named.contains(name))
+        {
+            eprintln!("skipped {name}: {}", registry::skip_text(name, reason));
         }
         if outcome.done.is_empty() && outcome.skipped.is_empty() && outcome.not_found.is_empty() {
             println!("no pending request matched; nothing was {verb}");
         }
     }
-    // Only requests named on the command line make the exit code; --all and --match
-    // report their skips but succeed.
-    let refused: Vec<&str> = outcome
-        .skipped
-        .iter()
-        .filter(|(name, _)| named.contains(name))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    let unclear: Vec<&str> = outcome
-        .skipped
-        .iter()
-        .filter(|(name, reason)| {
-            named.contains(name)
-                && matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt)
-        })
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if !unclear.is_empty() && outcome.not_found.is_empty() {
-        return Err(Error::usage(format!(
-            "not {verb}: {}: name one password attempt with --attempt N",
-            unclear.join(", ")
-        )));
-    }
-    let conflict = (!refused.is_empty()).then(|| format!("not {verb}: {}", refused.join(", ")));
-    partial_result(&outcome.not_found, "pending request", conflict)
+    decided.verdict(named)
 }
 
 /// `registry show`: the request and its numbered password attempts.
-fn show(context: &Context, state: &State, name: &str) -> Result<()> {
-    let Some(request) = state
-        .live_pending(now())
-        .find(|(pending, _)| *pending == name)
-        .map(|(_, request)| request)
-    else {
-        return Err(Error::not_found(format!(
-            "no pending request for '{}'; see `mqreg registry list`",
-            crate::names::printable(name)
-        )));
-    };
+fn show(context: &Context, request: &registry::Request) -> Result<()> {
     if context.json {
-        return print_json(&RequestJson::new(name, request));
+        return print_json(request);
     }
+    let name = &request.username;
     println!("username:   {name}");
     println!(
         "client id:  {}",
@@ -471,8 +355,9 @@ fn show(context: &Context, state: &State, name: &str) -> Result<()> {
     );
     println!("address:    {}", request.address);
     println!("MQTT:       {}", request.protocol);
-    println!("first seen: {} UTC", output::short_time(request.first_seen));
-    println!("last seen:  {} UTC", output::short_time(request.last_seen));
+    let now = chrono::Utc::now();
+    println!("first seen: {}", output::when(&request.first_seen, now));
+    println!("last seen:  {}", output::when(&request.last_seen, now));
     println!("attempts:   {}", request.attempts);
     if request.conflict {
         println!(
@@ -485,81 +370,27 @@ fn show(context: &Context, state: &State, name: &str) -> Result<()> {
 }
 
 /// The numbered password attempts of a request (never the hashes).
-fn attempts_table(request: &PendingRequest) -> output::Table {
+fn attempts_table(request: &registry::Request) -> output::Table {
+    let now = chrono::Utc::now();
     let mut table = output::table(&[
         "ATTEMPT",
         "CLIENT ID",
         "ADDRESS",
         "MQTT",
-        "FIRST SEEN (UTC)",
-        "LAST SEEN (UTC)",
+        "FIRST SEEN",
+        "LAST SEEN",
         "COUNT",
     ]);
-    for (index, attempt) in request.passwords.iter().enumerate() {
+    for attempt in &request.passwords {
         table.add_row(vec![
-            (index + 1).to_string(),
+            attempt.attempt.to_string(),
             crate::names::printable(&attempt.client_id),
             attempt.address.clone(),
             attempt.protocol.clone(),
-            output::short_time(attempt.first_seen),
-            output::short_time(attempt.last_seen),
+            output::ago(&attempt.first_seen, now),
+            output::ago(&attempt.last_seen, now),
             attempt.count.to_string(),
         ]);
     }
     table
-}
-
-/// A pending request as `registry show --json` and `registry watch --json`
-/// print it: `registry list`'s fields plus the numbered attempts.
-#[derive(Serialize)]
-pub struct RequestJson<'a> {
-    pub username: &'a str,
-    pub client_id: &'a str,
-    pub address: &'a str,
-    pub protocol: &'a str,
-    pub first_seen: String,
-    pub last_seen: String,
-    pub attempts: u64,
-    pub conflict: bool,
-    pub passwords: Vec<AttemptJson<'a>>,
-}
-
-#[derive(Serialize)]
-pub struct AttemptJson<'a> {
-    pub attempt: usize,
-    pub client_id: &'a str,
-    pub address: &'a str,
-    pub protocol: &'a str,
-    pub first_seen: String,
-    pub last_seen: String,
-    pub count: u64,
-}
-
-impl<'a> RequestJson<'a> {
-    pub fn new(name: &'a str, request: &'a PendingRequest) -> Self {
-        Self {
-            username: name,
-            client_id: &request.client_id,
-            address: &request.address,
-            protocol: &request.protocol,
-            first_seen: output::rfc3339(request.first_seen),
-            last_seen: output::rfc3339(request.last_seen),
-            attempts: request.attempts,
-            conflict: request.conflict,
-            passwords: request
-                .passwords
-                .iter()
-                .enumerate()
-                .map(|(index, attempt)| AttemptJson {
-                    attempt: index + 1,
-                    client_id: &attempt.client_id,
-                    address: &attempt.address,
-                    protocol: &attempt.protocol,
-                    first_seen: output::rfc3339(attempt.first_seen),
-                    last_seen: output::rfc3339(attempt.last_seen),
-                    count: attempt.count,
-                })
-                .collect(),
-        }
-    }
 }

@@ -1,12 +1,12 @@
 //! `mqreg role`: named sets of topic permissions that users hold.
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::{parse_role, Context};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ops::roles::{self, RoleInfo};
 use crate::output::{self, print_json};
-use crate::state::{Permission, Role, State};
+use crate::state::Permission;
 
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
@@ -48,82 +48,25 @@ pub enum RoleCommand {
     },
 }
 
-#[derive(Serialize)]
-struct RoleJson<'a> {
-    name: &'a str,
-    permissions: &'a [Permission],
-}
-
-fn no_such_role(role: &str) -> Error {
-    Error::not_found(format!(
-        "no such role: {role}; create it with `mqreg role create {role}`"
-    ))
-}
-
 pub fn exec(context: &Context, command: RoleCommand) -> Result<()> {
+    let store = &context.store;
     match command {
-        RoleCommand::List => list(context, &context.store.load()?),
+        RoleCommand::List => list(context, &roles::list(store)?),
         RoleCommand::Create { role, permissions } => {
-            let created = context.store.update(|state| {
-                if state.roles.contains_key(&role) {
-                    return Err(Error::conflict(format!(
-                        "role {role} exists already; change it with `mqreg role allow {role} ACCESS:FILTER`"
-                    )));
-                }
-                let mut created = Role::default();
-                for permission in &permissions {
-                    created.allow(permission);
-                }
-                state.roles.insert(role.clone(), created.clone());
-                Ok(created)
-            })?;
-            show(context, &role, &created)
+            show(context, &roles::create(store, &role, &permissions)?)
         }
         RoleCommand::Allow { role, permissions } => {
-            let changed = context.store.update(|state| {
-                let changed = state
-                    .roles
-                    .get_mut(&role)
-                    .ok_or_else(|| no_such_role(&role))?;
-                for permission in &permissions {
-                    changed.allow(permission);
-                }
-                Ok(changed.clone())
-            })?;
-            show(context, &role, &changed)
+            show(context, &roles::allow(store, &role, &permissions)?)
         }
         RoleCommand::Disallow { role, permissions } => {
-            let (changed, not_held) = context.store.update(|state| {
-                let changed = state
-                    .roles
-                    .get_mut(&role)
-                    .ok_or_else(|| no_such_role(&role))?;
-                let not_held: Vec<String> = permissions
-                    .iter()
-                    .filter(|permission| !changed.disallow(permission))
-                    .map(ToString::to_string)
-                    .collect();
-                Ok((changed.clone(), not_held))
-            })?;
+            let (changed, not_held) = roles::disallow(store, &role, &permissions)?;
             if !not_held.is_empty() && !context.json {
                 eprintln!("note: {role} did not allow {}", not_held.join(", "));
             }
-            show(context, &role, &changed)
+            show(context, &changed)
         }
         RoleCommand::Delete { role } => {
-            let holders = context.store.update(|state| {
-                state
-                    .roles
-                    .remove(&role)
-                    .ok_or_else(|| no_such_role(&role))?;
-                let mut holders = 0;
-                for user in state.users.values_mut() {
-                    let before = user.roles.len();
-                    user.roles.retain(|held| *held != role);
-                    holders += before - user.roles.len();
-                }
-                Ok(holders)
-            })?;
+            let holders = roles::delete(store, &role)?;
             let message = format!("deleted role {role} (it was held by {holders} users)");
             if context.json {
                 print_json(&serde_json::json!({ "ok": true, "message": message }))
@@ -135,25 +78,17 @@ pub fn exec(context: &Context, command: RoleCommand) -> Result<()> {
     }
 }
 
-fn list(context: &Context, state: &State) -> Result<()> {
+fn list(context: &Context, roles: &[RoleInfo]) -> Result<()> {
     if context.json {
-        let rows: Vec<RoleJson> = state
-            .roles
-            .iter()
-            .map(|(name, role)| RoleJson {
-                name,
-                permissions: &role.permissions,
-            })
-            .collect();
-        return print_json(&rows);
+        return print_json(&roles);
     }
-    if state.roles.is_empty() {
+    if roles.is_empty() {
         println!("no roles");
         return Ok(());
     }
     let mut table = output::table(&["ROLE", "PERMISSIONS"]);
-    for (name, role) in &state.roles {
-        table.add_row(vec![name.clone(), permissions_text(&role.permissions)]);
+    for role in roles {
+        table.add_row(vec![role.name.clone(), permissions_text(&role.permissions)]);
     }
     println!("{table}");
     Ok(())
@@ -170,15 +105,13 @@ fn permissions_text(permissions: &[Permission]) -> String {
         .join("\n")
 }
 
-fn show(context: &Context, name: &str, role: &Role) -> Result<()> {
+fn show(context: &Context, role: &RoleInfo) -> Result<()> {
     if context.json {
-        return print_json(&RoleJson {
-            name,
-            permissions: &role.permissions,
-        });
+        return print_json(role);
     }
     println!(
-        "{name}: {}",
+        "{}: {}",
+        role.name,
         permissions_text(&role.permissions).replace('\n', ", ")
     );
     Ok(())

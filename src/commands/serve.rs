@@ -34,6 +34,23 @@ pub struct ServeArgs {
     /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, value_name = "PATH", env = "MQREG_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Address to serve the HTTP API on (the CLI's operations, /metrics, /healthz); a Unix socket beside the state file serves it too, without tokens
+    #[arg(long, value_name = "ADDR", env = "MQREG_HTTP")]
+    http: Option<SocketAddr>,
+    /// PEM certificate chain for --http (HTTPS); re-read on SIGHUP
+    #[arg(long, value_name = "PATH", requires_all = ["http", "http_tls_key"], env = "MQREG_HTTP_TLS_CERT")]
+    http_tls_cert: Option<PathBuf>,
+    /// PEM private key for --http-tls-cert
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "http_tls_cert",
+        env = "MQREG_HTTP_TLS_KEY"
+    )]
+    http_tls_key: Option<PathBuf>,
+    /// Serve GET /metrics on --http without a token, for a Prometheus scraper
+    #[arg(long, env = "MQREG_METRICS_PUBLIC")]
+    metrics_public: bool,
     /// Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session's oldest messages are dropped
     #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..), env = "MQREG_MAX_QUEUED_MESSAGES")]
     max_queued_messages: u64,
@@ -120,6 +137,19 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
             "serve prints no data, so --json means nothing to it; for JSON logs use --log-format json",
         ));
     }
+    // One broker per state: two would each believe their copy and fight
+    // over the message store and the control socket.
+    if let Some(other) = crate::state::served::ServedBy::find(context.store.path()) {
+        if other.pid != std::process::id() {
+            return Err(Error::failure(format!(
+                "a broker already serves {} (mqreg {}, pid {}, since {}); stop it first, or give this one another --state",
+                context.store.path().display(),
+                other.version,
+                other.pid,
+                other.started
+            )));
+        }
+    }
     // Before listening: a broker that cannot record a registration or write
     // its audit log would only find out at the first device.
     context.store.preflight()?;
@@ -176,7 +206,44 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
             None
         }
     };
-    let result = server::run(&runtime, live, audit, config, store);
+    let hub = Arc::new(crate::broker::observe::Hub::default());
+    let policy = server::login_policy(&runtime, live, audit.clone(), hub, &config);
+    let (broker, requests) = crate::broker::control::channel();
+    let http_certificates = match (&args.http_tls_cert, &args.http_tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::Certificates::load(cert, key)?),
+        _ => None,
+    };
+    let api = Arc::new(crate::http::Api {
+        store: context.store.clone(),
+        audit: audit.clone(),
+        policy: policy.clone(),
+        broker,
+        persist: store.as_ref().map(|(store, _)| store.clone()),
+        metrics_public: args.metrics_public,
+    });
+    let socket = crate::http::socket_path(context.store.path());
+    let announced = crate::http::start(
+        &runtime,
+        api,
+        args.http.map(|address| crate::http::HttpListen {
+            address,
+            certificates: http_certificates.clone(),
+        }),
+        &socket,
+    )?;
+    for line in announced {
+        tracing::info!("{line}");
+    }
+    let control = server::ControlPlane {
+        requests,
+        on_hangup: Box::new(move || {
+            if let Some(certificates) = &http_certificates {
+                server::reload_certificates(certificates, "HTTP API");
+            }
+        }),
+    };
+    let result = server::run(&runtime, policy, audit, config, store, control);
+    crate::http::remove_socket(&socket);
     // Connections still open are closed with the process; a state write in
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));

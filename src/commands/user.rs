@@ -1,13 +1,12 @@
 //! `mqreg user`: accounts and the roles they hold.
 
 use clap::Subcommand;
-use serde::Serialize;
 
-use super::{now, parse_role, parse_username, partial_result, read_password, Context};
-use crate::error::{Error, Result};
+use super::{parse_role, parse_username, read_password, Context};
+use crate::error::Result;
+use crate::ops::users::{self, RolesChanged, UserInfo};
 use crate::output::{self, print_json};
-use crate::password;
-use crate::state::{sorted_unique, ClientIdRule, State, User};
+use crate::state::ClientIdRule;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -101,144 +100,71 @@ pub enum UserCommand {
     },
 }
 
-#[derive(Serialize)]
-struct UserJson<'a> {
-    username: &'a str,
-    roles: &'a [String],
-    created: String,
-    disabled: bool,
-    /// The rule in force: "any", "registered" or a list of globs.
-    client_ids: ClientIdRule,
-    /// Whether `client_ids` is the user's own rule rather than the registry's.
-    client_ids_own: bool,
-    registered_client_ids: &'a [String],
-}
-
-impl<'a> UserJson<'a> {
-    /// `default_rule`: the registry's client id rule.
-    fn new(default_rule: &ClientIdRule, name: &'a str, user: &'a User) -> Self {
-        Self {
-            username: name,
-            roles: &user.roles,
-            created: output::rfc3339(user.created),
-            disabled: user.disabled,
-            client_ids: user.client_id_rule(default_rule).clone(),
-            client_ids_own: user.client_ids.is_some(),
-            registered_client_ids: &user.registered_client_ids,
-        }
-    }
-}
-
-fn no_such_user(name: &str) -> Error {
-    Error::not_found(format!(
-        "no such user: {name}; see `mqreg user list`, or `mqreg registry list` for pending devices"
-    ))
-}
-
 pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
+    let store = &context.store;
     match command {
-        UserCommand::List => list(context, &context.store.load()?),
+        UserCommand::List => list(context, &users::list(store)?),
         UserCommand::Show { user } => {
-            let state = context.store.load()?;
-            let record = state.users.get(&user).ok_or_else(|| no_such_user(&user))?;
+            let info = users::show(store, &user)?;
             if context.json {
-                return print_json(&UserJson::new(&state.registry.client_ids, &user, record));
+                return print_json(&info);
             }
             println!("user:       {user}");
-            println!("roles:      {}", output::list_or_none(&record.roles));
-            println!("created:    {} UTC", output::short_time(record.created));
-            if record.disabled {
+            println!("roles:      {}", output::list_or_none(&info.roles));
+            println!(
+                "created:    {}",
+                output::when(&info.created, chrono::Utc::now())
+            );
+            if info.disabled {
                 println!("disabled:   yes (`mqreg user enable {user}` lets it in again)");
             }
-            println!(
-                "client ids: {}",
-                describe_rule(&state.registry.client_ids, record)
-            );
-            for permission in state.permissions_of(record) {
+            println!("client ids: {}", describe_rule(&info));
+            for permission in &info.permissions {
                 println!("allows:     {permission}");
             }
             Ok(())
         }
         UserCommand::Add { user, roles } => {
             // Fail before asking for a password when the answer is already known.
-            let state = context.store.load()?;
-            refuse_existing(&state, &user)?;
-            refuse_missing_roles(&state, &roles, "nothing was created")?;
-            let hash = checked_hash(&state, &user)?;
-            context.store.update(|state| {
-                refuse_existing(state, &user)?;
-                refuse_missing_roles(state, &roles, "nothing was created")?;
-                state.pending.remove(&user);
-                state.users.insert(
-                    user.clone(),
-                    User::new(hash, sorted_unique(roles.clone()), now()),
-                );
-                Ok(())
-            })?;
-            say(context, format!("created user {user}"))
+            users::check_addable(&store.load()?, &user, &roles)?;
+            let password = read_password(&user)?;
+            let info = users::add(store, &user, &password, &roles)?;
+            say(context, &info, format!("created user {user}"))
         }
         UserCommand::Passwd { user } => {
-            let state = context.store.load()?;
-            if !state.users.contains_key(&user) {
-                return Err(no_such_user(&user));
-            }
-            let hash = checked_hash(&state, &user)?;
-            context.store.update(|state| {
-                let record = state
-                    .users
-                    .get_mut(&user)
-                    .ok_or_else(|| no_such_user(&user))?;
-                record.password_hash = hash;
-                Ok(())
-            })?;
-            say(context, format!("changed the password of {user}"))
+            users::show(store, &user)?;
+            let password = read_password(&user)?;
+            let info = users::passwd(store, &user, &password)?;
+            say(context, &info, format!("changed the password of {user}"))
         }
         UserCommand::Delete { user } => {
-            context.store.update(|state| {
-                state
-                    .users
-                    .remove(&user)
-                    .map(|_| ())
-                    .ok_or_else(|| no_such_user(&user))
-            })?;
-            say(context, format!("deleted user {user}"))
+            users::delete(store, &user)?;
+            if context.json {
+                return print_json(
+                    &serde_json::json!({ "ok": true, "message": format!("deleted user {user}") }),
+                );
+            }
+            println!("deleted user {user}");
+            Ok(())
         }
         UserCommand::GrantRole { user, roles } => {
-            let (missing, record, default_rule) = context.store.update(|state| {
-                let missing = undefined_roles(state, &roles);
-                let record = state
-                    .users
-                    .get_mut(&user)
-                    .ok_or_else(|| no_such_user(&user))?;
-                let mut held = record.roles.clone();
-                held.extend(roles.iter().filter(|r| !missing.contains(r)).cloned());
-                record.roles = sorted_unique(held);
-                let record = record.clone();
-                Ok((missing, record, state.registry.client_ids.clone()))
-            })?;
-            report_roles(context, &default_rule, &user, &record, &missing)
+            report_roles(context, &users::grant(store, &user, &roles)?)
         }
         UserCommand::RevokeRole { user, roles } => {
-            let (missing, record, default_rule) = context.store.update(|state| {
-                let missing = undefined_roles(state, &roles);
-                let record = state
-                    .users
-                    .get_mut(&user)
-                    .ok_or_else(|| no_such_user(&user))?;
-                // A role deleted meanwhile may still be listed on the user: revoking it
-                // is then no error.
-                let missing: Vec<String> = missing
-                    .into_iter()
-                    .filter(|role| !record.roles.contains(role))
-                    .collect();
-                record.roles.retain(|role| !roles.contains(role));
-                let record = record.clone();
-                Ok((missing, record, state.registry.client_ids.clone()))
-            })?;
-            report_roles(context, &default_rule, &user, &record, &missing)
+            report_roles(context, &users::revoke(store, &user, &roles)?)
         }
-        UserCommand::Disable { user } => set_disabled(context, &user, true),
-        UserCommand::Enable { user } => set_disabled(context, &user, false),
+        UserCommand::Disable { user } => {
+            let info = users::set_disabled(store, &user, true)?;
+            say(
+                context,
+                &info,
+                format!("disabled {user}: its logins are refused and its connections closed"),
+            )
+        }
+        UserCommand::Enable { user } => {
+            let info = users::set_disabled(store, &user, false)?;
+            say(context, &info, format!("enabled {user}"))
+        }
         UserCommand::ClientIds {
             user,
             set,
@@ -246,99 +172,50 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
             registered,
             inherit,
         } => {
-            // Some(None): back to the registry's rule; None: only show it.
-            let rule = match super::client_id_rule_from(set, any, registered)? {
-                Some(rule) => Some(Some(rule)),
-                None => inherit.then_some(None),
-            };
-            let (default_rule, record) = match rule {
-                None => {
-                    let state = context.store.load()?;
-                    let record = state
-                        .users
-                        .get(&user)
-                        .cloned()
-                        .ok_or_else(|| no_such_user(&user))?;
-                    (state.registry.client_ids, record)
-                }
-                Some(rule) => context.store.update(|state| {
-                    let record = state
-                        .users
-                        .get_mut(&user)
-                        .ok_or_else(|| no_such_user(&user))?;
-                    record.client_ids = rule;
-                    let record = record.clone();
-                    Ok((state.registry.client_ids.clone(), record))
-                })?,
+            let info = match super::client_id_rule_from(set, any, registered)? {
+                Some(rule) => users::set_client_ids(store, &user, Some(rule))?,
+                None if inherit => users::set_client_ids(store, &user, None)?,
+                None => users::show(store, &user)?,
             };
             if context.json {
-                return print_json(&UserJson::new(&default_rule, &user, &record));
+                return print_json(&info);
             }
-            println!(
-                "{user}: client ids {}",
-                describe_rule(&default_rule, &record)
-            );
+            println!("{user}: client ids {}", describe_rule(&info));
             Ok(())
         }
     }
 }
 
-fn set_disabled(context: &Context, user: &str, disabled: bool) -> Result<()> {
-    let (default_rule, record) = context.store.update(|state| {
-        let record = state
-            .users
-            .get_mut(user)
-            .ok_or_else(|| no_such_user(user))?;
-        record.disabled = disabled;
-        let record = record.clone();
-        Ok((state.registry.client_ids.clone(), record))
-    })?;
-    if context.json {
-        return print_json(&UserJson::new(&default_rule, user, &record));
-    }
-    if disabled {
-        println!("disabled {user}: its logins are refused and its connections closed");
-    } else {
-        println!("enabled {user}");
-    }
-    Ok(())
-}
-
 /// `any`, `registered (dev-1)` or the globs, and whether it is the registry's.
-fn describe_rule(default_rule: &ClientIdRule, user: &User) -> String {
-    let rule = user.client_id_rule(default_rule);
-    let mut text = match rule {
+fn describe_rule(info: &UserInfo) -> String {
+    let mut text = match &info.client_ids {
         ClientIdRule::Registered => format!(
             "registered ({})",
-            output::list_or_none(&user.registered_client_ids)
+            output::list_or_none(&info.registered_client_ids)
         ),
         other => other.to_string(),
     };
-    if user.client_ids.is_none() {
+    if !info.client_ids_own {
         text.push_str(" (the registry's rule)");
     }
     text
 }
 
-fn list(context: &Context, state: &State) -> Result<()> {
+fn list(context: &Context, users: &[UserInfo]) -> Result<()> {
     if context.json {
-        let rows: Vec<UserJson> = state
-            .users
-            .iter()
-            .map(|(name, user)| UserJson::new(&state.registry.client_ids, name, user))
-            .collect();
-        return print_json(&rows);
+        return print_json(&users);
     }
-    if state.users.is_empty() {
+    if users.is_empty() {
         println!("no users");
         return Ok(());
     }
-    let mut table = output::table(&["USERNAME", "ROLES", "CREATED (UTC)", "STATUS"]);
-    for (name, user) in &state.users {
+    let now = chrono::Utc::now();
+    let mut table = output::table(&["USERNAME", "ROLES", "CREATED", "STATUS"]);
+    for user in users {
         table.add_row(vec![
-            name.clone(),
+            user.username.clone(),
             output::list_or_none(&user.roles),
-            output::short_time(user.created),
+            output::ago(&user.created, now),
             if user.disabled { "disabled" } else { "" }.to_owned(),
         ]);
     }
@@ -346,49 +223,10 @@ fn list(context: &Context, state: &State) -> Result<()> {
     Ok(())
 }
 
-fn undefined_roles(state: &State, roles: &[String]) -> Vec<String> {
-    state
-        .missing_roles(roles)
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn refuse_existing(state: &State, user: &str) -> Result<()> {
-    if state.users.contains_key(user) {
-        return Err(Error::conflict(format!(
-            "user {user} exists already; change its password with `mqreg user passwd {user}`"
-        )));
-    }
-    Ok(())
-}
-
-fn refuse_missing_roles(state: &State, roles: &[String], consequence: &str) -> Result<()> {
-    let missing = state.missing_roles(roles);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::not_found(format!(
-        "no such role: {}; {consequence}. Create it with `mqreg role create {}`",
-        missing.join(", "),
-        missing[0]
-    )))
-}
-
-/// Reads the password, checks it against the policy and hashes it. The slow hash
-/// runs before the state lock is taken, so it never holds up other writers.
-fn checked_hash(state: &State, user: &str) -> Result<String> {
-    let password = read_password(user)?;
-    state
-        .password_policy
-        .check(&password)
-        .map_err(|e| Error::usage(format!("{e}; nothing was changed")))?;
-    Ok(password::hash(&password, state.argon2))
-}
-
-fn say(context: &Context, message: String) -> Result<()> {
+/// A change's message, or with `--json` the user as it now is.
+fn say(context: &Context, info: &UserInfo, message: String) -> Result<()> {
     if context.json {
-        print_json(&serde_json::json!({ "ok": true, "message": message }))
+        print_json(info)
     } else {
         println!("{message}");
         Ok(())
@@ -398,37 +236,22 @@ fn say(context: &Context, message: String) -> Result<()> {
 /// After grant/revoke: the user's roles now, and exit 3 when some named roles
 /// do not exist. With `--json` that answer is the error object, carrying the
 /// user's roles as they now are.
-fn report_roles(
-    context: &Context,
-    default_rule: &ClientIdRule,
-    user: &str,
-    record: &User,
-    missing: &[String],
-) -> Result<()> {
-    let outcome = partial_result(missing, "role", None);
+fn report_roles(context: &Context, changed: &RolesChanged) -> Result<()> {
+    let outcome = changed.verdict();
+    let user = &changed.user;
     match &outcome {
         Err(error) if context.json => print_json(&serde_json::json!({
             "error": { "code": error.code as i32, "kind": "not_found", "message": error.message },
-            "username": user,
-            "roles": record.roles,
-            "not_found": missing,
+            "username": user.username,
+            "roles": user.roles,
+            "not_found": changed.not_found,
         }))?,
-        _ => show_roles(context, default_rule, user, record)?,
+        _ if context.json => print_json(user)?,
+        _ => println!(
+            "{}: roles {}",
+            user.username,
+            output::list_or_none(&user.roles)
+        ),
     }
     outcome
-}
-
-/// After grant/revoke: the user's roles now, as `user show --json` gives them.
-fn show_roles(
-    context: &Context,
-    default_rule: &ClientIdRule,
-    user: &str,
-    record: &User,
-) -> Result<()> {
-    if context.json {
-        print_json(&UserJson::new(default_rule, user, record))
-    } else {
-        println!("{user}: roles {}", output::list_or_none(&record.roles));
-        Ok(())
-    }
 }

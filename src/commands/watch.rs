@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::registry::RequestJson;
 use super::{now, Context};
 use crate::error::{Error, Result};
 use crate::names::printable;
+use crate::ops::registry::Request as RequestJson;
 use crate::output;
 use crate::state::watcher::{FileIdentity, FileWatcher};
 use crate::state::{PendingRequest, Timestamp};
@@ -62,10 +62,10 @@ impl Seen {
 }
 
 #[derive(Serialize)]
-struct EventJson<'a> {
+struct EventJson {
     event: &'static str,
     #[serde(flatten)]
-    request: RequestJson<'a>,
+    request: RequestJson,
 }
 
 pub fn exec(context: &Context, command: Option<&str>) -> Result<()> {

@@ -75,6 +75,8 @@ struct HeadRef<'a> {
     roles: &'a BTreeMap<String, Role>,
     #[serde(skip_serializing_if = "<[Ban]>::is_empty")]
     bans: &'a [Ban],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tokens: &'a BTreeMap<String, super::tokens::ApiToken>,
 }
 
 /// The state as TOML. The users and pending requests, nearly all of a big file,
@@ -92,6 +94,7 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
         quotas: &state.quotas,
         roles: &state.roles,
         bans: &state.bans,
+        tokens: &state.tokens,
     })?;
     text.reserve(state.users.len() * 220 + state.pending.len() * 320);
     for (name, user) in &state.users {
@@ -294,6 +297,15 @@ mod tests {
             state.pending.insert(format!("dev.{i}"), request);
         }
         state.users.get_mut("user00001").unwrap().roles = vec![];
+        state.tokens.insert(
+            "deploy.bot".into(),
+            crate::state::tokens::ApiToken {
+                digest: crate::state::tokens::digest("secret"),
+                role: crate::state::tokens::TokenRole::Admin,
+                created: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                expires: None,
+            },
+        );
         let text = serialize(&state).unwrap();
         let back: State = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, state);

@@ -13,6 +13,7 @@ pub mod files;
 pub mod quotas;
 pub mod served;
 pub mod store;
+pub mod tokens;
 pub mod watcher;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,9 @@ pub struct State {
     pub users: BTreeMap<String, User>,
     #[serde(default)]
     pub pending: BTreeMap<String, PendingRequest>,
+    /// API tokens by name (their digests only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokens: BTreeMap<String, tokens::ApiToken>,
 }
 
 fn current_version() -> u32 {
@@ -73,6 +77,7 @@ impl Default for State {
             bans: Vec::new(),
             users: BTreeMap::new(),
             pending: BTreeMap::new(),
+            tokens: BTreeMap::new(),
         }
     }
 }

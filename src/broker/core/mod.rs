@@ -174,6 +174,9 @@ pub struct Will {
 struct Connection {
     serial: u64,
     peer: Option<IpAddr>,
+    address: Option<std::net::SocketAddr>,
+    protocol: &'static str,
+    connected_at: chrono::DateTime<chrono::Utc>,
     /// The client id the client sent (empty when one was assigned): what
     /// client id rules and bans judge.
     sent_client_id: Rc<str>,
@@ -339,8 +342,10 @@ impl Session {
 pub struct ConnectRequest {
     pub client_id: Rc<str>,
     pub username: Rc<str>,
-    /// The client's address, for address bans.
-    pub peer: Option<IpAddr>,
+    /// The client's address and port, for address bans and `client list`.
+    pub address: Option<std::net::SocketAddr>,
+    /// `3.1.1` or `5`.
+    pub protocol: &'static str,
     /// The client id as the client sent it (empty when one was assigned).
     pub sent_client_id: Rc<str>,
     pub clean_start: bool,
@@ -384,6 +389,40 @@ pub struct Counters {
     pub dropped: u64,
     /// Messages not sent because they exceed a client's maximum packet size.
     pub too_large: u64,
+    /// Messages routed (from clients and wills), and their topic and
+    /// payload bytes.
+    pub received: u64,
+    pub received_bytes: u64,
+    /// Deliveries written to connections, and their bytes.
+    pub sent: u64,
+    pub sent_bytes: u64,
+}
+
+/// A connected client, as `client list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub username: String,
+    pub address: String,
+    pub protocol: &'static str,
+    pub connected_at: String,
+    pub subscriptions: usize,
+    pub queued: usize,
+    pub inflight: usize,
+}
+
+/// What the core holds, for metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub counters: Counters,
+    pub connections: usize,
+    pub sessions: usize,
+    pub subscriptions: usize,
+    pub retained: usize,
+    pub retained_bytes: u64,
+    pub queued: usize,
+    pub queued_bytes: usize,
+    pub inflight: usize,
 }
 
 pub struct Broker {
@@ -610,7 +649,7 @@ impl Broker {
             .barrier(
                 Some(&request.username),
                 &request.sent_client_id,
-                request.peer,
+                request.address.map(|address| address.ip()),
                 chrono::Utc::now(),
             )
             .is_some()
@@ -695,7 +734,10 @@ impl Broker {
         let receive_max = usize::from(request.receive_max.min(self.limits.max_inflight).max(1));
         session.connection = Some(Connection {
             serial,
-            peer: request.peer,
+            peer: request.address.map(|address| address.ip()),
+            address: request.address,
+            protocol: request.protocol,
+            connected_at: chrono::Utc::now(),
             sent_client_id: request.sent_client_id,
             outlet: request.outlet,
             receive_max,
@@ -943,6 +985,8 @@ impl Broker {
         message: Message,
         owner: Option<&Rc<str>>,
     ) -> Result<Backlog, retained::OverLimit> {
+        self.counters.received += 1;
+        self.counters.received_bytes += (message.topic.len() + message.payload.len()) as u64;
         let message = Rc::new(message);
         let now = Instant::now();
         // Converted for the store once, when a change needs it.
@@ -1285,6 +1329,8 @@ impl Broker {
             budget = budget.saturating_sub(delivery.size().max(1));
             match sent {
                 Ok(()) => {
+                    self.counters.sent += 1;
+                    self.counters.sent_bytes += delivery.size() as u64;
                     if delivery.qos > 0 {
                         session.inflight.push_back(delivery);
                     }
@@ -1450,6 +1496,69 @@ impl Broker {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// The connected clients, by client id.
+    pub fn clients(&self) -> Vec<ClientInfo> {
+        let mut clients: Vec<ClientInfo> = self
+            .sessions
+            .values()
+            .filter_map(|session| {
+                let connection = session.connection.as_ref()?;
+                Some(ClientInfo {
+                    client_id: session.client_id.to_string(),
+                    username: session.username.to_string(),
+                    address: connection
+                        .address
+                        .map_or_else(|| "unknown".to_owned(), |address| address.to_string()),
+                    protocol: connection.protocol,
+                    connected_at: crate::output::rfc3339(connection.connected_at),
+                    subscriptions: session.subscriptions.len(),
+                    queued: session.queue.len(),
+                    inflight: session.inflight.len(),
+                })
+            })
+            .collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        clients
+    }
+
+    /// Closes a client's connection as an administrative action (v5
+    /// DISCONNECT 0x98). Its will is published, as for any connection the
+    /// server closes (MQTT-3.1.2-8), and its session stays as its expiry
+    /// says. False when no such client is connected.
+    pub fn kick(&mut self, client_id: &str) -> bool {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return false;
+        };
+        let Some(connection) = session.connection.as_ref() else {
+            return false;
+        };
+        tracing::info!(
+            client_id = %printable(client_id),
+            username = %printable(&session.username),
+            "kicked by an admin: disconnecting"
+        );
+        connection.outlet.close(reason::ADMINISTRATIVE_ACTION);
+        true
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            counters: self.counters,
+            sessions: self.sessions.len(),
+            retained: self.retained.len(),
+            retained_bytes: self.retained.bytes(),
+            ..Stats::default()
+        };
+        for session in self.sessions.values() {
+            stats.connections += usize::from(session.connection.is_some());
+            stats.subscriptions += session.subscriptions.len();
+            stats.queued += session.queue.len();
+            stats.queued_bytes += session.queue.bytes;
+            stats.inflight += session.inflight.len();
+        }
+        stats
     }
 }
 

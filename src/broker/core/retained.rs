@@ -236,6 +236,11 @@ impl RetainedStore {
         self.messages.len()
     }
 
+    /// Topic and payload bytes of every retained message.
+    pub fn bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }

@@ -116,7 +116,8 @@ fn connect(
 ) -> ConnectOutcome {
     broker
         .connect(ConnectRequest {
-            peer: None,
+            address: None,
+            protocol: "5",
             sent_client_id: Rc::from(""),
             client_id: client_id.into(),
             username: username.into(),
@@ -564,7 +565,8 @@ fn a_disconnect_ends_a_clean_session_at_once_and_drops_the_will() {
     let (serial, _) = accepted(
         broker
             .connect(ConnectRequest {
-                peer: None,
+                address: None,
+                protocol: "5",
                 sent_client_id: Rc::from(""),
                 client_id: "c".into(),
                 username: "alice".into(),

@@ -567,8 +567,34 @@ impl Connection {
     }
 }
 
+/// Tells the control plane that a client logged in or out.
+pub fn announce(
+    context: &Context,
+    kind: &'static str,
+    client_id: &str,
+    username: &str,
+    peer: Option<SocketAddr>,
+    protocol: &str,
+) {
+    context.policy.hub.publish(kind, || {
+        serde_json::json!({
+            "client_id": printable(client_id),
+            "username": printable(username),
+            "address": peer_text(peer),
+            "protocol": protocol,
+        })
+    });
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
+        self.context.policy.hub.publish("logout", || {
+            serde_json::json!({
+                "client_id": printable(&self.client_id),
+                "username": printable(&self.username),
+                "reason": if self.said_goodbye.get() { "disconnect" } else { "closed" },
+            })
+        });
         tracing::info!(
             client_id = %printable(&self.client_id),
             username = %printable(&self.username),

@@ -20,6 +20,9 @@ use crate::broker::core::{
 };
 use crate::names::printable;
 
+/// The protocol version as logs, the registry and `client list` name it.
+const PROTOCOL: &str = "3.1.1";
+
 pub type Session = v3::Session<Connection>;
 
 pub async fn connect(
@@ -67,7 +70,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         address: peer_text(peer),
         peer: peer.map(|peer| peer.ip()),
-        protocol: "3.1.1",
+        protocol: PROTOCOL,
     };
     let clean_session = packet.clean_session;
     let keep_alive = packet.keep_alive;
@@ -96,7 +99,8 @@ pub async fn connect(
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
         username: username.clone(),
-        peer: peer.map(|peer| peer.ip()),
+        address: peer,
+        protocol: PROTOCOL,
         sent_client_id: super::sent_client_id(&client_id, &login.client_id),
         clean_start: clean_session,
         session_expiry: if clean_session { 0 } else { u32::MAX },
@@ -123,6 +127,7 @@ pub async fn connect(
     };
     feedback.bind(serial, route.clone(), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "3.1.1", session_present, "client connected");
+    super::announce(&context, "login", &client_id, &username, peer, PROTOCOL);
     let connection = Connection::new(
         core.clone(),
         client_id.clone(),

@@ -24,6 +24,9 @@ use crate::broker::core::{
 };
 use crate::names::printable;
 
+/// The protocol version as logs, the registry and `client list` name it.
+const PROTOCOL: &str = "5";
+
 pub type Session = v5::Session<Connection>;
 
 impl TryFrom<Refused> for v5::PublishAck {
@@ -119,7 +122,7 @@ pub async fn connect(
         client_id: client_id.clone(),
         address: peer_text(peer),
         peer: peer.map(|peer| peer.ip()),
-        protocol: "5",
+        protocol: PROTOCOL,
     };
     let clean_start = packet.clean_start;
     let keep_alive = packet.keep_alive;
@@ -162,7 +165,8 @@ pub async fn connect(
     let (outcome, wills) = core.borrow_mut().connect(ConnectRequest {
         client_id: client_id.clone(),
         username: username.clone(),
-        peer: peer.map(|peer| peer.ip()),
+        address: peer,
+        protocol: PROTOCOL,
         sent_client_id: super::sent_client_id(&client_id, &login.client_id),
         clean_start,
         session_expiry,
@@ -197,6 +201,7 @@ pub async fn connect(
     };
     feedback.bind(serial, route.clone(), context.store.as_ref());
     tracing::info!(client_id = %printable(&client_id), username = %printable(&username), peer = %peer_text(peer), protocol = "5", session_present, "client connected");
+    super::announce(&context, "login", &client_id, &username, peer, PROTOCOL);
     let connection = Connection::new(
         core.clone(),
         client_id.clone(),

@@ -177,6 +177,12 @@ impl Store {
         &self.durability
     }
 
+    /// Changes queued and not yet on disk (for `mqreg_persistence_lag`).
+    pub fn lag(&self) -> u64 {
+        let issued = self.queue.lock().expect("store queue lock").0;
+        issued.saturating_sub(self.durability.committed.load(Ordering::Acquire))
+    }
+
     /// Queues a change; returns its number, durable once
     /// [`Durability::poll_durable`] says so.
     pub fn write(&self, change: Change) -> u64 {

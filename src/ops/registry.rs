@@ -1,0 +1,404 @@
+//! The registry window and the pending requests: status, unlock, lock, list,
+//! show, approve, reject.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::now;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::state::served::ServedBy;
+use crate::state::store::Store;
+use crate::state::{PendingRequest, Selection, SelectionOutcome, SkipReason};
+
+/// The longest window `unlock` accepts.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// A window like `90s`, `10m` or `1h`, at most 24 hours.
+pub fn parse_window(text: &str) -> Result<Duration, String> {
+    let window = humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration ({e}); write it like 90s, 10m or 1h"))?;
+    if window.is_zero() {
+        return Err("the window must be longer than 0s".into());
+    }
+    if window > MAX_WINDOW {
+        return Err(format!("'{text}' is longer than the 24h maximum"));
+    }
+    Ok(window)
+}
+
+/// `registry status`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub locked: bool,
+    pub unlocked_until: Option<String>,
+    pub remaining_seconds: i64,
+    pub pending: usize,
+    /// The state file this describes.
+    pub state: String,
+    /// The broker serving that file, if one runs.
+    pub served_by: Option<ServedBy>,
+    /// Clients connected to it, when it could be asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<usize>,
+}
+
+pub fn status(store: &Store) -> Result<Status> {
+    Ok(status_of(store, &store.load()?))
+}
+
+fn status_of(store: &Store, state: &crate::state::State) -> Status {
+    let status = state.status(now());
+    Status {
+        locked: status.locked,
+        unlocked_until: status.unlocked_until.map(output::rfc3339),
+        remaining_seconds: status.remaining_seconds,
+        pending: status.pending,
+        state: store.path().display().to_string(),
+        served_by: ServedBy::find(store.path()),
+        clients: None,
+    }
+}
+
+pub fn unlock(store: &Store, window: Duration) -> Result<Status> {
+    let state = store.update(|state| {
+        state.unlock(now(), window);
+        Ok(state.clone())
+    })?;
+    Ok(status_of(store, &state))
+}
+
+pub fn lock(store: &Store) -> Result<Status> {
+    let state = store.update(|state| {
+        state.lock();
+        Ok(state.clone())
+    })?;
+    Ok(status_of(store, &state))
+}
+
+/// One row of `registry list`.
+#[derive(Debug, Serialize)]
+pub struct RequestRow {
+    pub username: String,
+    pub client_id: String,
+    pub address: String,
+    pub protocol: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub attempts: u64,
+    pub conflict: bool,
+    /// Distinct passwords offered (more than one: a conflict).
+    pub passwords: usize,
+}
+
+pub fn list(store: &Store) -> Result<Vec<RequestRow>> {
+    let state = store.load()?;
+    Ok(state
+        .live_pending(now())
+        .map(|(name, r)| RequestRow {
+            username: name.clone(),
+            client_id: r.client_id.clone(),
+            address: r.address.clone(),
+            protocol: r.protocol.clone(),
+            first_seen: output::rfc3339(r.first_seen),
+            last_seen: output::rfc3339(r.last_seen),
+            attempts: r.attempts,
+            conflict: r.conflict,
+            passwords: r.passwords.len(),
+        })
+        .collect())
+}
+
+/// A pending request as `registry show` and `registry watch` give it:
+/// `registry list`'s fields plus the numbered password attempts (never a hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    pub username: String,
+    pub client_id: String,
+    pub address: String,
+    pub protocol: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub attempts: u64,
+    pub conflict: bool,
+    pub passwords: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: usize,
+    pub client_id: String,
+    pub address: String,
+    pub protocol: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: u64,
+}
+
+impl Request {
+    pub fn new(name: &str, request: &PendingRequest) -> Self {
+        Self {
+            username: name.to_owned(),
+            client_id: request.client_id.clone(),
+            address: request.address.clone(),
+            protocol: request.protocol.clone(),
+            first_seen: output::rfc3339(request.first_seen),
+            last_seen: output::rfc3339(request.last_seen),
+            attempts: request.attempts,
+            conflict: request.conflict,
+            passwords: request
+                .passwords
+                .iter()
+                .enumerate()
+                .map(|(index, attempt)| Attempt {
+                    attempt: index + 1,
+                    client_id: attempt.client_id.clone(),
+                    address: attempt.address.clone(),
+                    protocol: attempt.protocol.clone(),
+                    first_seen: output::rfc3339(attempt.first_seen),
+                    last_seen: output::rfc3339(attempt.last_seen),
+                    count: attempt.count,
+                })
+                .collect(),
+        }
+    }
+}
+
+pub fn show(store: &Store, name: &str) -> Result<Request> {
+    let state = store.load()?;
+    let found = state
+        .live_pending(now())
+        .find(|(pending, _)| *pending == name)
+        .map(|(name, request)| Request::new(name, request));
+    found.ok_or_else(|| {
+        Error::not_found(format!(
+            "no pending request for '{}'; see `mqreg registry list`",
+            crate::names::printable(name)
+        ))
+    })
+}
+
+/// What `approve` is asked.
+#[derive(Debug)]
+pub struct Approval {
+    pub selection: Selection,
+    pub roles: Vec<String>,
+    pub force: bool,
+    pub attempt: Option<u32>,
+}
+
+/// What `approve` or `reject` did. Serialised as the contract's
+/// `{"approved"|"rejected": [...], "not_found": [...], "skipped": [...]}`.
+#[derive(Debug)]
+pub struct Decided {
+    /// `approved` or `rejected`.
+    pub verb: &'static str,
+    pub outcome: SelectionOutcome,
+    pub roles: Vec<String>,
+    /// Requests that need `--attempt N`, with their attempts to choose from.
+    pub needing_attempt: Vec<Request>,
+}
+
+impl Serialize for Decided {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry(self.verb, &self.outcome.done)?;
+        map.serialize_entry("not_found", &self.outcome.not_found)?;
+        let skipped: Vec<&str> = self
+            .outcome
+            .skipped
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        map.serialize_entry("skipped", &skipped)?;
+        map.end()
+    }
+}
+
+impl Decided {
+    /// The exit status: requests named explicitly that were not found (3),
+    /// need an attempt number (2) or were refused (4). `--all` and `--match`
+    /// report their skips but succeed.
+    pub fn verdict(&self, named: &[String]) -> Result<()> {
+        let verb = self.verb;
+        let refused: Vec<&str> = self
+            .outcome
+            .skipped
+            .iter()
+            .filter(|(name, _)| named.contains(name))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let unclear: Vec<&str> = self
+            .outcome
+            .skipped
+            .iter()
+            .filter(|(name, reason)| {
+                named.contains(name)
+                    && matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !unclear.is_empty() && self.outcome.not_found.is_empty() {
+            return Err(Error::usage(format!(
+                "not {verb}: {}: name one password attempt with --attempt N (`mqreg registry show {}` numbers them)",
+                unclear.join(", "),
+                unclear[0]
+            )));
+        }
+        if !self.outcome.not_found.is_empty() {
+            return Err(Error::not_found(format!(
+                "no such pending request: {}",
+                self.outcome.not_found.join(", ")
+            )));
+        }
+        if !refused.is_empty() {
+            let reasons: Vec<String> = self
+                .outcome
+                .skipped
+                .iter()
+                .filter(|(name, _)| named.contains(name))
+                .map(|(name, reason)| format!("{name} ({})", skip_text(name, reason)))
+                .collect();
+            return Err(Error::conflict(format!(
+                "not {verb}: {}",
+                reasons.join("; ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why a request was skipped, and what to do about it.
+pub fn skip_text(name: &str, reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::Conflict => format!(
+            "it was seen with two different passwords and may be an impostor; check `mqreg registry show {name}`, \
+             then `mqreg registry approve {name} --force --attempt N` or reject it"
+        ),
+        SkipReason::UserExists => {
+            "a user of that name exists already; reject the request or delete the user".to_owned()
+        }
+        SkipReason::NeedsAttempt => format!(
+            "it was seen with several passwords; say which becomes the user's with \
+             `mqreg registry approve {name} --force --attempt N` (see `mqreg registry show {name}`)"
+        ),
+        SkipReason::NoSuchAttempt => {
+            format!("it has no such attempt; see `mqreg registry show {name}`")
+        }
+    }
+}
+
+pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
+    let Approval {
+        selection,
+        roles,
+        force,
+        attempt,
+    } = approval;
+    if attempt.is_some()
+        && (selection.names.len() != 1 || selection.all || selection.pattern.is_some())
+    {
+        return Err(Error::usage(
+            "--attempt picks a password of one request: name exactly one USERNAME (and no --all or --match)",
+        ));
+    }
+    store.update(|state| {
+        let missing = state.missing_roles(&roles);
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "no such role: {}; nothing was approved. Create it with `mqreg role create {}`",
+                missing.join(", "),
+                missing[0]
+            )));
+        }
+        let outcome = state.approve(
+            &selection,
+            &roles,
+            force,
+            attempt.map(|n| n as usize),
+            now(),
+        );
+        let needing_attempt = outcome
+            .skipped
+            .iter()
+            .filter(|(_, reason)| {
+                matches!(reason, SkipReason::NeedsAttempt | SkipReason::NoSuchAttempt)
+            })
+            .filter_map(|(name, _)| state.pending.get(name).map(|r| Request::new(name, r)))
+            .collect();
+        Ok(Decided {
+            verb: "approved",
+            outcome,
+            roles: roles.clone(),
+            needing_attempt,
+        })
+    })
+}
+
+pub fn reject(store: &Store, selection: Selection) -> Result<Decided> {
+    let outcome = store.update(|state| Ok(state.reject(&selection, now())))?;
+    Ok(Decided {
+        verb: "rejected",
+        outcome,
+        roles: Vec::new(),
+        needing_attempt: Vec::new(),
+    })
+}
+
+/// Which pending requests an approval or rejection names: usernames, every
+/// request, or a glob. Nothing named is a usage error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionRequest {
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default, rename = "match")]
+    pub pattern: Option<String>,
+}
+
+impl SelectionRequest {
+    pub fn into_selection(self, verb: &str) -> Result<Selection> {
+        let pattern = self
+            .pattern
+            .map(|text| parse_glob(&text).map_err(Error::usage))
+            .transpose()?;
+        if self.usernames.is_empty() && !self.all && pattern.is_none() {
+            return Err(Error::usage(format!(
+                "name the requests to {verb}, or pass --all or --match GLOB; see `mqreg registry list`"
+            )));
+        }
+        Ok(Selection {
+            names: self.usernames,
+            all: self.all,
+            pattern,
+        })
+    }
+}
+
+pub fn parse_glob(text: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(text).map_err(|e| format!("'{text}' is not a valid glob: {e}"))
+}
+
+/// The pending requests a selection matches now, without changing anything:
+/// the preview of a bulk approval.
+pub fn preview(store: &Store, selection: &Selection) -> Result<Vec<String>> {
+    let state = store.load()?;
+    let now = now();
+    Ok(state
+        .live_pending(now)
+        .map(|(name, _)| name)
+        .filter(|name| {
+            selection.all
+                || selection.names.contains(name)
+                || selection
+                    .pattern
+                    .as_ref()
+                    .is_some_and(|pattern| pattern.matches(name))
+        })
+        .cloned()
+        .collect())
+}
