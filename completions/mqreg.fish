@@ -39,12 +39,17 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "user" -d 'Manage users 
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "role" -d 'Manage roles and their topic permissions'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "ban" -d 'Refuse logins by username, client id or address'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address to accept MQTT 3.1.1 and 5 on (repeatable)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-listen -d 'Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for --tls-listen' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http -d 'Address to serve the HTTP API on (the CLI\'s operations, /metrics, /healthz); a Unix socket beside the state file serves it too, without tokens' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http-tls-cert -d 'PEM certificate chain for --http (HTTPS); re-read on SIGHUP' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http-tls-key -d 'PEM private key for --http-tls-cert' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-queued-messages -d 'Messages queued for one client: past it, publishers wait for room (at most 5 s), and an offline session\'s oldest messages are dropped' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-inflight -d 'QoS 1 and 2 messages in flight to one client, unacknowledged' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l stall-timeout -d 'A subscriber whose full queue makes no room for this long counts as not reading: publishers stop waiting for it and its oldest messages are dropped (counted and logged) until it reads again' -r
@@ -64,6 +69,7 @@ table\t'A table sized to the terminal: long values are cut with "…", never bro
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l metrics-public -d 'Serve GET /metrics on --http without a token, for a Prometheus scraper'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
@@ -77,7 +83,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_see
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "list" -d 'List pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "list" -d 'List pending requests (or, with --refused, the recent refused logins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "approve" -d 'Create users from pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
@@ -115,6 +121,7 @@ table\t'A table sized to the terminal: long values are cut with "…", never bro
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l refused -d 'The recent refused logins, from the running broker'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l match -d 'Pending requests whose username matches GLOB, like \'sensor*\'' -r
@@ -171,7 +178,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
-complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pending requests (or, with --refused, the recent refused logins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Create users from pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
@@ -408,6 +415,79 @@ tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Make an API token and print its secret, once (only a hash is kept)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List the tokens (never their secrets)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'admin may change everything; viewer may only read' -r -f -a "admin\t'Everything the CLI can do'
+viewer\t'Read only: every GET, no change'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l for -d 'Expire after DURATION, like 12h or 90d [default: never]' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Make an API token and print its secret, once (only a hash is kept)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the tokens (never their secrets)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -f -a "list" -d 'List the connected clients'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the connected clients'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l out -d 'Folder that receives completions/ and man/' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
@@ -417,18 +497,20 @@ tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "list" -d 'List pending requests'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "list" -d 'List pending requests (or, with --refused, the recent refused logins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "approve" -d 'Create users from pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "client-ids" -d 'Show or set which client ids users may connect with (a user\'s own rule, `mqreg user client-ids`, wins)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "show" -d 'Show one pending request with every distinct password attempt, numbered'
@@ -452,3 +534,8 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "add" -d 'Ban a username, a client id or an address (IP or CIDR block)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "list" -d 'List the bans in force'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ban" -f -a "remove" -d 'Lift a ban'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Make an API token and print its secret, once (only a hash is kept)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List the tokens (never their secrets)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'List the connected clients'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'

@@ -48,12 +48,15 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("mqreg");
         let logins = Family::<ResultLabel, Counter>::default();
+        // Every result from the start, so that a rate over them is defined.
+        for result in ["accepted", "refused", "pending"] {
+            drop(logins.get_or_create(&ResultLabel { result }));
+        }
         registry.register("logins", "Logins decided, by result", logins.clone());
         let login_seconds = Histogram::new(
             [
                 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]
-            .into_iter(),
+            ],
         );
         registry.register(
             "login_check_seconds",

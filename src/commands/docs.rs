@@ -120,7 +120,7 @@ fn tagged(out: &mut String, tag: &str, text: &str) {
 /// What a page's command does, for commands whose clap text is one line.
 fn description(name: &str) -> Option<&'static str> {
     Some(match name {
-        "mqreg-serve" => "Runs the MQTT 3.1.1 and 5 broker on the state file, until SIGINT or SIGTERM (exit 0). Before listening it checks that it can lock, create and replace files in the state folder and append to the audit log. It follows the state file (inotify, and a check every 200 ms), so CLI changes take effect at once without a restart; SIGHUP re-reads it and reopens the audit log. Logins, refusals, registrations and disconnects are logged on stderr; a refusal repeated in a loop is written once with its count.",
+        "mqreg-serve" => "Runs the MQTT 3.1.1 and 5 broker on the state file, until SIGINT or SIGTERM (exit 0). Before listening it checks that it can lock, create and replace files in the state folder and append to the audit log. It follows the state file (inotify, and a check every 200 ms), so CLI changes take effect at once without a restart; SIGHUP re-reads it, reopens the audit log and re-reads the TLS certificates. It serves the HTTP API (the CLI's operations, client list and kick, events, metrics) on a Unix socket beside the state file (.NAME.sock, owner-only, no token), and with --http on a TCP address with tokens (mqreg token). A second broker on the same state file refuses to start. Logins, refusals, registrations and disconnects are logged on stderr; a refusal repeated in a loop is written once with its count.",
         "mqreg-registry" => "The registration window and the pending requests unknown devices leave while it is open: unlock, look, approve or reject, and watch for new ones.",
         "mqreg-registry-unlock" => "Opens the registry for DURATION: while it is open, a device that logs in with an unknown username and a password that meets the policy is refused but leaves a pending request. The registry locks itself when the window ends. Prints the status.",
         "mqreg-registry-lock" => "Closes the registry now. Pending requests are kept and can still be approved. Prints the status.",
@@ -149,6 +149,13 @@ fn description(name: &str) -> Option<&'static str> {
         "mqreg-ban-add" => "Adds a ban on a username, a client id, or an IP address or CIDR block, for DURATION or until removed. Matching live connections are closed.",
         "mqreg-ban-list" => "Lists the bans in force, with their ids, what they match, until when and why.",
         "mqreg-ban-remove" => "Lifts a ban, by the id `ban list` shows.",
+        "mqreg-token" => "Tokens for the HTTP API (serve --http): an admin token may do everything the CLI can, a viewer token may only read. Requests send one as `Authorization: Bearer TOKEN`.",
+        "mqreg-token-create" => "Makes a token and prints its secret on stdout, once: only its BLAKE3 hash is kept in the state file. Changes made with it are audited as api:NAME.",
+        "mqreg-token-list" => "Lists the tokens with their role, creation and expiry (never their secrets).",
+        "mqreg-token-revoke" => "Revokes a token: the running broker refuses it from its next request.",
+        "mqreg-client" => "The clients connected to the running broker, asked over its control socket beside the state file.",
+        "mqreg-client-list" => "Lists the connected clients: client id, username, address, protocol, when they connected, and their subscriptions, queued messages and messages in flight.",
+        "mqreg-client-kick" => "Disconnects clients. MQTT 5 clients get DISCONNECT 0x98 (administrative action); wills are published and sessions kept, so a device usually reconnects: to keep it out, disable its user or ban it.",
         "mqreg-audit" => "Prints the latest entries of the audit log: every change made with the CLI, every registration the broker recorded, and refused logins (repeats counted).",
         _ => return None,
     })
@@ -196,11 +203,19 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
             &[("3", "The role does not exist.")]
         }
         "mqreg-ban-remove" => &[("3", "No ban has that id.")],
+        "mqreg-token-create" => &[("4", "A token of that name exists already.")],
+        "mqreg-token-revoke" => &[("3", "No token has that name.")],
+        "mqreg-client-list" => &[("1", "Also: no running broker serves the state file.")],
+        "mqreg-client-kick" => &[
+            ("1", "Also: no running broker serves the state file."),
+            ("3", "A named client is not connected (the others were still kicked)."),
+        ],
         "mqreg-registry-watch" => &[(
             "0",
             "Never on its own: it runs until interrupted (SIGINT, SIGTERM), or until its reader goes away.",
         )],
-        "mqreg" | "mqreg-registry" | "mqreg-user" | "mqreg-role" | "mqreg-ban" => &[
+        "mqreg" | "mqreg-registry" | "mqreg-user" | "mqreg-role" | "mqreg-ban" | "mqreg-token"
+        | "mqreg-client" => &[
             ("3", "A named user, role, pending request or ban does not exist."),
             ("4", "Already exists, or a conflicted request without --force."),
         ],
@@ -245,6 +260,12 @@ fn examples(name: &str) -> &'static [(&'static str, &'static str)] {
             ("Ban a stolen device's username until removed:", "mqreg ban add --username sensor17 --reason stolen"),
         ],
         "mqreg-audit" => &[("The last 200 entries for a script:", "mqreg audit -n 200 --json")],
+        "mqreg-token-create" => &[
+            ("A read-only token for a dashboard, and its use:", "TOKEN=$(mqreg token create grafana --role viewer)
+curl -H \"Authorization: Bearer $TOKEN\" http://gateway:8080/api/v1/registry"),
+        ],
+        "mqreg-client-kick" => &[("Disconnect a misbehaving device and keep it out:", "mqreg client kick pump-7
+mqreg user disable pump7")],
         _ => &[],
     }
 }

@@ -223,10 +223,14 @@ fn list(context: &Context, users: &[UserInfo]) -> Result<()> {
     Ok(())
 }
 
-/// A change's message, or with `--json` the user as it now is.
+/// A change's message, or with `--json` the user as it now is (with `ok`
+/// and `message`, which `user add` and `passwd` have always printed).
 fn say(context: &Context, info: &UserInfo, message: String) -> Result<()> {
     if context.json {
-        print_json(info)
+        let mut json = serde_json::to_value(info).unwrap_or_default();
+        json["ok"] = true.into();
+        json["message"] = message.into();
+        print_json(&json)
     } else {
         println!("{message}");
         Ok(())
