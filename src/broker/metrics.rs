@@ -53,11 +53,9 @@ impl Default for Metrics {
             drop(logins.get_or_create(&ResultLabel { result }));
         }
         registry.register("logins", "Logins decided, by result", logins.clone());
-        let login_seconds = Histogram::new(
-            [
-                0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ],
-        );
+        let login_seconds = Histogram::new([
+            0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]);
         registry.register(
             "login_check_seconds",
             "Time to decide a login, the password check included",
