@@ -818,3 +818,137 @@ fn a_second_broker_on_the_same_state_is_refused_naming_the_first() {
     // The first one still serves.
     assert_eq!(s.viewer("GET", "/api/v1/registry", None).0, 200);
 }
+
+/// A self-signed EC certificate for 127.0.0.1 whose subject is `CN=cn`.
+fn self_signed(dir: &std::path::Path, cn: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={cn}")])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
+}
+
+/// The subject of the certificate a TLS server on `port` presents, and
+/// (with a `request`) what it answers to it.
+fn served_certificate(port: u16, request: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut client = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-ign_eof",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let _ = stdin.write_all(request.as_bytes());
+    drop(stdin);
+    let mut stdout = std::io::BufReader::new(client.stdout.take().unwrap());
+    let mut text = String::new();
+    let mut subject = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(found) = line.trim().strip_prefix("subject=") {
+            subject = found.to_owned();
+            if request.is_empty() {
+                break;
+            }
+        }
+        text.push_str(&line);
+        line.clear();
+    }
+    if !request.is_empty() {
+        let _ = stdout.read_to_string(&mut text);
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+    (subject, text)
+}
+
+#[test]
+fn sighup_swaps_the_tls_certificates_of_mqtt_and_the_api() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.dir.path();
+    let (first_cert, first_key) = self_signed(dir, "first");
+    let (cert, key) = (dir.join("live.crt"), dir.join("live.key"));
+    std::fs::copy(&first_cert, &cert).unwrap();
+    std::fs::copy(&first_key, &key).unwrap();
+    let (cert_arg, key_arg) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let broker = sandbox.serve_with(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert_arg,
+        "--tls-key",
+        key_arg,
+        "--http",
+        "127.0.0.1:0",
+        "--http-tls-cert",
+        cert_arg,
+        "--http-tls-key",
+        key_arg,
+    ]);
+    let mqtt_port = broker.tls_port().unwrap();
+    let base = http_base(&broker);
+    assert!(base.starts_with("https://"), "{base}");
+    let http_port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    let health = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (subject, answer) = served_certificate(http_port, health);
+    assert!(
+        subject.contains("CN=first") || subject.contains("CN = first"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("200 OK"),
+        "the API answers over TLS: {answer}"
+    );
+    assert!(served_certificate(mqtt_port, "").0.contains("first"));
+
+    // A renewal: new files in place, then SIGHUP.
+    let (second_cert, second_key) = self_signed(dir, "second");
+    std::fs::copy(&second_cert, &cert).unwrap();
+    std::fs::copy(&second_key, &key).unwrap();
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -HUP {}", broker.pid())])
+        .status();
+    assert!(
+        eventually(WAIT, || served_certificate(http_port, "")
+            .0
+            .contains("second")
+            && served_certificate(mqtt_port, "").0.contains("second")),
+        "{}",
+        broker.log()
+    );
+    // A broken pair is reported and the one in use stays.
+    std::fs::write(&key, "not a key").unwrap();
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -HUP {}", broker.pid())])
+        .status();
+    assert!(eventually(WAIT, || broker
+        .log()
+        .contains("the one in use stays")));
+    assert!(served_certificate(mqtt_port, "").0.contains("second"));
+}
