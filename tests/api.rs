@@ -952,3 +952,82 @@ fn sighup_swaps_the_tls_certificates_of_mqtt_and_the_api() {
         .contains("the one in use stays")));
     assert!(served_certificate(mqtt_port, "").0.contains("second"));
 }
+
+#[test]
+fn mqtt_3_1_clients_get_connack_1_and_one_log_line_per_address() {
+    let s = setup(&[]);
+    for _ in 0..3 {
+        let (code, output) = s.broker.mosquitto_pub(&[
+            "-V", "mqttv31", "-u", "alice", "-P", PASSWORD, "-t", "t", "-m", "x",
+        ]);
+        assert_ne!(code, 0);
+        assert!(output.contains("unacceptable protocol version"), "{output}");
+    }
+    // MQTT 3.1 §3.2: CONNACK return code 1, exactly these bytes.
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", s.broker.port)).unwrap();
+    let mut connect = vec![0x10, 0];
+    let body: &[u8] = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x02id";
+    connect[1] = body.len() as u8;
+    connect.extend_from_slice(body);
+    let connack = common::send_connect(&mut socket, &connect, WAIT).unwrap();
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x01]);
+    assert!(eventually(WAIT, || s
+        .broker
+        .log()
+        .contains("MQTT 3.1 client")));
+    assert_eq!(
+        s.broker.log().matches("MQTT 3.1 client").count(),
+        1,
+        "{}",
+        s.broker.log()
+    );
+}
+
+#[test]
+fn refused_publishes_and_subscribes_are_logged_with_the_username() {
+    let s = setup(&[]);
+    s.sandbox.add_users(&["pump7"], PASSWORD, Some("device"));
+    let (code, output) = s.broker.mosquitto_pub(&[
+        "-u",
+        "pump7",
+        "-P",
+        PASSWORD,
+        "-q",
+        "1",
+        "-t",
+        "elsewhere/x",
+        "-m",
+        "x",
+    ]);
+    assert_eq!(
+        code, 0,
+        "3.1.1: dropped, and the PUBACK still comes: {output}"
+    );
+    let logged = |what: &str| {
+        s.broker.log().lines().any(|line| {
+            line.contains(what) && line.contains("pump7") && line.contains("elsewhere/")
+        })
+    };
+    assert!(
+        eventually(WAIT, || logged("publish refused")),
+        "{}",
+        s.broker.log()
+    );
+    s.broker.mosquitto_sub(&[
+        "-u",
+        "pump7",
+        "-P",
+        PASSWORD,
+        "-t",
+        "elsewhere/#",
+        "-C",
+        "1",
+        "-W",
+        "1",
+    ]);
+    assert!(
+        eventually(WAIT, || logged("subscribe refused")),
+        "{}",
+        s.broker.log()
+    );
+}

@@ -263,20 +263,23 @@ pub fn run(
             let config = mqtt_config.clone();
             let serve: Box<dyn Fn(TcpStream) -> std::io::Result<()>> = if is_tls {
                 let tls = tls.clone().expect("checked above");
-                let connections =
-                    Pipeline::new(
-                        (),
-                        ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls))
-                            .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
-                            .and_then(ntex_service::fn_service(
-                                move |io: ntex_io::Io<_>| async move {
-                                    Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(
-                                        mqtt::framing::WholePackets::new(max_packet_size),
-                                    ))
-                                },
-                            ))
-                            .and_then(mqtt_server!(context)),
-                    );
+                let connections = Pipeline::new(
+                    (),
+                    ntex_service::service(ntex_tls::rustls::TlsAcceptor::new(tls))
+                        .map_err(|_| ntex_mqtt::MqttError::Service(mqtt::Refused(0x80)))
+                        .and_then(ntex_service::fn_service(
+                            move |io: ntex_io::Io<_>| async move {
+                                let peer = io
+                                    .query::<ntex_io::types::PeerAddr>()
+                                    .get()
+                                    .map(|peer| peer.0.ip());
+                                Ok::<_, ntex_mqtt::MqttError<mqtt::Refused>>(io.add_filter(
+                                    mqtt::framing::WholePackets::new(max_packet_size, peer),
+                                ))
+                            },
+                        ))
+                        .and_then(mqtt_server!(context)),
+                );
                 Box::new(move |stream| {
                     start_connection(
                         &connections,

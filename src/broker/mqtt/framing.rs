@@ -66,6 +66,31 @@ struct Seen {
     refused: bool,
 }
 
+/// The start of an MQTT 3.1 CONNECT's variable header: protocol name MQIsdp.
+const MQTT_3_1: &[u8] = b"\x00\x06MQIsdp";
+
+/// Addresses an MQTT 3.1 client was logged for; cleared when it grows past
+/// this, so a scan cannot fill memory.
+const MAX_LOGGED_3_1: usize = 10_000;
+
+/// Logs an MQTT 3.1 client once per address: such a device never reaches
+/// the registry, and without this line nobody would know why.
+fn log_mqtt_3_1_once(peer: Option<std::net::IpAddr>) {
+    static LOGGED: std::sync::Mutex<Option<HashSet<Option<std::net::IpAddr>>>> =
+        std::sync::Mutex::new(None);
+    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
+    let logged = logged.get_or_insert_with(HashSet::new);
+    if logged.len() >= MAX_LOGGED_3_1 {
+        logged.clear();
+    }
+    if logged.insert(peer) {
+        tracing::warn!(
+            peer = %peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+            "an MQTT 3.1 client (protocol MQIsdp) was refused with CONNACK 1: mqreg speaks MQTT 3.1.1 and 5; set the client to 3.1.1 (mosquitto_pub -V mqttv311, Paho MQTTv311). Logged once per address"
+        );
+    }
+}
+
 /// An acknowledgement from the client, for its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ack {
@@ -179,6 +204,8 @@ pub struct Framer {
     max_packet_size: usize,
     seen: RefCell<Seen>,
     route: Rc<AckRoute>,
+    /// The client's address, for the one log line about an MQTT 3.1 client.
+    peer: Option<std::net::IpAddr>,
 }
 
 /// A change to the bytes passed on: `range` (of the whole packets) is
@@ -223,7 +250,13 @@ impl Framer {
             max_packet_size,
             seen: RefCell::default(),
             route: Rc::default(),
+            peer: None,
         }
+    }
+
+    pub fn with_peer(mut self, peer: Option<std::net::IpAddr>) -> Self {
+        self.peer = peer;
+        self
     }
 
     pub fn route(&self) -> &Rc<AckRoute> {
@@ -265,6 +298,17 @@ impl Framer {
                 .and_then(|id| NonZeroU16::new(u16::from_be_bytes([id[0], id[1]])));
             let v5 = seen.protocol == Some(5);
             match first {
+                0x10 if seen.protocol.is_none() && body.starts_with(MQTT_3_1) => {
+                    // MQTT 3.1 (protocol name MQIsdp, level 3), which the
+                    // decoder would close without a word: CONNACK 1,
+                    // unacceptable protocol version, as 3.1 itself answers
+                    // a level it does not support (3.1.1 MQTT-3.1.2-2).
+                    replies.extend_from_slice(&[0x20, 0x02, 0x00, 0x01]);
+                    skip(&mut edits, range.start..packets.len());
+                    seen.refused = true;
+                    log_mqtt_3_1_once(self.peer);
+                    break;
+                }
                 0x10 if seen.protocol.is_none() => {
                     seen.protocol = body.get(6).copied();
                     if seen.protocol == Some(4) && empty_id_without_clean_session(body) {
@@ -399,8 +443,8 @@ fn exactly_once_as_marked(first: u8, body: &[u8]) -> Option<(Vec<u8>, NonZeroU16
 pub struct WholePackets(Framer);
 
 impl WholePackets {
-    pub fn new(max_packet_size: usize) -> Self {
-        Self(Framer::new(max_packet_size))
+    pub fn new(max_packet_size: usize, peer: Option<std::net::IpAddr>) -> Self {
+        Self(Framer::new(max_packet_size).with_peer(peer))
     }
 }
 

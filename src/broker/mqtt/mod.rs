@@ -170,6 +170,8 @@ pub struct Connection {
     pub said_goodbye: Cell<bool>,
     /// A quota refusal was logged for this connection.
     quota_logged: Cell<bool>,
+    /// A refused publish or subscribe was logged for this connection.
+    denial_logged: Cell<bool>,
 }
 
 /// What a connection hands back to the core: the client's acknowledgements
@@ -359,6 +361,7 @@ impl Connection {
             streaming: Cell::new(false),
             said_goodbye: Cell::new(false),
             quota_logged: Cell::new(false),
+            denial_logged: Cell::new(false),
         }
     }
 
@@ -443,7 +446,7 @@ impl Connection {
         // Store changes made before this packet are not its to wait for.
         core.take_durable();
         if !core.may_publish(&self.client_id, &self.username, &message.topic) {
-            tracing::debug!(client_id = %printable(&self.client_id), topic = %printable(&message.topic), "publish denied");
+            self.log_denied("publish", &message.topic);
             return Published::Denied;
         }
         let exactly_once = packet_id.filter(|_| message.qos == 2);
@@ -484,6 +487,24 @@ impl Connection {
             self.backlog.borrow_mut().full.extend(backlog.full);
         }
         Published::Routed
+    }
+
+    /// Logs a publish or subscribe its user's roles do not allow, with the
+    /// username (the admin's question is "which grant is missing"): the
+    /// first of a connection as a warning, the rest at debug, so that a
+    /// device retrying in a loop cannot flood the log.
+    pub fn log_denied(&self, what: &str, topic: &str) {
+        if self.denial_logged.replace(true) {
+            tracing::debug!(client_id = %printable(&self.client_id), username = %printable(&self.username), topic = %printable(topic), "{what} refused: no permission");
+        } else {
+            tracing::warn!(
+                client_id = %printable(&self.client_id),
+                username = %printable(&self.username),
+                topic = %printable(topic),
+                "{what} refused: no permission (see `mqreg user show {}`; later refusals on this connection are logged at debug)",
+                printable(&self.username)
+            );
+        }
     }
 
     /// Holds this connection's writes until store change `number` is on

@@ -65,9 +65,10 @@ struct Plain {
 
 impl IoStream for Plain {
     fn start(self, ctx: IoContext) -> Box<dyn Handle> {
+        let peer = self.stream.peer_addr().ok().map(|peer| peer.ip());
         let socket = Rc::new(Socket {
             stream: self.stream,
-            framer: Framer::new(self.max_packet_size),
+            framer: Framer::new(self.max_packet_size).with_peer(peer),
             unfinished: RefCell::new(None),
             closing: Cell::new(false),
         });

@@ -242,7 +242,7 @@ pub async fn protocol(
                         | SubscribeRefusal::Invalid
                         | SubscribeRefusal::QuotaExceeded,
                     ) => {
-                        tracing::debug!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe denied");
+                        connection.log_denied("subscribe", &filter);
                         request.fail();
                     }
                 }

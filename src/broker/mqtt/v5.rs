@@ -374,7 +374,7 @@ pub async fn protocol(
                 match core.subscribe(&connection.client_id, &filter, options) {
                     Ok(granted) => request.confirm(qos_of(granted)),
                     Err(SubscribeRefusal::NotAuthorized) => {
-                        tracing::debug!(client_id = %printable(&connection.client_id), filter = %printable(&filter), "subscribe denied");
+                        connection.log_denied("subscribe", &filter);
                         request.fail(SubscribeAckReason::NotAuthorized);
                     }
                     Err(SubscribeRefusal::Invalid) => {
