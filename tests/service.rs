@@ -386,6 +386,7 @@ fn the_packaged_unit_file_runs_mqreg_as_a_sandboxed_service_user() {
         keys.insert(format!("{section}.{key}"), value.to_owned());
     }
     for (key, value) in [
+        ("Service.Type", "notify"),
         ("Service.User", "mqreg"),
         ("Service.StateDirectory", "mqreg"),
         ("Service.ExecReload", "/bin/kill -HUP $MAINPID"),
@@ -424,6 +425,30 @@ fn the_packaged_unit_file_runs_mqreg_as_a_sandboxed_service_user() {
             .collect();
         assert!(real_problems.is_empty(), "{stderr}");
     }
+}
+
+#[test]
+fn the_broker_tells_systemd_it_is_ready_once_it_listens() {
+    // sd_notify(3): READY=1 on the datagram socket NOTIFY_SOCKET names.
+    let sandbox = Sandbox::new();
+    let socket_path = sandbox.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let broker = sandbox.serve_env(
+        &[],
+        None,
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    let mut buffer = [0u8; 256];
+    let read = socket.recv(&mut buffer).expect("a notification");
+    let message = String::from_utf8_lossy(&buffer[..read]).into_owned();
+    assert!(message.contains("READY=1"), "{message}");
+    assert!(broker.log().contains("listening on"), "ready means listening");
+    assert_eq!(broker.stop(), Some(0));
+    let read = socket.recv(&mut buffer).expect("a notification at the stop");
+    assert!(String::from_utf8_lossy(&buffer[..read]).contains("STOPPING=1"));
 }
 
 #[test]

@@ -318,6 +318,9 @@ pub fn run(
         for (local, is_tls) in announce {
             tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
         }
+        // systemd (Type=notify): started means serving. Without
+        // NOTIFY_SOCKET this does nothing.
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         signals
             .wait_for_stop(
                 &live_for_signals,
@@ -328,6 +331,7 @@ pub fn run(
             .await;
         answering.abort();
         tracing::info!("stopping");
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         ServedBy::remove(live_for_signals.path());
         for acceptor in acceptors {
             acceptor.abort();
@@ -471,6 +475,7 @@ impl Signals {
                 _ = self.terminate.recv() => return,
                 _ = self.interrupt.recv() => return,
                 _ = self.hangup.recv() => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
                     audit.reopen();
                     if let Some(certificates) = certificates {
                         reload_certificates(certificates, "MQTT");
@@ -486,6 +491,7 @@ impl Signals {
                         generation = reloaded.map(|snapshot| snapshot.generation),
                         "SIGHUP: state file re-read, audit log reopened"
                     );
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
                 }
             }
         }
