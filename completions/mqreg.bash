@@ -31,6 +31,9 @@ _mqreg() {
             mqreg,help)
                 cmd="mqreg__subcmd__help"
                 ;;
+            mqreg,log-level)
+                cmd="mqreg__subcmd__log__subcmd__level"
+                ;;
             mqreg,registry)
                 cmd="mqreg__subcmd__registry"
                 ;;
@@ -102,6 +105,9 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help,help)
                 cmd="mqreg__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__help,log-level)
+                cmd="mqreg__subcmd__help__subcmd__log__subcmd__level"
                 ;;
             mqreg__subcmd__help,registry)
                 cmd="mqreg__subcmd__help__subcmd__registry"
@@ -407,7 +413,7 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --format --audit-log --help --version serve registry user role ban audit token client generate-docs help"
+            opts="-h -V --state --json --format --audit-log --help --version serve registry user role ban audit token client log-level generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -825,7 +831,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help)
-            opts="serve registry user role ban audit token client generate-docs help"
+            opts="serve registry user role ban audit token client log-level generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -965,6 +971,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__log__subcmd__level)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1419,6 +1439,32 @@ _mqreg() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__log__subcmd__level)
+            opts="-h --state --json --format --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

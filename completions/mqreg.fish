@@ -41,6 +41,7 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "ban" -d 'Refuse logins 
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the latest entries of the audit log'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address to accept MQTT 3.1.1 and 5 on (repeatable)' -r
@@ -488,6 +489,14 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subc
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the connected clients'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l out -d 'Folder that receives completions/ and man/' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
@@ -497,16 +506,17 @@ tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'

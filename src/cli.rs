@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, ban, client, docs, registry, role, serve, token, user};
+use crate::commands::{audit, ban, client, docs, log_level, registry, role, serve, token, user};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +81,8 @@ pub enum Command {
     /// List and disconnect the clients connected to the running broker
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Show or change the running broker's log filter, without a restart
+    LogLevel(log_level::LogLevelArgs),
     /// Write shell completions and man pages (for packagers and this repository)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),

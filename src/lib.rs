@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod http;
+pub mod logging;
 pub mod names;
 pub mod ops;
 pub mod output;

@@ -1031,3 +1031,39 @@ fn refused_publishes_and_subscribes_are_logged_with_the_username() {
         s.broker.log()
     );
 }
+
+#[test]
+fn the_log_filter_changes_while_the_broker_runs() {
+    let s = setup(&[]);
+    assert_eq!(s.sandbox.json(&["log-level"])["filter"], "info");
+    let (code, _) = s
+        .broker
+        .mosquitto_pub(&["-u", "alice", "-P", PASSWORD, "-t", "t", "-m", "x"]);
+    assert_eq!(code, 0);
+    assert!(
+        !s.broker.log().contains("login accepted"),
+        "a debug line at info"
+    );
+    assert_eq!(s.sandbox.json(&["log-level", "debug"])["filter"], "debug");
+    s.broker
+        .mosquitto_pub(&["-u", "alice", "-P", PASSWORD, "-t", "t", "-m", "x"]);
+    assert!(
+        eventually(WAIT, || s.broker.log().contains("login accepted")),
+        "{}",
+        s.broker.log()
+    );
+    s.sandbox
+        .run(&["log-level", "no such=level=at all"])
+        .code(2);
+    assert_eq!(
+        s.viewer(
+            "POST",
+            "/api/v1/log-level",
+            Some(json!({"filter": "trace"}))
+        )
+        .0,
+        403
+    );
+    let audit = s.sandbox.json(&["audit", "-n", "3"]).to_string();
+    assert!(audit.contains("log-level"), "{audit}");
+}

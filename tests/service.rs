@@ -445,9 +445,14 @@ fn the_broker_tells_systemd_it_is_ready_once_it_listens() {
     let read = socket.recv(&mut buffer).expect("a notification");
     let message = String::from_utf8_lossy(&buffer[..read]).into_owned();
     assert!(message.contains("READY=1"), "{message}");
-    assert!(broker.log().contains("listening on"), "ready means listening");
+    assert!(
+        broker.log().contains("listening on"),
+        "ready means listening"
+    );
     assert_eq!(broker.stop(), Some(0));
-    let read = socket.recv(&mut buffer).expect("a notification at the stop");
+    let read = socket
+        .recv(&mut buffer)
+        .expect("a notification at the stop");
     assert!(String::from_utf8_lossy(&buffer[..read]).contains("STOPPING=1"));
 }
 

@@ -156,6 +156,7 @@ fn description(name: &str) -> Option<&'static str> {
         "mqreg-client" => "The clients connected to the running broker, asked over its control socket beside the state file.",
         "mqreg-client-list" => "Lists the connected clients: client id, username, address, protocol, when they connected, and their subscriptions, queued messages and messages in flight.",
         "mqreg-client-kick" => "Disconnects clients. MQTT 5 clients get DISCONNECT 0x98 (administrative action); wills are published and sessions kept, so a device usually reconnects: to keep it out, disable its user or ban it.",
+        "mqreg-log-level" => "Shows or changes the running broker's log filter, like RUST_LOG (error, warn, info, debug, trace, or per-module directives), through its control socket; the change lasts until the broker stops. Changes are audited.",
         "mqreg-audit" => "Prints the latest entries of the audit log: every change made with the CLI, every registration the broker recorded, and refused logins (repeats counted).",
         _ => return None,
     })
@@ -205,7 +206,9 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
         "mqreg-ban-remove" => &[("3", "No ban has that id.")],
         "mqreg-token-create" => &[("4", "A token of that name exists already.")],
         "mqreg-token-revoke" => &[("3", "No token has that name.")],
-        "mqreg-client-list" => &[("1", "Also: no running broker serves the state file.")],
+        "mqreg-client-list" | "mqreg-log-level" => {
+            &[("1", "Also: no running broker serves the state file.")]
+        }
         "mqreg-client-kick" => &[
             ("1", "Also: no running broker serves the state file."),
             ("3", "A named client is not connected (the others were still kicked)."),

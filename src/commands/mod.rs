@@ -5,6 +5,7 @@ pub mod audit;
 pub mod ban;
 pub mod client;
 pub mod docs;
+pub mod log_level;
 pub mod registry;
 pub mod role;
 pub mod serve;
@@ -62,6 +63,7 @@ pub fn exec(cli: Cli) -> Result<()> {
             | Command::Registry(registry::RegistryCommand::Watch { .. })
             | Command::Registry(registry::RegistryCommand::List { refused: true })
             | Command::Client(_)
+            | Command::LogLevel(_)
     );
     let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
@@ -71,6 +73,7 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::Ban(command) => ban::exec(&context, command),
         Command::Token(command) => token::exec(&context, command),
         Command::Client(command) => client::exec(&context, command),
+        Command::LogLevel(args) => log_level::exec(&context, args),
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };

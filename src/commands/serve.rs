@@ -1,6 +1,5 @@
 //! `mqreg serve`: the MQTT broker.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -131,7 +130,7 @@ fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     keep_backtraces_for_panics_only();
     return_large_blocks_to_the_system();
-    init_logging(args.log_format);
+    crate::logging::init(args.log_format == LogFormat::Json);
     if context.json {
         return Err(Error::usage(
             "serve prints no data, so --json means nothing to it; for JSON logs use --log-format json",
@@ -331,49 +330,4 @@ fn raise_open_file_limit() {
         }
     }
     tracing::info!(open_files = limit.rlim_cur, "open file limit");
-}
-
-/// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, the protocol
-/// layer's own chatter about every dropped connection at warn).
-fn init_logging(format: LogFormat) {
-    // The protocol layer logs every dropped connection, and rustls warns about
-    // every client that sends an IP address as SNI (the spec forbids it, many
-    // MQTT clients do it): not the admin's business unless RUST_LOG names them.
-    const QUIET: &[&str] = &[
-        "ntex=warn",
-        "ntex_mqtt=warn",
-        "ntex_io=warn",
-        "ntex_service=warn",
-        "ntex_rt=warn",
-        "ntex_net=warn",
-        "ntex_tls=warn",
-        "rustls=error",
-    ];
-    let asked = std::env::var("RUST_LOG").unwrap_or_default();
-    let mut directives = if asked.trim().is_empty() {
-        "info".to_owned()
-    } else {
-        asked.clone()
-    };
-    for quiet in QUIET {
-        let target = quiet.split('=').next().unwrap_or_default();
-        let named = asked
-            .split(',')
-            .any(|directive| directive.trim().split('=').next() == Some(target));
-        if !named {
-            directives.push(',');
-            directives.push_str(quiet);
-        }
-    }
-    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
-    };
 }

@@ -69,6 +69,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/clients", get(client_list))
         .route("/api/v1/clients/{client_id}", delete(client_kick))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/log-level", get(log_level).post(set_log_level))
         .fallback(not_found)
         .with_state(api)
 }
@@ -1287,4 +1288,42 @@ async fn events(
     let opened = tokio_stream::once(Ok(SseEvent::default().comment("mqreg events")));
     Ok(Sse::new(opened.chain(events))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+async fn log_level(
+    State(api): Shared,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+) -> Answer {
+    reader(&api, door, &headers).await?;
+    Ok(Json(serde_json::json!({ "filter": crate::logging::current() })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogLevelBody {
+    filter: String,
+}
+
+async fn set_log_level(
+    State(api): Shared,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    bytes: Bytes,
+) -> Answer {
+    let caller = changer(&api, door, &headers).await?;
+    let request: LogLevelBody = body(&bytes)?;
+    let result =
+        crate::logging::set(&request.filter).map(|filter| serde_json::json!({ "filter": filter }));
+    ops::record(
+        &api.audit,
+        &caller.actor(),
+        "log-level",
+        Some(request.filter.clone()),
+        &result,
+        Some(format!("{method} {}", uri.path())),
+    );
+    Ok(Json(result?).into_response())
 }
