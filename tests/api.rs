@@ -1067,3 +1067,84 @@ fn the_log_filter_changes_while_the_broker_runs() {
     let audit = s.sandbox.json(&["audit", "-n", "3"]).to_string();
     assert!(audit.contains("log-level"), "{audit}");
 }
+
+/// (method, path) of every route `src/http/routes.rs` serves, read from its
+/// `.route("PATH", get(..).post(..))` calls.
+fn served_routes() -> std::collections::BTreeSet<(String, String)> {
+    let source = include_str!("../src/http/routes.rs");
+    let mut routes = std::collections::BTreeSet::new();
+    for call in source.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap().to_owned();
+        // The call ends where its parentheses balance.
+        let mut depth = 1;
+        let end = call
+            .char_indices()
+            .find(|(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .unwrap()
+            .0;
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let text = &call[..end];
+            if text.contains(&format!(" {method}("))
+                || text.contains(&format!(".{method}("))
+                || text.contains(&format!("({method}("))
+            {
+                routes.insert((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_openapi_document_matches_the_server() {
+    let doc: Value = serde_json::from_str(include_str!("../docs/openapi.json")).unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for method in methods.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let served = served_routes();
+    assert!(served.len() > 30, "{served:?}");
+    assert_eq!(
+        served.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "served but not in docs/openapi.json"
+    );
+    assert_eq!(
+        documented.difference(&served).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "in docs/openapi.json but not served"
+    );
+    // And the server answers each documented path (not the fallback).
+    let s = setup(&[]);
+    for (method, path) in &documented {
+        if path == "/api/v1/events" {
+            continue;
+        }
+        let concrete = path
+            .replace("{username}", "nobody")
+            .replace("{role}", "nothing")
+            .replace("{id}", "1")
+            .replace("{name}", "none")
+            .replace("{client_id}", "nobody");
+        let (_, answer) = call(
+            &s.base,
+            &method.to_uppercase(),
+            &concrete,
+            Some(&s.viewer),
+            None,
+        );
+        assert!(
+            !answer.to_string().contains("no such path"),
+            "{method} {concrete}: {answer}"
+        );
+    }
+}
