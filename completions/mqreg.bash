@@ -2173,7 +2173,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --persistence --log-format --state --json --format --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2240,6 +2240,10 @@ _mqreg() {
                     return 0
                     ;;
                 --retry-write-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sys-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -60,6 +60,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-packet-size -d
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-levels -d 'Most levels in a topic or filter (PUBLISH, SUBSCRIBE, wills)' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l max-topic-bytes -d 'Most bytes in a topic or filter' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l retry-write-interval -d 'How often a device retrying unchanged while it waits for approval has its last-seen time and count written, at most (a new password, client id or address is written at once)' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l sys-interval -d 'How often the broker\'s figures are published as retained $SYS/broker/... messages (readable with a read grant on $SYS/#); 0s: never' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l persistence -d 'Keep retained messages and persistent sessions on disk (beside the state file, NAME.messages.redb), durable before they are acknowledged; off keeps them in memory only' -r -f -a "on\t''
 off\t''"
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l log-format -d 'Log line format on stderr: text for people, json (one object per line) for log shippers' -r -f -a "text\t''

@@ -1148,3 +1148,45 @@ fn the_openapi_document_matches_the_server() {
         );
     }
 }
+
+#[test]
+fn sys_topics_carry_the_figures_to_users_with_a_read_grant() {
+    let s = setup(&["--sys-interval", "1s"]);
+    s.sandbox.add_role("monitor", &["read:$SYS/#"]);
+    s.sandbox
+        .add_users(&["monitor1"], PASSWORD, Some("monitor"));
+    let (code, output) = s.broker.mosquitto_sub(&[
+        "-u",
+        "monitor1",
+        "-P",
+        PASSWORD,
+        "-t",
+        "$SYS/broker/clients/connected",
+        "-t",
+        "$SYS/broker/version",
+        "-C",
+        "2",
+        "-W",
+        "10",
+        "-v",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("$SYS/broker/version mqreg "), "{output}");
+    let connected: u64 = output
+        .lines()
+        .find_map(|line| line.strip_prefix("$SYS/broker/clients/connected "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(connected <= 1, "{output}");
+    // alice may read # but not $SYS: `#` does not match it (MQTT-4.7.2-1), and
+    // a subscription to $SYS/# is refused without a grant on it.
+    let (code, output) = s.broker.mosquitto_sub(&[
+        "-u", "alice", "-P", PASSWORD, "-t", "$SYS/#", "-C", "1", "-W", "2", "-V", "mqttv5",
+    ]);
+    assert!(output.contains("denied") && !output.contains("mqreg"), "{code}: {output}");
+    // The figures are no traffic: they do not count as messages received.
+    let scrape = scrape(&s, Some(&s.viewer));
+    assert_eq!(value(&scrape, "mqreg_messages_received_total", None), 0.0);
+}

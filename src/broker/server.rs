@@ -59,6 +59,8 @@ pub struct Config {
     pub retry_write_interval: Duration,
     /// A full subscriber queue that makes no room this long: not reading.
     pub stall_timeout: Duration,
+    /// How often `$SYS/broker/...` is published; zero: never.
+    pub sys_interval: Duration,
 }
 
 /// What the broker shares with the control plane besides its login policy
@@ -246,7 +248,14 @@ pub fn run(
         // "listening on" means ready.
         let started = Instant::now();
         let core = mqtt::worker_core(&context);
-        let answering = tokio::task::spawn_local(requests.serve(core));
+        let answering = tokio::task::spawn_local(requests.serve(core.clone()));
+        let figures = (!config.sys_interval.is_zero()).then(|| {
+            tokio::task::spawn_local(mqtt::sys::publish_periodically(
+                core,
+                context.live.clone(),
+                config.sys_interval,
+            ))
+        });
         if context.store.is_some() {
             tracing::info!(
                 took_ms = started.elapsed().as_millis() as u64,
@@ -330,6 +339,9 @@ pub fn run(
             )
             .await;
         answering.abort();
+        if let Some(figures) = figures {
+            figures.abort();
+        }
         tracing::info!("stopping");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         ServedBy::remove(live_for_signals.path());

@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// How often a device retrying unchanged while it waits for approval has its last-seen time and count written, at most (a new password, client id or address is written at once)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "MQREG_RETRY_WRITE_INTERVAL")]
     retry_write_interval: Duration,
+    /// How often the broker's figures are published as retained $SYS/broker/... messages (readable with a read grant on $SYS/#); 0s: never
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_sys_interval, env = "MQREG_SYS_INTERVAL")]
+    sys_interval: Duration,
     /// Keep retained messages and persistent sessions on disk (beside the state file, NAME.messages.redb), durable before they are acknowledged; off keeps them in memory only
     #[arg(
         long,
@@ -116,6 +119,17 @@ fn parse_stall_timeout(text: &str) -> std::result::Result<Duration, String> {
         return Err(format!("'{text}' is out of range: give 10ms to 5s"));
     }
     Ok(duration)
+}
+
+fn parse_sys_interval(text: &str) -> std::result::Result<Duration, String> {
+    let interval = humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration like 10s or 1m: {e}"))?;
+    if !interval.is_zero() && interval < Duration::from_secs(1) {
+        return Err(format!(
+            "'{text}' is too short: give at least 1s, or 0s for never"
+        ));
+    }
+    Ok(interval)
 }
 
 fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
@@ -179,6 +193,7 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         max_topic_bytes: args.max_topic_bytes as usize,
         retry_write_interval: args.retry_write_interval,
         stall_timeout: args.stall_timeout,
+        sys_interval: args.sys_interval,
     };
     raise_open_file_limit();
     tracing::info!(state = %context.store.path().display(), "mqreg {} starting", env!("CARGO_PKG_VERSION"));

@@ -985,8 +985,13 @@ impl Broker {
         message: Message,
         owner: Option<&Rc<str>>,
     ) -> Result<Backlog, retained::OverLimit> {
-        self.counters.received += 1;
-        self.counters.received_bytes += (message.topic.len() + message.payload.len()) as u64;
+        // The broker's own `$SYS` figures are neither traffic nor kept on
+        // disk (they are published again after a restart).
+        let system = owner.is_none() && message.topic.starts_with("$SYS/");
+        if !system {
+            self.counters.received += 1;
+            self.counters.received_bytes += (message.topic.len() + message.payload.len()) as u64;
+        }
         let message = Rc::new(message);
         let now = Instant::now();
         // Converted for the store once, when a change needs it.
@@ -1001,7 +1006,7 @@ impl Broker {
             });
             self.retained.admits(&message, owner, quota)?;
             match self.retained.store(message.clone(), owner.cloned()) {
-                retained::Outcome::Kept if self.store.is_some() => {
+                retained::Outcome::Kept if self.store.is_some() && !system => {
                     let stored = for_store.insert(stored::stored_message(&message, now));
                     let record = records::encode(&records::RetainedRecord {
                         message: stored,

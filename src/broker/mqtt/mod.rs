@@ -10,6 +10,7 @@
 pub mod framing;
 pub mod inflight;
 pub mod socket;
+pub mod sys;
 pub mod v3;
 pub mod v5;
 
