@@ -25,6 +25,9 @@ _mqreg() {
             mqreg,client)
                 cmd="mqreg__subcmd__client"
                 ;;
+            mqreg,config)
+                cmd="mqreg__subcmd__config"
+                ;;
             mqreg,generate-docs)
                 cmd="mqreg__subcmd__generate__subcmd__docs"
                 ;;
@@ -91,6 +94,18 @@ _mqreg() {
             mqreg__subcmd__client__subcmd__help,list)
                 cmd="mqreg__subcmd__client__subcmd__help__subcmd__list"
                 ;;
+            mqreg__subcmd__config,help)
+                cmd="mqreg__subcmd__config__subcmd__help"
+                ;;
+            mqreg__subcmd__config,show)
+                cmd="mqreg__subcmd__config__subcmd__show"
+                ;;
+            mqreg__subcmd__config__subcmd__help,help)
+                cmd="mqreg__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__config__subcmd__help,show)
+                cmd="mqreg__subcmd__config__subcmd__help__subcmd__show"
+                ;;
             mqreg__subcmd__help,audit)
                 cmd="mqreg__subcmd__help__subcmd__audit"
                 ;;
@@ -99,6 +114,9 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help,client)
                 cmd="mqreg__subcmd__help__subcmd__client"
+                ;;
+            mqreg__subcmd__help,config)
+                cmd="mqreg__subcmd__help__subcmd__config"
                 ;;
             mqreg__subcmd__help,generate-docs)
                 cmd="mqreg__subcmd__help__subcmd__generate__subcmd__docs"
@@ -138,6 +156,9 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help__subcmd__client,list)
                 cmd="mqreg__subcmd__help__subcmd__client__subcmd__list"
+                ;;
+            mqreg__subcmd__help__subcmd__config,show)
+                cmd="mqreg__subcmd__help__subcmd__config__subcmd__show"
                 ;;
             mqreg__subcmd__help__subcmd__registry,approve)
                 cmd="mqreg__subcmd__help__subcmd__registry__subcmd__approve"
@@ -413,7 +434,7 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --format --audit-log --help --version serve registry user role ban audit token client log-level generate-docs help"
+            opts="-h -V --state --json --format --config --audit-log --help --version serve registry user role ban audit token client log-level config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +446,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -439,7 +464,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__audit)
-            opts="-n -h --lines --state --json --format --audit-log --help"
+            opts="-n -h --lines --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +486,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -473,7 +502,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban)
-            opts="-h --state --json --format --audit-log --help add list remove help"
+            opts="-h --state --json --format --config --audit-log --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,6 +514,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -499,7 +532,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__add)
-            opts="-h --username --client-id --address --for --reason --state --json --format --audit-log --help"
+            opts="-h --username --client-id --address --for --reason --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -531,6 +564,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -615,7 +652,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__list)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,6 +664,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -641,7 +682,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__remove)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +694,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -667,7 +712,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client)
-            opts="-h --state --json --format --audit-log --help list kick help"
+            opts="-h --state --json --format --config --audit-log --help list kick help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,6 +724,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -749,7 +798,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client__subcmd__kick)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -761,6 +810,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -775,7 +828,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client__subcmd__list)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,6 +840,112 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__config)
+            opts="-h --state --json --format --config --audit-log --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__config__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__config__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__config__subcmd__show)
+            opts="-h --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -801,7 +960,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__generate__subcmd__docs)
-            opts="-h --out --state --json --format --audit-log --help"
+            opts="-h --out --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -819,6 +978,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -831,7 +994,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help)
-            opts="serve registry user role ban audit token client log-level generate-docs help"
+            opts="serve registry user role ban audit token client log-level config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -943,6 +1106,34 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__client__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__config)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__config__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1447,7 +1638,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__log__subcmd__level)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1459,6 +1650,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1473,7 +1668,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry)
-            opts="-h --state --json --format --audit-log --help unlock lock status list approve client-ids show watch reject help"
+            opts="-h --state --json --format --config --audit-log --help unlock lock status list approve client-ids show watch reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1485,6 +1680,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1499,7 +1698,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__approve)
-            opts="-h --all --match --role --force --attempt --state --json --format --audit-log --help"
+            opts="-h --all --match --role --force --attempt --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1525,6 +1724,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1537,7 +1740,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --state --json --format --audit-log --help"
+            opts="-h --set --any --registered --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1553,6 +1756,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1721,7 +1928,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__list)
-            opts="-h --refused --state --json --format --audit-log --help"
+            opts="-h --refused --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1733,6 +1940,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1747,7 +1958,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__lock)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1759,6 +1970,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1773,7 +1988,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__reject)
-            opts="-h --all --match --state --json --format --audit-log --help"
+            opts="-h --all --match --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1791,6 +2006,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1803,7 +2022,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__show)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1815,6 +2034,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1829,7 +2052,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__status)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1841,6 +2064,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1855,7 +2082,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__unlock)
-            opts="-h --for --state --json --format --audit-log --help"
+            opts="-h --for --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1873,6 +2100,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1885,7 +2116,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__watch)
-            opts="-h --exec --state --json --format --audit-log --help"
+            opts="-h --exec --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1903,6 +2134,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1915,7 +2150,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role)
-            opts="-h --state --json --format --audit-log --help list create allow disallow delete help"
+            opts="-h --state --json --format --config --audit-log --help list create allow disallow delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1927,6 +2162,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1941,7 +2180,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__allow)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1953,6 +2192,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -1967,7 +2210,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__create)
-            opts="-h --allow --state --json --format --audit-log --help"
+            opts="-h --allow --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1985,6 +2228,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1997,7 +2244,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__delete)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2009,6 +2256,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2023,7 +2274,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__disallow)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2035,6 +2286,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2147,7 +2402,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__list)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2159,6 +2414,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2173,7 +2432,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2263,6 +2522,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2275,7 +2538,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token)
-            opts="-h --state --json --format --audit-log --help create list revoke help"
+            opts="-h --state --json --format --config --audit-log --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2287,6 +2550,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2301,7 +2568,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__create)
-            opts="-h --role --for --state --json --format --audit-log --help"
+            opts="-h --role --for --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2321,6 +2588,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2405,7 +2676,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__list)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2417,6 +2688,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2431,7 +2706,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__revoke)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2443,6 +2718,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2457,7 +2736,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user)
-            opts="-h --state --json --format --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
+            opts="-h --state --json --format --config --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2469,6 +2748,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2483,7 +2766,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__add)
-            opts="-h --role --state --json --format --audit-log --help"
+            opts="-h --role --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2501,6 +2784,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2513,7 +2800,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --inherit --state --json --format --audit-log --help"
+            opts="-h --set --any --registered --inherit --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2531,6 +2818,10 @@ _mqreg() {
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2543,7 +2834,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__delete)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2555,6 +2846,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2569,7 +2864,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__disable)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2581,6 +2876,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2595,7 +2894,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__enable)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2607,6 +2906,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2621,7 +2924,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__grant__subcmd__role)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2633,6 +2936,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2815,7 +3122,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__list)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2827,6 +3134,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2841,7 +3152,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__passwd)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2853,6 +3164,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2867,7 +3182,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__revoke__subcmd__role)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2879,6 +3194,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -2893,7 +3212,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__show)
-            opts="-h --state --json --format --audit-log --help"
+            opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2905,6 +3224,10 @@ _mqreg() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mqreg_global_optspecs
-    string join \n state= json format= audit-log= h/help V/version
+    string join \n state= json format= config= audit-log= h/help V/version
 end
 
 function __fish_mqreg_needs_command
@@ -29,6 +29,7 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -l format -d 'How tables print
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_needs_command" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_needs_command" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_needs_command" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -42,6 +43,7 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the lat
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "config" -d 'Show the configuration in force and where each value comes from'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address to accept MQTT 3.1.1 and 5 on (repeatable)' -r
@@ -70,6 +72,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l format -d 'How tab
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l metrics-public -d 'Serve GET /metrics on --http without a token, for a Prometheus scraper'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
@@ -79,6 +82,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_see
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and not __fish_seen_subcommand_from unlock lock status list approve client-ids show watch reject help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -98,6 +102,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from unlock" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -106,6 +111,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from lock" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -114,6 +120,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -122,6 +129,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l refused -d 'The recent refused logins, from the running broker'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
@@ -134,6 +142,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l all -d 'Every pending request'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from approve" -l force -d 'Approve a named request even though it was seen with two passwords'
@@ -145,6 +154,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id (the default)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) each user\'s registration was approved with'
@@ -155,6 +165,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -164,6 +175,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -173,6 +185,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l all -d 'Every pending request'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from reject" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
@@ -192,6 +205,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -211,6 +225,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -219,6 +234,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -228,6 +244,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -236,6 +253,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -244,6 +262,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -252,6 +271,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from grant-role" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -260,6 +280,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-role" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -268,6 +289,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -276,6 +298,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -285,6 +308,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l any -d 'Any client id'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from client-ids" -l registered -d 'Only the client id(s) its registration was approved with'
@@ -307,6 +331,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_su
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and not __fish_seen_subcommand_from list create allow disallow delete help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -321,6 +346,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -330,6 +356,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -338,6 +365,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -346,6 +374,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from disallow" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -354,6 +383,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcom
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand role; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -368,6 +398,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_sub
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -385,6 +416,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -393,6 +425,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -401,6 +434,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcomm
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand ban; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -414,6 +448,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l format -d 'How tab
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -422,6 +457,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_s
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -437,6 +473,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subco
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -445,6 +482,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subco
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -453,6 +491,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subco
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -465,6 +504,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -476,6 +516,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subc
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -484,6 +525,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subc
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and __fish_seen_subcommand_from kick" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -495,29 +537,54 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l format -d 'How
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand log-level" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the settings in force and where each comes from (environment, config file, state file or default)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the settings in force and where each comes from (environment, config file, state file or default)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l out -d 'Folder that receives completions/ and man/' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "config" -d 'Show the configuration in force and where each value comes from'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
@@ -550,3 +617,4 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'List the connected clients'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the settings in force and where each comes from (environment, config file, state file or default)'

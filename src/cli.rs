@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{audit, ban, client, docs, log_level, registry, role, serve, token, user};
+use crate::commands::{
+    audit, ban, client, config, docs, log_level, registry, role, serve, token, user,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +54,11 @@ pub struct GlobalArgs {
     )]
     pub format: crate::output::Format,
 
+    /// The config file: serve options and settings tables, which mqreg never
+    /// writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
     /// The audit log [default: audit.jsonl beside the state file]
     #[arg(long, global = true, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
@@ -83,7 +90,60 @@ pub enum Command {
     Client(client::ClientCommand),
     /// Show or change the running broker's log filter, without a restart
     LogLevel(log_level::LogLevelArgs),
+    /// Show the configuration in force and where each value comes from
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Write shell completions and man pages (for packagers and this repository)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),
+}
+
+/// Parses the command line; for `serve`, the config file's `[serve]` options
+/// fill in what the command line and the environment did not give.
+pub fn parse_with_config(
+    arguments: Vec<std::ffi::OsString>,
+) -> Result<(Cli, Option<crate::config::Config>), ParseError> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .try_get_matches_from(&arguments)
+        .map_err(ParseError::Clap)?;
+    let explicit = matches.get_one::<PathBuf>("config").cloned();
+    let config = crate::config::Config::locate(explicit.as_deref()).map_err(ParseError::Config)?;
+    let mut matches = matches;
+    if let (Some(config), Some(("serve", serve_matches))) = (&config, matches.subcommand()) {
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("serve exists");
+        let given = |id: &str| {
+            matches!(
+                serve_matches.value_source(id),
+                Some(
+                    clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable
+                )
+            )
+        };
+        let extra = config
+            .serve_arguments(serve, given)
+            .map_err(ParseError::Config)?;
+        if !extra.is_empty() {
+            let mut with_config = arguments;
+            with_config.extend(extra);
+            matches = Cli::command()
+                .try_get_matches_from(&with_config)
+                .map_err(|e| {
+                    ParseError::Config(crate::error::Error::usage(format!(
+                        "config file {}: {}",
+                        config.path.display(),
+                        e.to_string().trim().trim_start_matches("error: ")
+                    )))
+                })?;
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).map_err(ParseError::Clap)?;
+    Ok((cli, config))
+}
+
+/// Why the command line could not be taken.
+pub enum ParseError {
+    Clap(clap::Error),
+    Config(crate::error::Error),
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod broker;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod error;
 pub mod http;
 pub mod logging;

@@ -52,10 +52,14 @@ fn directives(asked: &str) -> String {
     directives
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default: mqreg at info, the protocol
-/// layer's chatter at warn).
-pub fn init(json: bool) {
-    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+/// Logs to stderr; `RUST_LOG` filters, else `configured` (the config file's
+/// `log`), else mqreg at info (the protocol layer's chatter at warn).
+pub fn init(json: bool, configured: Option<&str>) {
+    let asked = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|log| !log.trim().is_empty())
+        .or_else(|| configured.map(str::to_owned))
+        .unwrap_or_default();
     let filter = EnvFilter::try_new(directives(&asked)).unwrap_or_else(|_| EnvFilter::new("info"));
     let shown = if asked.trim().is_empty() {
         "info".to_owned()

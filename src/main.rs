@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match mqreg::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
+    let (cli, config) = match mqreg::cli::parse_with_config(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(mqreg::cli::ParseError::Config(error)) => return fail(error),
+        Err(mqreg::cli::ParseError::Clap(error)) => {
             // Scripts that asked for JSON get a JSON error for bad arguments too.
             let is_answer = matches!(
                 error.kind(),
@@ -27,14 +26,16 @@ fn main() -> ExitCode {
             error.exit();
         }
     };
-    match mqreg::commands::exec(cli) {
+    match mqreg::commands::exec(cli, config) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            if std::env::args_os().any(|arg| arg == "--json") {
-                mqreg::output::print_json_error(&error);
-            }
-            eprintln!("error: {error}");
-            ExitCode::from(error.code as u8)
-        }
+        Err(error) => fail(error),
     }
+}
+
+fn fail(error: mqreg::error::Error) -> ExitCode {
+    if std::env::args_os().any(|arg| arg == "--json") {
+        mqreg::output::print_json_error(&error);
+    }
+    eprintln!("error: {error}");
+    ExitCode::from(error.code as u8)
 }

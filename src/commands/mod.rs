@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod ban;
 pub mod client;
+pub mod config;
 pub mod docs;
 pub mod log_level;
 pub mod registry;
@@ -24,33 +25,55 @@ use crate::state::served::ServedBy;
 use crate::state::store::{self, Store};
 use crate::state::ClientIdRule;
 
-/// What every command gets: the state store, the audit log and the output mode.
+/// What every command gets: the state store, the audit log, the output mode,
+/// and the config file if there is one.
 pub struct Context {
     pub store: Store,
     pub audit: AuditLog,
     pub json: bool,
+    pub config: Option<crate::config::Config>,
+    /// The config file's settings, as the store lays them over the state.
+    pub settings: crate::config::SharedSettings,
 }
 
-pub fn exec(cli: Cli) -> Result<()> {
+pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
     crate::output::set_format(cli.global.format);
     if let Command::GenerateDocs(args) = &cli.command {
         return docs::exec(args);
     }
+    // --state, else MQREG_STATE, else the config file's, else the default.
+    let from_config = config.as_ref().and_then(|config| config.file.state.clone());
     let path = match cli.global.state {
         Some(path) => path,
-        None => store::default_path()?,
+        None if std::env::var_os("MQREG_STATE").is_some_and(|p| !p.is_empty()) => {
+            store::default_path()?
+        }
+        None => match from_config {
+            Some(path) => path,
+            None => store::default_path()?,
+        },
     };
+    let settings: crate::config::SharedSettings = std::sync::Arc::new(std::sync::RwLock::new(
+        config
+            .as_ref()
+            .map(|config| config.file.settings.clone())
+            .unwrap_or_default(),
+    ));
     let audit = match cli.global.audit_log {
         Some(log) => AuditLog::new(log),
         None => AuditLog::beside(&path),
     };
-    let store = Store::new(path).with_lock_timeout(lock_timeout()?);
+    let store = Store::new(path)
+        .with_lock_timeout(lock_timeout()?)
+        .with_settings(settings.clone());
     let owner = store.owner_for(audit.path());
     let audit = audit.with_owner(owner);
     let context = Context {
         store,
         audit,
         json: cli.global.json,
+        config,
+        settings,
     };
     let action = admin_action(&cli.command);
     // Commands that read or change the state, except those that say which
@@ -64,6 +87,7 @@ pub fn exec(cli: Cli) -> Result<()> {
             | Command::Registry(registry::RegistryCommand::List { refused: true })
             | Command::Client(_)
             | Command::LogLevel(_)
+            | Command::Config(_)
     );
     let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
@@ -74,6 +98,7 @@ pub fn exec(cli: Cli) -> Result<()> {
         Command::Token(command) => token::exec(&context, command),
         Command::Client(command) => client::exec(&context, command),
         Command::LogLevel(args) => log_level::exec(&context, args),
+        Command::Config(command) => config::exec(&context, command),
         Command::Audit(args) => audit::exec(&context, args),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };

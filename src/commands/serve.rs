@@ -144,7 +144,17 @@ fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
 pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
     keep_backtraces_for_panics_only();
     return_large_blocks_to_the_system();
-    crate::logging::init(args.log_format == LogFormat::Json);
+    let configured_log = context
+        .config
+        .as_ref()
+        .and_then(|config| config.file.log.clone());
+    crate::logging::init(
+        args.log_format == LogFormat::Json,
+        configured_log.as_deref(),
+    );
+    if let Some(config) = &context.config {
+        tracing::info!(config = %config.path.display(), "config file");
+    }
     if context.json {
         return Err(Error::usage(
             "serve prints no data, so --json means nothing to it; for JSON logs use --log-format json",
@@ -248,11 +258,16 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
     for line in announced {
         tracing::info!("{line}");
     }
+    let config_path = context.config.as_ref().map(|config| config.path.clone());
+    let settings = context.settings.clone();
     let control = server::ControlPlane {
         requests,
         on_hangup: Box::new(move || {
             if let Some(certificates) = &http_certificates {
                 server::reload_certificates(certificates, "HTTP API");
+            }
+            if let Some(path) = &config_path {
+                reload_config(path, &settings);
             }
         }),
     };
@@ -262,6 +277,28 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// SIGHUP: the config file's settings tables and log filter are read again
+/// (the state is re-read after this, with them). `[serve]` options are read
+/// at start only: listeners and limits need a restart, as mosquitto's do.
+fn reload_config(path: &std::path::Path, settings: &crate::config::SharedSettings) {
+    match crate::config::Config::read(path) {
+        Ok(config) => {
+            *settings.write().unwrap_or_else(|e| e.into_inner()) = config.file.settings;
+            if std::env::var("RUST_LOG").map_or(true, |log| log.trim().is_empty()) {
+                if let Err(error) =
+                    crate::logging::set(config.file.log.as_deref().unwrap_or("info"))
+                {
+                    tracing::error!("SIGHUP: the config file's log filter is not taken: {error}");
+                }
+            }
+            tracing::info!(config = %path.display(), "SIGHUP: config file re-read ([serve] options take effect at the next start)");
+        }
+        Err(error) => {
+            tracing::error!("SIGHUP: config file not re-read, the settings in force stay: {error}")
+        }
+    }
 }
 
 /// The message store beside the state file: `state.toml` → `state.messages.redb`.

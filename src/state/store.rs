@@ -71,6 +71,9 @@ fn is_root() -> bool {
 pub struct Store {
     path: PathBuf,
     lock_timeout: Duration,
+    /// The config file's settings tables, laid over every state read (and
+    /// taken off again before one is written): see `config`.
+    settings: Option<crate::config::SharedSettings>,
 }
 
 /// A loaded state together with the text it came from, so that a write which
@@ -101,7 +104,21 @@ impl Store {
         Self {
             path: path.into(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            settings: None,
         }
+    }
+
+    /// Lays the config file's settings over every state this store reads.
+    pub fn with_settings(mut self, settings: crate::config::SharedSettings) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// The config file's settings on `state`; what they replaced, to put back.
+    fn overlay(&self, state: &mut State) -> Option<crate::config::Saved> {
+        let settings = self.settings.as_ref()?;
+        let settings = settings.read().unwrap_or_else(|e| e.into_inner());
+        Some(settings.apply(state))
     }
 
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
@@ -115,7 +132,9 @@ impl Store {
 
     /// Reads the state without locking; a missing file is an empty state.
     pub fn load(&self) -> Result<State> {
-        Ok(self.read()?.state)
+        let mut state = self.read()?.state;
+        self.overlay(&mut state);
+        Ok(state)
     }
 
     /// Parses state-file text; the error names `path`, the line and the column.
@@ -229,7 +248,11 @@ impl Store {
             text,
             from_cache,
         } = self.read_in(Some(&folder))?;
+        let saved = self.overlay(&mut state);
         let result = change(&mut state)?;
+        if let Some(saved) = saved {
+            saved.restore(&mut state);
+        }
         state.prune_expired(chrono::Utc::now());
         // Written in the current layout, which is what the version says.
         state.version = super::SCHEMA_VERSION;
