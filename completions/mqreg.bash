@@ -3249,3 +3249,54 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _mqreg -o bashdefault -o default mqreg
 fi
+
+# mqreg: names from the state (pending usernames, users, roles, tokens),
+# asked of mqreg with the --state and --config the command line gives.
+_mqreg_names() {
+    local given=() i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --state|--config) given+=("${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}") ;;
+        esac
+    done
+    mqreg "${given[@]}" --format tsv "$@" 2>/dev/null | tail -n +2 | cut -f1
+}
+
+_mqreg_with_names() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local words=() i skip=0
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if ((skip)); then skip=0; continue; fi
+        case "${COMP_WORDS[i]}" in
+            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason) skip=1 ;;
+            -*) ;;
+            *) words+=("${COMP_WORDS[i]}") ;;
+        esac
+    done
+    local names="" command="${words[0]} ${words[1]}"
+    if [[ "$cur" != -* ]]; then
+        if [[ "$prev" == --role ]]; then
+            names=$(_mqreg_names role list)
+        else
+            case "$command" in
+                "registry approve"|"registry reject"|"registry show")
+                    names=$(_mqreg_names registry list) ;;
+                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids")
+                    ((${#words[@]} == 2)) && names=$(_mqreg_names user list) ;;
+                "user grant-role"|"user revoke-role")
+                    if ((${#words[@]} == 2)); then names=$(_mqreg_names user list); else names=$(_mqreg_names role list); fi ;;
+                "role allow"|"role disallow"|"role delete")
+                    ((${#words[@]} == 2)) && names=$(_mqreg_names role list) ;;
+                "token revoke")
+                    names=$(_mqreg_names token list) ;;
+            esac
+        fi
+    fi
+    if [[ -n "$names" ]]; then
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+        return 0
+    fi
+    _mqreg "$@"
+}
+
+complete -F _mqreg_with_names -o bashdefault -o default mqreg

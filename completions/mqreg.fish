@@ -618,3 +618,13 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'List the connected clients'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the settings in force and where each comes from (environment, config file, state file or default)'
+
+# mqreg: names from the state (pending usernames, users, roles, tokens).
+function __mqreg_names
+    mqreg --format tsv $argv 2>/dev/null | tail -n +2 | cut -f1
+end
+complete -c mqreg -n "__fish_seen_subcommand_from registry; and __fish_seen_subcommand_from approve reject show" -f -a "(__mqreg_names registry list)"
+complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from role; and __fish_seen_subcommand_from allow disallow delete" -f -a "(__mqreg_names role list)"
+complete -c mqreg -n "__fish_seen_subcommand_from token; and __fish_seen_subcommand_from revoke" -f -a "(__mqreg_names token list)"
+complete -c mqreg -l role -f -a "(__mqreg_names role list)"

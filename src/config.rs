@@ -143,10 +143,17 @@ impl Config {
             Some(path) => Ok(Some(Self::read(&path)?)),
             None => {
                 let path = Path::new(DEFAULT_PATH);
-                if path.exists() {
-                    Ok(Some(Self::read(path)?))
-                } else {
-                    Ok(None)
+                match std::fs::File::open(path) {
+                    Ok(_) => Ok(Some(Self::read(path)?)),
+                    // A file for the service's user, not this one: this
+                    // command does without it (a named file would be an error).
+                    Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+                        eprintln!(
+                            "note: cannot read {DEFAULT_PATH} ({error}); going on without a config file"
+                        );
+                        Ok(None)
+                    }
+                    Err(_) => Ok(None),
                 }
             }
         }

@@ -89,6 +89,9 @@ fn terminal_width() -> usize {
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Columns a narrow terminal leaves out, in this order, before values
+    /// are cut (as kubectl keeps its wide columns for `-o wide`).
+    droppable: Vec<usize>,
 }
 
 /// A table with a header row.
@@ -96,10 +99,37 @@ pub fn table(header: &[&str]) -> Table {
     Table {
         header: header.iter().map(|title| title.to_string()).collect(),
         rows: Vec::new(),
+        droppable: Vec::new(),
     }
 }
 
 impl Table {
+    /// Names the columns a terminal too narrow for the whole table leaves
+    /// out, first to last. Plain and TSV output keep every column.
+    pub fn drop_first(&mut self, titles: &[&str]) -> &mut Self {
+        self.droppable = titles
+            .iter()
+            .filter_map(|title| self.header.iter().position(|h| h == title))
+            .collect();
+        self
+    }
+
+    /// The table without the columns at `hidden`.
+    fn without(&self, hidden: &[usize]) -> Table {
+        let keep = |row: &Vec<String>| {
+            row.iter()
+                .enumerate()
+                .filter(|(index, _)| !hidden.contains(index))
+                .map(|(_, cell)| cell.clone())
+                .collect()
+        };
+        Table {
+            header: keep(&self.header),
+            rows: self.rows.iter().map(keep).collect(),
+            droppable: Vec::new(),
+        }
+    }
+
     pub fn add_row(&mut self, row: Vec<String>) -> &mut Self {
         self.rows.push(row);
         self
@@ -137,7 +167,24 @@ impl Table {
     }
 
     fn render_terminal(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.render_columns(f, &self.fitted_widths(terminal_width()), true)
+        let total = terminal_width();
+        let shown = self.without(&self.hidden_at(total));
+        shown.render_columns(f, &shown.fitted_widths(total), true)
+    }
+
+    /// The droppable columns left out at `total` terminal columns: as few as
+    /// let the rest fit whole.
+    fn hidden_at(&self, total: usize) -> Vec<usize> {
+        let fits =
+            |table: &Table| table.natural_widths().iter().map(|w| w + 2).sum::<usize>() <= total;
+        let mut hidden = Vec::new();
+        for &column in &self.droppable {
+            if fits(&self.without(&hidden)) {
+                break;
+            }
+            hidden.push(column);
+        }
+        hidden
     }
 
     /// Aligned columns, two spaces apart; with `fitted`, values longer than
@@ -266,4 +313,40 @@ pub fn when(time: &str, now: Timestamp) -> String {
         time.replace('T', " ").trim_end_matches('Z'),
         ago(time, now)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_narrow_terminal_drops_the_named_columns_first_and_only_as_many_as_needed() {
+        let mut table = table(&["NAME", "WIDE ONE", "ADDRESS", "EXTRA"]);
+        table.add_row(vec![
+            "a".into(),
+            "x".repeat(30),
+            "127.0.0.1:40000".into(),
+            "yes".into(),
+        ]);
+        table.drop_first(&["EXTRA", "WIDE ONE"]);
+        assert!(table.hidden_at(200).is_empty());
+        assert_eq!(table.hidden_at(55), vec![3]);
+        assert_eq!(table.hidden_at(30), vec![3, 1]);
+        // Even then what is left is cut to fit, never wrapped.
+        assert_eq!(
+            table.without(&table.hidden_at(10)).header,
+            ["NAME", "ADDRESS"]
+        );
+    }
+
+    #[test]
+    fn times_read_as_how_long_ago() {
+        let now = chrono::Utc::now();
+        let at = |seconds: i64| rfc3339(now - chrono::Duration::seconds(seconds));
+        assert_eq!(ago(&at(5), now), "5s ago");
+        assert_eq!(ago(&at(150), now), "3m ago");
+        assert_eq!(ago(&at(3 * 3600), now), "3h ago");
+        assert_eq!(ago(&at(3 * 86_400), now), "3d ago");
+        assert_eq!(ago("not a time", now), "not a time");
+    }
 }

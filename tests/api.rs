@@ -614,6 +614,9 @@ fn metrics_are_prometheus_text_and_move_with_the_traffic() {
     }
     s.broker
         .mosquitto_pub(&["-u", "gw-01", "-P", "whatever", "-t", "m", "-m", "x"]);
+    s.sandbox.add_users(&["pump7"], PASSWORD, Some("device"));
+    s.broker
+        .mosquitto_pub(&["-u", "pump7", "-P", PASSWORD, "-t", "elsewhere", "-m", "x"]);
     let mut after = scrape(&s, None);
     eventually(WAIT, || {
         after = scrape(&s, None);
@@ -645,6 +648,14 @@ fn metrics_are_prometheus_text_and_move_with_the_traffic() {
         &after,
         "mqreg_messages_dropped_total",
         Some(("reason", "queue_full")),
+    );
+    assert_eq!(
+        value(
+            &after,
+            "mqreg_messages_dropped_total",
+            Some(("reason", "not_authorized"))
+        ),
+        1.0
     );
     assert!(
         after

@@ -964,3 +964,55 @@ fn every_command_has_its_json_shape_and_exit_codes_documented() {
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/man/mqreg-state.5")).exists()
     );
 }
+
+#[test]
+fn bash_completes_names_from_the_state() {
+    let sandbox = Sandbox::new();
+    sandbox.seed_pending(&[("sensor1", "secret123", false)]);
+    sandbox
+        .add_role("sensor", &["read:x/#"])
+        .add_users(&["pump7"], "password1", Some("sensor"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/mqreg.bash");
+    let folder = std::path::Path::new(common::MQREG).parent().unwrap();
+    // What bash offers after the words of `line` (the last one being completed).
+    let complete = |line: &str| -> String {
+        let mut words: Vec<&str> = line.split(' ').collect();
+        if line.ends_with(' ') {
+            words.pop();
+            words.push("");
+        }
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "source '{script}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; _mqreg_with_names mqreg; echo \"${{COMPREPLY[*]}}\"",
+            quoted.join(" "),
+            words.len() - 1
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &program])
+            .env("MQREG_STATE", &sandbox.state)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    folder.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("mqreg registry approve s"), "sensor1");
+    assert_eq!(complete("mqreg user show "), "pump7");
+    assert_eq!(complete("mqreg user grant-role pump7 "), "sensor");
+    assert_eq!(complete("mqreg registry approve sensor1 --role "), "sensor");
+    assert_eq!(
+        complete("mqreg --state x role delete "),
+        "",
+        "another state, no roles"
+    );
+    assert!(
+        complete("mqreg registry appr").contains("approve"),
+        "commands as before"
+    );
+}

@@ -31,6 +31,8 @@ impl Kind {
 pub struct Running {
     child: Child,
     pub port: u16,
+    /// mqreg's HTTP API (`/metrics` public), for the observed load.
+    pub http_port: Option<u16>,
 }
 
 impl Running {
@@ -165,8 +167,19 @@ pub fn prepare_mqreg(dir: &Path) -> PathBuf {
             Ok(())
         })
         .unwrap();
+    let token = mqreg::ops::tokens::create(
+        &Store::new(&state),
+        "bench",
+        mqreg::state::tokens::TokenRole::Viewer,
+        None,
+    )
+    .unwrap();
+    let _ = API_TOKEN.set(token.token);
     state
 }
+
+/// A viewer token for mqreg's HTTP API (its event stream).
+pub static API_TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn prepare_mosquitto(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let passwords = dir.join("passwd");
@@ -220,6 +233,7 @@ pub fn start(kind: Kind, dir: &Path, state: &Path) -> Running {
 /// `start`, with lines added to mosquitto's configuration.
 pub fn start_with(kind: Kind, dir: &Path, state: &Path, mosquitto_extra: &str) -> Running {
     let port = free_port();
+    let mut http_port = None;
     let mut command = Command::new("taskset");
     command.args(["-c", "0"]);
     match kind {
@@ -232,6 +246,11 @@ pub fn start_with(kind: Kind, dir: &Path, state: &Path, mosquitto_extra: &str) -
                 .arg("--state")
                 .arg(state)
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args([
+                    "--http",
+                    &format!("127.0.0.1:{}", *http_port.insert(free_port())),
+                    "--metrics-public",
+                ])
                 // For trying other settings, e.g. `--hash-workers 2`.
                 .args(
                     std::env::var("MQREG_BENCH_SERVE_ARGS")
@@ -263,5 +282,12 @@ pub fn start_with(kind: Kind, dir: &Path, state: &Path, mosquitto_extra: &str) -
         .spawn()
         .unwrap();
     wait_for_port(port);
-    Running { child, port }
+    if let Some(http) = http_port {
+        wait_for_port(http);
+    }
+    Running {
+        child,
+        port,
+        http_port,
+    }
 }

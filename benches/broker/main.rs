@@ -194,6 +194,65 @@ async fn measure(kind: Kind, dir: &Path, state: &Path) -> Figures {
             figures.push((leak(format!("{name} duplicates")), result.duplicates as f64));
         }
     }
+    if wanted("observed") {
+        // The control plane must not slow the message path: the same QoS 1
+        // load with /metrics scraped every 200 ms and an event stream open
+        // (mqreg), against the load alone. mosquitto has neither: its
+        // "observed" run is a second unobserved one, which shows how much
+        // two identical runs differ on this machine. The long stream, so
+        // that the scrapes span it; the two loads in turns (observed first
+        // in every other call), so that a drifting machine favours neither.
+        static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let observed_first = TURN.fetch_add(1, Ordering::Relaxed) % 4 >= 2;
+        // Each load with what the broker's core spent on it: CPU per
+        // message holds on a noisy machine where a rate swings.
+        let measured = |observers: bool| {
+            let broker = &broker;
+            async move {
+                let observing = Arc::new(AtomicBool::new(true));
+                let scraper = broker
+                    .http_port
+                    .filter(|_| observers)
+                    .map(|http| observe(http, observing.clone()));
+                let cpu_before = broker.cpu_seconds();
+                let result = load::throughput(port, 1, STREAM_MESSAGES).await;
+                let cpu = broker.cpu_seconds() - cpu_before;
+                observing.store(false, Ordering::Relaxed);
+                let scrapes = scraper.map_or(0, |scraper| scraper.join().unwrap_or(0));
+                let per_message = cpu * 1e6 / (STREAM_MESSAGES - result.lost).max(1) as f64;
+                (result, per_message, scrapes)
+            }
+        };
+        let ((plain, plain_cpu, _), (observed, observed_cpu, scrapes)) = if observed_first {
+            let observed = measured(true).await;
+            (measured(false).await, observed)
+        } else {
+            let plain = measured(false).await;
+            (plain, measured(true).await)
+        };
+        eprintln!(
+            "  {}: unobserved {:.0}, observed {:.0} msgs/s ({:.1} %); CPU per message {:.2} / {:.2} us",
+            kind.name(),
+            plain.rate,
+            observed.rate,
+            100.0 * observed.rate / plain.rate.max(1.0),
+            plain_cpu,
+            observed_cpu
+        );
+        figures.push(("QoS 1 unobserved (msgs/s)", plain.rate));
+        figures.push((
+            "QoS 1, /metrics every 200 ms + events (msgs/s)",
+            observed.rate,
+        ));
+        figures.push((
+            "  observed / unobserved (%)",
+            100.0 * observed.rate / plain.rate.max(1.0),
+        ));
+        figures.push(("  unobserved: broker CPU per message (us)", plain_cpu));
+        figures.push(("  observed: broker CPU per message (us)", observed_cpu));
+        figures.push(("  scrapes during the load", scrapes as f64));
+        figures.push(("  observed: lost", observed.lost as f64));
+    }
     if wanted("stream") {
         // The loss test: a long QoS 1 stream, every message accounted for.
         let started = Instant::now();
@@ -379,6 +438,42 @@ fn leak(name: String) -> &'static str {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
+}
+
+/// Scrapes `/metrics` every 200 ms on a thread until `running` is false, with
+/// an event stream open on another; returns the scraper, which counts its
+/// successful scrapes.
+fn observe(http: u16, running: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    let base = format!("http://127.0.0.1:{http}");
+    let events = format!("{base}/api/v1/events");
+    if let Some(token) = brokers::API_TOKEN.get().cloned() {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+            if let Ok(response) = agent
+                .get(&events)
+                .header("Authorization", &format!("Bearer {token}"))
+                .call()
+            {
+                let mut reader = response.into_body().into_reader();
+                let mut sink = [0u8; 4096];
+                while reader.read(&mut sink).is_ok_and(|n| n > 0) {}
+            }
+        });
+    }
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let mut scrapes = 0;
+        while running.load(Ordering::Relaxed) {
+            if let Ok(mut response) = agent.get(&format!("{base}/metrics")).call() {
+                if response.body_mut().read_to_string().is_ok() {
+                    scrapes += 1;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        scrapes
+    })
 }
 
 fn main() {

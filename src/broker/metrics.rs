@@ -194,13 +194,15 @@ impl Collector for Sampled {
         }
         let mut dropped = encoder.encode_descriptor(
             "messages_dropped",
-            "Messages not delivered, by reason: queue_full (a full or offline queue lost its oldest), too_large (over the client's maximum packet size)",
+            "Messages not delivered, by reason: queue_full (a full or offline queue lost its oldest), too_large (over the client's maximum packet size), not_authorized (published without a write grant), quota (a retained message over its user's quota)",
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;
         for (reason, value) in [
             ("queue_full", core.counters.dropped),
             ("too_large", core.counters.too_large),
+            ("not_authorized", core.counters.not_authorized),
+            ("quota", core.counters.over_quota),
         ] {
             ConstCounter::new(value).encode(dropped.encode_family(&ReasonLabel { reason })?)?;
         }

@@ -153,7 +153,9 @@ impl Policy {
         drop(snapshot);
         if shut_out && !self.authenticator.remembered_good(&login) {
             tokio::time::sleep(SHUT_OUT_ANSWER_DELAY).await;
-            return Err(Refusal::ShutOut);
+            let verdict = Err(Refusal::ShutOut);
+            self.observe(&login, &verdict);
+            return verdict;
         }
         let started = Instant::now();
         let verdict = self.authenticator.authenticate(&login).await;

@@ -44,6 +44,11 @@ pub fn render() -> Vec<(PathBuf, Vec<u8>)> {
     ] {
         let mut contents = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "mqreg", &mut contents);
+        contents.extend_from_slice(match shell {
+            Shell::Bash => BASH_NAMES.as_bytes(),
+            Shell::Fish => FISH_NAMES.as_bytes(),
+            _ => b"",
+        });
         files.push((Path::new("completions").join(name), contents));
     }
     let mut command = Cli::command();
@@ -55,6 +60,74 @@ pub fn render() -> Vec<(PathBuf, Vec<u8>)> {
     ));
     files
 }
+
+/// Completion of the names in the state (pending usernames, users, roles,
+/// tokens), asked of mqreg itself when the user presses Tab, on top of
+/// clap's completion of commands and options.
+const BASH_NAMES: &str = r#"
+# mqreg: names from the state (pending usernames, users, roles, tokens),
+# asked of mqreg with the --state and --config the command line gives.
+_mqreg_names() {
+    local given=() i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --state|--config) given+=("${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}") ;;
+        esac
+    done
+    mqreg "${given[@]}" --format tsv "$@" 2>/dev/null | tail -n +2 | cut -f1
+}
+
+_mqreg_with_names() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local words=() i skip=0
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if ((skip)); then skip=0; continue; fi
+        case "${COMP_WORDS[i]}" in
+            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason) skip=1 ;;
+            -*) ;;
+            *) words+=("${COMP_WORDS[i]}") ;;
+        esac
+    done
+    local names="" command="${words[0]} ${words[1]}"
+    if [[ "$cur" != -* ]]; then
+        if [[ "$prev" == --role ]]; then
+            names=$(_mqreg_names role list)
+        else
+            case "$command" in
+                "registry approve"|"registry reject"|"registry show")
+                    names=$(_mqreg_names registry list) ;;
+                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids")
+                    ((${#words[@]} == 2)) && names=$(_mqreg_names user list) ;;
+                "user grant-role"|"user revoke-role")
+                    if ((${#words[@]} == 2)); then names=$(_mqreg_names user list); else names=$(_mqreg_names role list); fi ;;
+                "role allow"|"role disallow"|"role delete")
+                    ((${#words[@]} == 2)) && names=$(_mqreg_names role list) ;;
+                "token revoke")
+                    names=$(_mqreg_names token list) ;;
+            esac
+        fi
+    fi
+    if [[ -n "$names" ]]; then
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+        return 0
+    fi
+    _mqreg "$@"
+}
+
+complete -F _mqreg_with_names -o bashdefault -o default mqreg
+"#;
+
+const FISH_NAMES: &str = r#"
+# mqreg: names from the state (pending usernames, users, roles, tokens).
+function __mqreg_names
+    mqreg --format tsv $argv 2>/dev/null | tail -n +2 | cut -f1
+end
+complete -c mqreg -n "__fish_seen_subcommand_from registry; and __fish_seen_subcommand_from approve reject show" -f -a "(__mqreg_names registry list)"
+complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from role; and __fish_seen_subcommand_from allow disallow delete" -f -a "(__mqreg_names role list)"
+complete -c mqreg -n "__fish_seen_subcommand_from token; and __fish_seen_subcommand_from revoke" -f -a "(__mqreg_names token list)"
+complete -c mqreg -l role -f -a "(__mqreg_names role list)"
+"#;
 
 /// One page per command and subcommand, named like git's: `mqreg-registry-approve.1`.
 fn man_pages(command: &clap::Command, name: &str, files: &mut Vec<(PathBuf, Vec<u8>)>) {

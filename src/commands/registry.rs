@@ -292,6 +292,7 @@ fn list(context: &Context, requests: &[registry::RequestRow]) -> Result<()> {
         "PASSWORDS",
         "CONFLICT",
     ]);
+    table.drop_first(&["PASSWORDS", "FIRST SEEN", "MQTT", "CLIENT ID"]);
     for r in requests {
         table.add_row(vec![
             r.username.clone(),

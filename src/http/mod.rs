@@ -16,6 +16,7 @@
 //! Connections are served by hyper with a header timeout, so a silent or
 //! slow client holds a socket for seconds at most.
 
+mod door;
 pub mod local;
 mod routes;
 
@@ -37,6 +38,10 @@ use crate::tls::Certificates;
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTP connections served at once on `--http`; past it new ones are closed
+/// at once, so that the API can never take the file descriptors devices need.
+const MAX_CONNECTIONS: usize = 256;
 
 /// What the API works on.
 pub struct Api {
@@ -109,9 +114,16 @@ pub fn start(
         ));
         tokio::spawn(accept_tcp(listener, tls, router.clone()));
     }
-    let listener = bind_socket(socket)?;
-    announced.push(format!("HTTP API on unix:{}", socket.display()));
-    tokio::spawn(accept_unix(listener, router));
+    // Without its socket the broker still serves devices: said loudly, not fatal.
+    match bind_socket(socket) {
+        Ok(listener) => {
+            announced.push(format!("HTTP API on unix:{}", socket.display()));
+            tokio::spawn(accept_unix(listener, router));
+        }
+        Err(error) => tracing::error!(
+            "{error}; `mqreg client`, `log-level` and `registry list --refused` cannot reach this broker"
+        ),
+    }
     Ok(announced)
 }
 
@@ -150,6 +162,7 @@ async fn accept_tcp(
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: Router,
 ) {
+    let places = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -159,9 +172,14 @@ async fn accept_tcp(
                 continue;
             }
         };
+        let Ok(place) = places.clone().try_acquire_owned() else {
+            tracing::debug!(peer = %peer, "HTTP API: {MAX_CONNECTIONS} connections open, one more refused");
+            continue;
+        };
         let router = router.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _place = place;
             let door = Door::Network(peer);
             match tls {
                 None => serve(stream, router, door).await,

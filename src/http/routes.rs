@@ -1,31 +1,27 @@
 //! The routes of `/api/v1`, `/metrics` and `/healthz`: each parses its
-//! request, checks the caller, calls one `ops` function (off the async
-//! threads: they lock and write files) and answers with the outcome's JSON,
-//! the same shape `--json` prints. Errors map from the exit code: usage
-//! 400, not found 404, conflict 409, failure 500.
+//! request, checks the caller ([`Asked`]), calls one `ops` function and
+//! answers with the outcome's JSON, the same shape `--json` prints.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{Path, Query};
+use axum::http::{StatusCode, Uri};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use axum::{Json, Router};
+use serde::Deserialize;
 use tokio_stream::StreamExt;
 
-use super::{Api, Door};
-use crate::error::{Error, ExitCode, Result};
+use super::door::{blocking, created, parse, viewer_refused, Answer, ApiError, Asked, Caller};
+use super::Api;
+use crate::error::{Error, Result};
 use crate::ops::{self, bans, registry, roles, tokens, users};
 use crate::state::tokens::TokenRole;
-use crate::state::{BanKind, ClientIdRule, Permission};
-
-type Shared = State<Arc<Api>>;
+use crate::state::{BanKind, ClientIdRule, Permission, Selection};
 
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
@@ -74,53 +70,6 @@ pub fn router(api: Arc<Api>) -> Router {
         .with_state(api)
 }
 
-/// An error as the API answers it: `{"error": "..."}` with the status its
-/// exit code maps to.
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        let status = match error.code {
-            ExitCode::Usage => StatusCode::BAD_REQUEST,
-            ExitCode::NotFound => StatusCode::NOT_FOUND,
-            ExitCode::Conflict => StatusCode::CONFLICT,
-            ExitCode::Failure => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, error.message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer realm=\"mqreg\""),
-            );
-        }
-        response
-    }
-}
-
-type Answer = std::result::Result<Response, ApiError>;
-
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -128,185 +77,17 @@ async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
-/// Who is asking.
-#[derive(Debug, Clone)]
-enum Caller {
-    /// Through the Unix socket: as the CLI, with everything allowed.
-    Local(String),
-    Token {
-        name: String,
-        role: TokenRole,
-    },
-}
-
-impl Caller {
-    /// The audit log's actor: `socket:alice` or `api:NAME`.
-    fn actor(&self) -> String {
-        match self {
-            Caller::Local(user) => format!("socket:{user}"),
-            Caller::Token { name, .. } => format!("api:{name}"),
-        }
-    }
-
-    fn may_change(&self) -> bool {
-        matches!(
-            self,
-            Caller::Local(_)
-                | Caller::Token {
-                    role: TokenRole::Admin,
-                    ..
-                }
-        )
-    }
-}
-
-/// The caller, or 401 (no, wrong or expired token: counted against the
-/// address by the flood guard) or 429 (an address shut out for it).
-async fn caller(
-    api: &Api,
-    door: Door,
-    headers: &HeaderMap,
-) -> std::result::Result<Caller, ApiError> {
-    let peer = match door {
-        Door::Local { uid } => return Ok(Caller::Local(crate::audit::user_name(uid))),
-        Door::Network(peer) => peer.ip(),
-    };
-    if api.policy.is_shut_out(peer) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{peer} is shut out after too many refused attempts; an admin lifts it with `mqreg ban remove ID` (see `mqreg ban list`)"),
-        ));
-    }
-    let secret = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(secret) = secret else {
-        return Err(refuse(api, peer, "a token is needed: send `Authorization: Bearer TOKEN` (make one with `mqreg token create NAME`)").await);
-    };
-    let now = chrono::Utc::now();
-    let found =
-        crate::state::tokens::verify(&api.policy.live().snapshot().state.tokens, secret, now)
-            .map(|(name, role)| (name.to_owned(), role));
-    // A token made a moment ago may not have reached the broker's copy yet.
-    let found = match found {
-        Some(found) => Some(found),
-        None => {
-            let store = api.store.clone();
-            let secret = secret.to_owned();
-            tokio::task::spawn_blocking(move || {
-                let state = store.load().ok()?;
-                crate::state::tokens::verify(&state.tokens, &secret, now)
-                    .map(|(name, role)| (name.to_owned(), role))
-            })
-            .await
-            .ok()
-            .flatten()
-        }
-    };
-    match found {
-        Some((name, role)) => Ok(Caller::Token { name, role }),
-        None => Err(refuse(
-            api,
-            peer,
-            "the token is unknown, revoked or expired; see `mqreg token list`",
-        )
-        .await),
-    }
-}
-
-async fn refuse(api: &Api, peer: std::net::IpAddr, message: &str) -> ApiError {
-    api.policy.hub.metrics.api_unauthorized.inc();
-    api.policy.charge_api_refusal(peer).await;
-    tracing::info!(peer = %peer, "HTTP API request refused: {message}");
-    ApiError::new(StatusCode::UNAUTHORIZED, message)
-}
-
-async fn reader(
-    api: &Api,
-    door: Door,
-    headers: &HeaderMap,
-) -> std::result::Result<Caller, ApiError> {
-    caller(api, door, headers).await
-}
-
-async fn changer(
-    api: &Api,
-    door: Door,
-    headers: &HeaderMap,
-) -> std::result::Result<Caller, ApiError> {
-    let caller = caller(api, door, headers).await?;
-    if !caller.may_change() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this token is a viewer's: it may read, not change; use an admin token",
-        ));
-    }
-    Ok(caller)
-}
-
-/// Runs a blocking operation off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::failure(format!("the operation failed: {e}")))?
-}
-
-/// Runs a change and audits it with the caller as actor.
-async fn change<T: Serialize + Send + 'static>(
-    api: &Arc<Api>,
-    caller: &Caller,
-    (method, uri): (&Method, &Uri),
-    action: &'static str,
-    target: Option<String>,
-    work: impl FnOnce(&crate::state::store::Store) -> Result<T> + Send + 'static,
-) -> Answer {
-    let store = api.store.clone();
-    let result = blocking(move || work(&store)).await;
-    ops::record(
-        &api.audit,
-        &caller.actor(),
-        action,
-        target,
-        &result,
-        Some(format!("{method} {}", uri.path())),
-    );
-    Ok(Json(result?).into_response())
-}
-
-/// A JSON body; an empty one is `{}`.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> std::result::Result<T, ApiError> {
-    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(text).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("the request body is not what this path takes: {e}"),
-        )
-    })
-}
-
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
+async fn metrics(asked: Asked) -> Answer {
+    let api = &asked.api;
     if !api.metrics_public {
-        reader(&api, door, &headers).await?;
+        asked.reader().await?;
     }
     let core = api.broker.stats().await?;
-    let snapshot = api.policy.live().snapshot();
-    let status = snapshot.state.status(ops::now());
+    let status = api.policy.live().snapshot().state.status(ops::now());
     let sample = crate::broker::metrics::Sample {
         core,
         pending: status.pending,
@@ -324,15 +105,17 @@ async fn metrics(
         .into_response())
 }
 
-async fn registry_status(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
+async fn registry_status(asked: Asked) -> Answer {
+    asked.reader().await?;
+    let store = asked.api.store.clone();
     let mut status = blocking(move || registry::status(&store)).await?;
-    status.clients = api.broker.stats().await.ok().map(|stats| stats.connections);
+    status.clients = asked
+        .api
+        .broker
+        .stats()
+        .await
+        .ok()
+        .map(|stats| stats.connections);
     Ok(Json(status).into_response())
 }
 
@@ -343,76 +126,34 @@ struct UnlockBody {
     window: Option<String>,
 }
 
-async fn registry_unlock(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: UnlockBody = body(&bytes)?;
-    let window = registry::parse_window(request.window.as_deref().unwrap_or("5m"))
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "registry unlock",
-        None,
-        move |store| registry::unlock(store, window),
-    )
-    .await
+async fn registry_unlock(asked: Asked, bytes: Bytes) -> Answer {
+    asked
+        .change("registry unlock", None, move |store| {
+            let request: UnlockBody = parse(&bytes)?;
+            let window = registry::parse_window(request.window.as_deref().unwrap_or("5m"))
+                .map_err(Error::usage)?;
+            registry::unlock(store, window)
+        })
+        .await
 }
 
-async fn registry_lock(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "registry lock",
-        None,
-        registry::lock,
-    )
-    .await
+async fn registry_lock(asked: Asked) -> Answer {
+    asked.change("registry lock", None, registry::lock).await
 }
 
-async fn registry_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || registry::list(&store)).await?).into_response())
+async fn registry_list(asked: Asked) -> Answer {
+    asked.read(registry::list).await
 }
 
-async fn registry_show(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    Path(username): Path<String>,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || registry::show(&store, &username)).await?).into_response())
+async fn registry_show(asked: Asked, Path(username): Path<String>) -> Answer {
+    asked
+        .read(move |store| registry::show(store, &username))
+        .await
 }
 
-async fn registry_refused(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    Ok(Json(api.policy.hub.refused()).into_response())
+async fn registry_refused(asked: Asked) -> Answer {
+    asked.reader().await?;
+    Ok(Json(asked.api.policy.hub.refused()).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -442,106 +183,93 @@ struct BulkBody {
     preview: bool,
 }
 
-/// The outcome of approve or reject, with the status its verdict gives.
-fn decided(decided: registry::Decided, named: &[String]) -> Answer {
-    match decided.verdict(named) {
+fn one(username: String) -> Selection {
+    Selection {
+        names: vec![username],
+        all: false,
+        pattern: None,
+    }
+}
+
+/// Approves or rejects, audits one line per user acted on (as the CLI
+/// does), and answers with the outcome and the status its verdict gives.
+async fn decide(
+    asked: &Asked,
+    caller: &Caller,
+    action: &'static str,
+    selection: Selection,
+    work: impl FnOnce(&crate::state::store::Store, Selection) -> Result<registry::Decided>
+        + Send
+        + 'static,
+) -> Answer {
+    let named = selection.names.clone();
+    let store = asked.api.store.clone();
+    let result = blocking(move || work(&store, selection)).await;
+    match &result {
+        Ok(decided) if !decided.outcome.done.is_empty() => {
+            for name in &decided.outcome.done {
+                asked.record(caller, action, Some(name.clone()), &Ok(()));
+            }
+        }
+        _ => asked.record(caller, action, None, &result),
+    }
+    let decided = result?;
+    match decided.verdict(&named) {
         Ok(()) => Ok(Json(decided).into_response()),
         Err(error) => {
-            let status = ApiError::from(error);
+            let refused = ApiError::from(error);
             let mut json = serde_json::to_value(&decided).unwrap_or_default();
-            json["error"] = status.message.clone().into();
+            json["error"] = refused.message.into();
             if !decided.needing_attempt.is_empty() {
                 json["requests"] =
                     serde_json::to_value(&decided.needing_attempt).unwrap_or_default();
             }
-            Ok((status.status, Json(json)).into_response())
+            Ok((refused.status, Json(json)).into_response())
         }
     }
 }
 
 async fn approve(
-    api: Arc<Api>,
-    caller: Caller,
-    request: (&Method, &Uri),
-    selection: crate::state::Selection,
+    asked: &Asked,
+    caller: &Caller,
+    selection: Selection,
     roles: Vec<String>,
     force: bool,
     attempt: Option<u32>,
 ) -> Answer {
     for role in &roles {
-        crate::names::check_role(role).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+        crate::names::check_role(role).map_err(Error::usage)?;
     }
     if attempt == Some(0) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "attempts are numbered from 1",
-        ));
+        return Err(Error::usage("attempts are numbered from 1").into());
     }
-    let named = selection.names.clone();
-    let store = api.store.clone();
-    let result = blocking(move || {
-        registry::approve(
-            &store,
-            registry::Approval {
-                selection,
-                roles,
-                force,
-                attempt,
-            },
-        )
-    })
-    .await;
-    audit_decided(&api, &caller, request, "registry approve", &result);
-    decided(result?, &named)
-}
-
-/// One audit line per user a decision acted on, as the CLI writes them.
-fn audit_decided(
-    api: &Api,
-    caller: &Caller,
-    (method, uri): (&Method, &Uri),
-    action: &str,
-    result: &Result<registry::Decided>,
-) {
-    let detail = Some(format!("{method} {}", uri.path()));
-    match result {
-        Ok(decided) if !decided.outcome.done.is_empty() => {
-            for name in &decided.outcome.done {
-                ops::record(
-                    &api.audit,
-                    &caller.actor(),
-                    action,
-                    Some(name.clone()),
-                    &Ok(()),
-                    detail.clone(),
-                );
-            }
-        }
-        _ => ops::record(&api.audit, &caller.actor(), action, None, result, detail),
-    }
-}
-
-async fn registry_approve_one(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: ApproveBody = body(&bytes)?;
-    let selection = crate::state::Selection {
-        names: vec![username],
-        all: false,
-        pattern: None,
-    };
-    approve(
-        api,
+    decide(
+        asked,
         caller,
-        (&method, &uri),
+        "registry approve",
         selection,
+        move |store, selection| {
+            registry::approve(
+                store,
+                registry::Approval {
+                    selection,
+                    roles,
+                    force,
+                    attempt,
+                },
+            )
+        },
+    )
+    .await
+}
+
+async fn registry_approve_one(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    let caller = asked.changer().await?;
+    let request: ApproveBody = parse(&bytes)?;
+    approve(
+        &asked,
+        &caller,
+        one(username),
         request.roles,
         request.force,
         request.attempt,
@@ -549,27 +277,22 @@ async fn registry_approve_one(
     .await
 }
 
-async fn registry_approve(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let request: BulkBody = body(&bytes)?;
+async fn registry_approve(asked: Asked, bytes: Bytes) -> Answer {
+    // Who asks before what they ask: no token is 401 whatever the body.
+    let caller = asked.reader().await?;
+    let request: BulkBody = parse(&bytes)?;
     let selection = request.selection.into_selection("approve")?;
     if request.preview {
-        reader(&api, door, &headers).await?;
-        let store = api.store.clone();
+        let store = asked.api.store.clone();
         let matched = blocking(move || registry::preview(&store, &selection)).await?;
         return Ok(Json(serde_json::json!({ "matches": matched })).into_response());
     }
-    let caller = changer(&api, door, &headers).await?;
+    if !caller.may_change() {
+        return Err(viewer_refused());
+    }
     approve(
-        api,
-        caller,
-        (&method, &uri),
+        &asked,
+        &caller,
         selection,
         request.roles,
         request.force,
@@ -578,69 +301,38 @@ async fn registry_approve(
     .await
 }
 
-async fn reject(
-    api: Arc<Api>,
-    caller: Caller,
-    request: (&Method, &Uri),
-    selection: crate::state::Selection,
-) -> Answer {
-    let named = selection.names.clone();
-    let store = api.store.clone();
-    let result = blocking(move || registry::reject(&store, selection)).await;
-    audit_decided(&api, &caller, request, "registry reject", &result);
-    decided(result?, &named)
+async fn registry_reject_one(asked: Asked, Path(username): Path<String>) -> Answer {
+    let caller = asked.changer().await?;
+    decide(
+        &asked,
+        &caller,
+        "registry reject",
+        one(username),
+        registry::reject,
+    )
+    .await
 }
 
-async fn registry_reject_one(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let selection = crate::state::Selection {
-        names: vec![username],
-        all: false,
-        pattern: None,
-    };
-    reject(api, caller, (&method, &uri), selection).await
-}
-
-async fn registry_reject(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: registry::SelectionRequest = body(&bytes)?;
+async fn registry_reject(asked: Asked, bytes: Bytes) -> Answer {
+    let caller = asked.changer().await?;
+    let request: registry::SelectionRequest = parse(&bytes)?;
     let selection = request.into_selection("reject")?;
-    reject(api, caller, (&method, &uri), selection).await
+    decide(
+        &asked,
+        &caller,
+        "registry reject",
+        selection,
+        registry::reject,
+    )
+    .await
 }
 
-async fn user_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || users::list(&store)).await?).into_response())
+async fn user_list(asked: Asked) -> Answer {
+    asked.read(users::list).await
 }
 
-async fn user_show(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    Path(username): Path<String>,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || users::show(&store, &username)).await?).into_response())
+async fn user_show(asked: Asked, Path(username): Path<String>) -> Answer {
+    asked.read(move |store| users::show(store, &username)).await
 }
 
 #[derive(Deserialize)]
@@ -652,50 +344,27 @@ struct NewUser {
     roles: Vec<String>,
 }
 
-async fn user_add(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: NewUser = body(&bytes)?;
-    let target = Some(request.username.clone());
-    let answer = change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "user add",
-        target,
-        move |store| users::add(store, &request.username, &request.password, &request.roles),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, answer).into_response())
+async fn user_add(asked: Asked, bytes: Bytes) -> Answer {
+    let request: Option<NewUser> = parse(&bytes).ok();
+    let target = request.as_ref().map(|request| request.username.clone());
+    asked
+        .change("user add", target, move |store| {
+            let request: NewUser = parse(&bytes)?;
+            users::add(store, &request.username, &request.password, &request.roles)
+        })
+        .await
+        .map(created)
 }
 
-async fn user_delete(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let target = Some(username.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "user delete",
-        target,
-        move |store| {
-            users::delete(store, &username).map(|()| serde_json::json!({ "deleted": username }))
-        },
-    )
-    .await
+async fn user_delete(asked: Asked, Path(username): Path<String>) -> Answer {
+    asked
+        .change("user delete", Some(username.clone()), move |store| {
+            // The shape `user delete --json` prints.
+            users::delete(store, &username).map(|()| {
+                serde_json::json!({ "ok": true, "message": format!("deleted user {username}") })
+            })
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -707,105 +376,57 @@ struct RolesBody {
     revoke: Vec<String>,
 }
 
-async fn user_roles(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: RolesBody = body(&bytes)?;
-    for role in request.grant.iter().chain(&request.revoke) {
-        crate::names::check_role(role).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    }
-    if request.grant.is_empty() && request.revoke.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "name roles to \"grant\" or \"revoke\"",
-        ));
-    }
-    let target = Some(username.clone());
-    let action = if request.revoke.is_empty() {
-        "user grant-role"
-    } else if request.grant.is_empty() {
-        "user revoke-role"
-    } else {
-        "user roles"
+async fn user_roles(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    let action = match parse::<RolesBody>(&bytes) {
+        Ok(request) if request.grant.is_empty() => "user revoke-role",
+        Ok(request) if request.revoke.is_empty() => "user grant-role",
+        _ => "user roles",
     };
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        action,
-        target,
-        move |store| {
-            let mut changed = None;
+    asked
+        .change(action, Some(username.clone()), move |store| {
+            let request: RolesBody = parse(&bytes)?;
+            for role in request.grant.iter().chain(&request.revoke) {
+                crate::names::check_role(role).map_err(Error::usage)?;
+            }
+            if request.grant.is_empty() && request.revoke.is_empty() {
+                return Err(Error::usage("name roles to \"grant\" or \"revoke\""));
+            }
+            let mut not_found = Vec::new();
+            let mut user = None;
             if !request.grant.is_empty() {
-                changed = Some(users::grant(store, &username, &request.grant)?);
+                let granted = users::grant(store, &username, &request.grant)?;
+                not_found.extend(granted.not_found);
+                user = Some(granted.user);
             }
             if !request.revoke.is_empty() {
                 let revoked = users::revoke(store, &username, &request.revoke)?;
-                changed = Some(match changed {
-                    Some(mut granted) => {
-                        granted.user = revoked.user;
-                        granted.not_found.extend(revoked.not_found);
-                        granted
-                    }
-                    None => revoked,
-                });
+                not_found.extend(revoked.not_found);
+                user = Some(revoked.user);
             }
-            let changed = changed.expect("one of them is not empty");
+            let changed = users::RolesChanged {
+                user: user.expect("one of them is not empty"),
+                not_found,
+            };
             changed.verdict()?;
             Ok(changed.user)
-        },
-    )
-    .await
+        })
+        .await
 }
 
-async fn set_disabled(
-    api: Arc<Api>,
-    door: Door,
-    headers: HeaderMap,
-    request: (&Method, &Uri),
-    username: String,
-    disabled: bool,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let action = if disabled {
-        "user disable"
-    } else {
-        "user enable"
-    };
-    let target = Some(username.clone());
-    change(&api, &caller, request, action, target, move |store| {
-        users::set_disabled(store, &username, disabled)
-    })
-    .await
+async fn user_disable(asked: Asked, Path(username): Path<String>) -> Answer {
+    asked
+        .change("user disable", Some(username.clone()), move |store| {
+            users::set_disabled(store, &username, true)
+        })
+        .await
 }
 
-async fn user_disable(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-) -> Answer {
-    set_disabled(api, door, headers, (&method, &uri), username, true).await
-}
-
-async fn user_enable(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-) -> Answer {
-    set_disabled(api, door, headers, (&method, &uri), username, false).await
+async fn user_enable(asked: Asked, Path(username): Path<String>) -> Answer {
+    asked
+        .change("user enable", Some(username.clone()), move |store| {
+            users::set_disabled(store, &username, false)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -814,27 +435,13 @@ struct PasswordBody {
     password: String,
 }
 
-async fn user_password(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: PasswordBody = body(&bytes)?;
-    let target = Some(username.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "user passwd",
-        target,
-        move |store| users::passwd(store, &username, &request.password),
-    )
-    .await
+async fn user_password(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("user passwd", Some(username.clone()), move |store| {
+            let request: PasswordBody = parse(&bytes)?;
+            users::passwd(store, &username, &request.password)
+        })
+        .await
 }
 
 /// `{"rule": "any" | "registered" | "inherit" | ["glob", ...]}`.
@@ -851,53 +458,32 @@ enum RuleBody {
     Patterns(Vec<String>),
 }
 
-async fn user_client_ids(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(username): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: ClientIdsBody = body(&bytes)?;
-    let rule = match request.rule {
-        RuleBody::Word(word) => match word.as_str() {
-            "any" => Some(ClientIdRule::Any),
-            "registered" => Some(ClientIdRule::Registered),
-            "inherit" => None,
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("'{other}' is no client id rule: give \"any\", \"registered\", \"inherit\" or a list of globs"),
-                ))
-            }
-        },
-        RuleBody::Patterns(patterns) => Some(
-            ClientIdRule::patterns(patterns).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?,
-        ),
-    };
-    let target = Some(username.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "user client-ids",
-        target,
-        move |store| users::set_client_ids(store, &username, rule),
-    )
-    .await
+async fn user_client_ids(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("user client-ids", Some(username.clone()), move |store| {
+            let request: ClientIdsBody = parse(&bytes)?;
+            let rule = match request.rule {
+                RuleBody::Word(word) => match word.as_str() {
+                    "any" => Some(ClientIdRule::Any),
+                    "registered" => Some(ClientIdRule::Registered),
+                    "inherit" => None,
+                    other => {
+                        return Err(Error::usage(format!(
+                            "'{other}' is no client id rule: give \"any\", \"registered\", \"inherit\" or a list of globs"
+                        )))
+                    }
+                },
+                RuleBody::Patterns(patterns) => {
+                    Some(ClientIdRule::patterns(patterns).map_err(Error::usage)?)
+                }
+            };
+            users::set_client_ids(store, &username, rule)
+        })
+        .await
 }
 
-async fn role_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || roles::list(&store)).await?).into_response())
+async fn role_list(asked: Asked) -> Answer {
+    asked.read(roles::list).await
 }
 
 /// A permission as `ACCESS:FILTER` or `{"access", "filter"}`.
@@ -908,17 +494,15 @@ enum PermissionBody {
     Object(Permission),
 }
 
-fn permissions(list: Vec<PermissionBody>) -> std::result::Result<Vec<Permission>, ApiError> {
+/// The permissions of a body, checked as the command line checks them.
+fn permissions(list: Vec<PermissionBody>) -> Result<Vec<Permission>> {
     list.into_iter()
-        .map(|permission| match permission {
-            PermissionBody::Text(text) => text
-                .parse::<Permission>()
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e)),
-            PermissionBody::Object(permission) => {
-                let text = permission.to_string();
-                text.parse::<Permission>()
-                    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
-            }
+        .map(|permission| {
+            let text = match permission {
+                PermissionBody::Text(text) => text,
+                PermissionBody::Object(permission) => permission.to_string(),
+            };
+            text.parse::<Permission>().map_err(Error::usage)
         })
         .collect()
 }
@@ -931,117 +515,57 @@ struct NewRole {
     permissions: Vec<PermissionBody>,
 }
 
-async fn role_create(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: NewRole = body(&bytes)?;
-    let granted = permissions(request.permissions)?;
-    let name = request.name;
-    let target = Some(name.clone());
-    let answer = change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "role create",
-        target,
-        move |store| roles::create(store, &name, &granted),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, answer).into_response())
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PermissionsBody {
     permissions: Vec<PermissionBody>,
 }
 
-async fn role_allow(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(role): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: PermissionsBody = body(&bytes)?;
-    let granted = permissions(request.permissions)?;
-    let target = Some(role.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "role allow",
-        target,
-        move |store| roles::allow(store, &role, &granted),
-    )
-    .await
+async fn role_create(asked: Asked, bytes: Bytes) -> Answer {
+    let target = parse::<NewRole>(&bytes).ok().map(|request| request.name);
+    asked
+        .change("role create", target, move |store| {
+            let request: NewRole = parse(&bytes)?;
+            roles::create(store, &request.name, &permissions(request.permissions)?)
+        })
+        .await
+        .map(created)
 }
 
-async fn role_disallow(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(role): Path<String>,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: PermissionsBody = body(&bytes)?;
-    let taken = permissions(request.permissions)?;
-    let target = Some(role.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "role disallow",
-        target,
-        move |store| roles::disallow(store, &role, &taken).map(|(role, _)| role),
-    )
-    .await
+async fn role_allow(asked: Asked, Path(role): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("role allow", Some(role.clone()), move |store| {
+            let request: PermissionsBody = parse(&bytes)?;
+            roles::allow(store, &role, &permissions(request.permissions)?)
+        })
+        .await
 }
 
-async fn role_delete(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(role): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let target = Some(role.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "role delete",
-        target,
-        move |store| {
-            roles::delete(store, &role)
-                .map(|holders| serde_json::json!({ "deleted": role, "held_by": holders }))
-        },
-    )
-    .await
+async fn role_disallow(asked: Asked, Path(role): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("role disallow", Some(role.clone()), move |store| {
+            let request: PermissionsBody = parse(&bytes)?;
+            roles::disallow(store, &role, &permissions(request.permissions)?).map(|(role, _)| role)
+        })
+        .await
 }
 
-async fn ban_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || bans::list(&store)).await?).into_response())
+async fn role_delete(asked: Asked, Path(role): Path<String>) -> Answer {
+    asked
+        .change("role delete", Some(role.clone()), move |store| {
+            // The shape `role delete --json` prints.
+            roles::delete(store, &role).map(|holders| {
+                serde_json::json!({
+                    "ok": true,
+                    "message": format!("deleted role {role} (it was held by {holders} users)"),
+                })
+            })
+        })
+        .await
+}
+
+async fn ban_list(asked: Asked) -> Answer {
+    asked.read(bans::list).await
 }
 
 #[derive(Deserialize)]
@@ -1059,79 +583,44 @@ struct NewBan {
     reason: Option<String>,
 }
 
-async fn ban_add(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: NewBan = body(&bytes)?;
-    let (kind, value) = match (request.username, request.client_id, request.address) {
-        (Some(name), None, None) => (BanKind::Username, name),
-        (None, Some(client_id), None) => (BanKind::ClientId, client_id),
-        (None, None, Some(address)) => (BanKind::Address, address),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "name exactly one of \"username\", \"client_id\" or \"address\"",
-            ))
-        }
-    };
-    let duration = request
-        .duration
-        .map(|text| bans::parse_duration(&text))
-        .transpose()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    let reason = request.reason;
-    let answer = change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "ban add",
-        None,
-        move |store| bans::add(store, kind, value, duration, reason),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, answer).into_response())
+async fn ban_add(asked: Asked, bytes: Bytes) -> Answer {
+    asked
+        .change("ban add", None, move |store| {
+            let request: NewBan = parse(&bytes)?;
+            let (kind, value) = match (request.username, request.client_id, request.address) {
+                (Some(name), None, None) => (BanKind::Username, name),
+                (None, Some(client_id), None) => (BanKind::ClientId, client_id),
+                (None, None, Some(address)) => (BanKind::Address, address),
+                _ => {
+                    return Err(Error::usage(
+                        "name exactly one of \"username\", \"client_id\" or \"address\"",
+                    ))
+                }
+            };
+            let duration = request
+                .duration
+                .map(|text| bans::parse_duration(&text))
+                .transpose()
+                .map_err(Error::usage)?;
+            bans::add(store, kind, value, duration, request.reason)
+        })
+        .await
+        .map(created)
 }
 
-async fn ban_remove(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let id: u64 = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("'{id}' is no ban id; see GET /api/v1/bans"),
-        )
-    })?;
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "ban remove",
-        Some(id.to_string()),
-        move |store| bans::remove(store, id).map(|()| serde_json::json!({ "removed": id })),
-    )
-    .await
+async fn ban_remove(asked: Asked, Path(id): Path<String>) -> Answer {
+    asked
+        .change("ban remove", Some(id.clone()), move |store| {
+            let id: u64 = id
+                .parse()
+                .map_err(|_| Error::usage(format!("'{id}' is no ban id; see GET /api/v1/bans")))?;
+            bans::remove(store, id).map(|()| serde_json::json!({ "removed": id }))
+        })
+        .await
 }
 
-async fn token_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    let store = api.store.clone();
-    Ok(Json(blocking(move || tokens::list(&store)).await?).into_response())
+async fn token_list(asked: Asked) -> Answer {
+    asked.read(tokens::list).await
 }
 
 #[derive(Deserialize)]
@@ -1144,58 +633,36 @@ struct NewToken {
     lifetime: Option<String>,
 }
 
-async fn token_create(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: NewToken = body(&bytes)?;
-    let lifetime = request
-        .lifetime
-        .map(|text| {
-            humantime::parse_duration(&text)
-                .map_err(|e| format!("'{text}' is not a duration like 30d: {e}"))
+async fn token_create(asked: Asked, bytes: Bytes) -> Answer {
+    let target = parse::<NewToken>(&bytes).ok().map(|request| request.name);
+    asked
+        .change("token create", target, move |store| {
+            let request: NewToken = parse(&bytes)?;
+            let lifetime = request
+                .lifetime
+                .map(|text| {
+                    humantime::parse_duration(&text).map_err(|e| {
+                        Error::usage(format!("'{text}' is not a duration like 30d: {e}"))
+                    })
+                })
+                .transpose()?;
+            tokens::create(
+                store,
+                &request.name,
+                request.role.unwrap_or(TokenRole::Viewer),
+                lifetime,
+            )
         })
-        .transpose()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    let role = request.role.unwrap_or(TokenRole::Viewer);
-    let name = request.name;
-    let target = Some(name.clone());
-    let answer = change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "token create",
-        target,
-        move |store| tokens::create(store, &name, role, lifetime),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, answer).into_response())
+        .await
+        .map(created)
 }
 
-async fn token_revoke(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(name): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let target = Some(name.clone());
-    change(
-        &api,
-        &caller,
-        (&method, &uri),
-        "token revoke",
-        target,
-        move |store| tokens::revoke(store, &name).map(|()| serde_json::json!({ "revoked": name })),
-    )
-    .await
+async fn token_revoke(asked: Asked, Path(name): Path<String>) -> Answer {
+    asked
+        .change("token revoke", Some(name.clone()), move |store| {
+            tokens::revoke(store, &name).map(|()| serde_json::json!({ "revoked": name }))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -1203,20 +670,15 @@ struct AuditQuery {
     lines: Option<usize>,
 }
 
-async fn audit_tail(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
-) -> Answer {
-    reader(&api, door, &headers).await?;
+async fn audit_tail(asked: Asked, Query(query): Query<AuditQuery>) -> Answer {
+    asked.reader().await?;
     let lines = query.lines.unwrap_or(20).min(10_000);
-    let audit = api.clone();
+    let api = asked.api.clone();
     let entries = blocking(move || {
-        audit.audit.tail(lines).map_err(|e| {
+        api.audit.tail(lines).map_err(|e| {
             Error::failure(format!(
                 "cannot read the audit log {}: {e}",
-                audit.audit.path().display()
+                api.audit.path().display()
             ))
         })
     })
@@ -1224,25 +686,14 @@ async fn audit_tail(
     Ok(Json(entries).into_response())
 }
 
-async fn client_list(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
-    Ok(Json(api.broker.clients().await?).into_response())
+async fn client_list(asked: Asked) -> Answer {
+    asked.reader().await?;
+    Ok(Json(asked.api.broker.clients().await?).into_response())
 }
 
-async fn client_kick(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    Path(client_id): Path<String>,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let result = match api.broker.kick(&client_id).await {
+async fn client_kick(asked: Asked, Path(client_id): Path<String>) -> Answer {
+    let caller = asked.changer().await?;
+    let result = match asked.api.broker.kick(&client_id).await {
         Ok(true) => Ok(serde_json::json!({ "kicked": client_id })),
         Ok(false) => Err(Error::not_found(format!(
             "no connected client with id {}; see `mqreg client list`",
@@ -1250,28 +701,20 @@ async fn client_kick(
         ))),
         Err(error) => Err(error),
     };
-    ops::record(
-        &api.audit,
-        &caller.actor(),
-        "client kick",
-        Some(crate::names::printable(&client_id)),
-        &result,
-        Some(format!("{method} {}", uri.path())),
-    );
+    let target = Some(crate::names::printable(&client_id));
+    asked.record(&caller, "client kick", target, &result);
     Ok(Json(result?).into_response())
 }
 
 async fn events(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
+    asked: Asked,
 ) -> std::result::Result<
     Sse<impl tokio_stream::Stream<Item = std::result::Result<SseEvent, Infallible>>>,
     ApiError,
 > {
-    reader(&api, door, &headers).await?;
-    let events =
-        tokio_stream::wrappers::BroadcastStream::new(api.policy.hub.subscribe()).map(|event| {
+    asked.reader().await?;
+    let events = tokio_stream::wrappers::BroadcastStream::new(asked.api.policy.hub.subscribe())
+        .map(|event| {
             Ok(match event {
                 Ok(event) => SseEvent::default()
                     .event(event.kind)
@@ -1290,12 +733,8 @@ async fn events(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-async fn log_level(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Answer {
-    reader(&api, door, &headers).await?;
+async fn log_level(asked: Asked) -> Answer {
+    asked.reader().await?;
     Ok(Json(serde_json::json!({ "filter": crate::logging::current() })).into_response())
 }
 
@@ -1305,25 +744,15 @@ struct LogLevelBody {
     filter: String,
 }
 
-async fn set_log_level(
-    State(api): Shared,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    bytes: Bytes,
-) -> Answer {
-    let caller = changer(&api, door, &headers).await?;
-    let request: LogLevelBody = body(&bytes)?;
-    let result =
-        crate::logging::set(&request.filter).map(|filter| serde_json::json!({ "filter": filter }));
-    ops::record(
-        &api.audit,
-        &caller.actor(),
-        "log-level",
-        Some(request.filter.clone()),
-        &result,
-        Some(format!("{method} {}", uri.path())),
-    );
-    Ok(Json(result?).into_response())
+async fn set_log_level(asked: Asked, bytes: Bytes) -> Answer {
+    let target = parse::<LogLevelBody>(&bytes)
+        .ok()
+        .map(|request| request.filter);
+    asked
+        .change("log-level", target, move |_| {
+            let request: LogLevelBody = parse(&bytes)?;
+            crate::logging::set(&request.filter)
+                .map(|filter| serde_json::json!({ "filter": filter }))
+        })
+        .await
 }

@@ -396,6 +396,9 @@ pub struct Counters {
     /// Deliveries written to connections, and their bytes.
     pub sent: u64,
     pub sent_bytes: u64,
+    /// Publishes refused: no write permission, or over a retained quota.
+    pub not_authorized: u64,
+    pub over_quota: u64,
 }
 
 /// A connected client, as `client list` shows it.
@@ -611,6 +614,11 @@ impl Broker {
 
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// A publish the glue refused (no permission): counted with the drops.
+    pub fn count_not_authorized(&mut self) {
+        self.counters.not_authorized += 1;
     }
 
     fn grants_for(&self, username: &str, client_id: &str) -> Rc<Grants> {
@@ -1004,7 +1012,10 @@ impl Broker {
                     bytes: quotas.retained_bytes,
                 }
             });
-            self.retained.admits(&message, owner, quota)?;
+            if let Err(over) = self.retained.admits(&message, owner, quota) {
+                self.counters.over_quota += 1;
+                return Err(over);
+            }
             match self.retained.store(message.clone(), owner.cloned()) {
                 retained::Outcome::Kept if self.store.is_some() && !system => {
                     let stored = for_store.insert(stored::stored_message(&message, now));

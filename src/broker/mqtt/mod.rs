@@ -447,6 +447,7 @@ impl Connection {
         // Store changes made before this packet are not its to wait for.
         core.take_durable();
         if !core.may_publish(&self.client_id, &self.username, &message.topic) {
+            core.count_not_authorized();
             self.log_denied("publish", &message.topic);
             return Published::Denied;
         }
