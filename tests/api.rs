@@ -1205,3 +1205,40 @@ fn sys_topics_carry_the_figures_to_users_with_a_read_grant() {
     let scrape = scrape(&s, Some(&s.viewer));
     assert_eq!(value(&scrape, "mqreg_messages_received_total", None), 0.0);
 }
+
+#[test]
+fn of_two_brokers_started_at_once_on_one_state_exactly_one_serves() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["registry", "lock"]).ok();
+    let start = || {
+        sandbox
+            .command(&["serve", "--listen", "127.0.0.1:0", "--persistence", "off"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (start(), start());
+    // One of them gives up at once; the other keeps serving.
+    let mut refused = None;
+    assert!(eventually(WAIT, || {
+        for child in [&mut first, &mut second] {
+            if let Ok(Some(status)) = child.try_wait() {
+                refused = Some(status.code());
+            }
+        }
+        refused.is_some()
+    }));
+    assert_eq!(refused.unwrap(), Some(1));
+    std::thread::sleep(Duration::from_millis(300));
+    let running = [&mut first, &mut second]
+        .into_iter()
+        .filter_map(|child| child.try_wait().ok())
+        .filter(Option::is_none)
+        .count();
+    assert_eq!(running, 1, "exactly one serves");
+    for child in [&mut first, &mut second] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

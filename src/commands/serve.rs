@@ -160,22 +160,11 @@ pub fn exec(context: &Context, args: ServeArgs) -> Result<()> {
             "serve prints no data, so --json means nothing to it; for JSON logs use --log-format json",
         ));
     }
-    // One broker per state: two would each believe their copy and fight
-    // over the message store and the control socket.
-    if let Some(other) = crate::state::served::ServedBy::find(context.store.path()) {
-        if other.pid != std::process::id() {
-            return Err(Error::failure(format!(
-                "a broker already serves {} (mqreg {}, pid {}, since {}); stop it first, or give this one another --state",
-                context.store.path().display(),
-                other.version,
-                other.pid,
-                other.started
-            )));
-        }
-    }
     // Before listening: a broker that cannot record a registration or write
     // its audit log would only find out at the first device.
     context.store.preflight()?;
+    // Before anything is served or opened: one broker per state.
+    let _serving = claim_state(context.store.path())?;
     crate::state::files::open_append(
         context.audit.path(),
         context.store.owner_for(context.audit.path()),
@@ -277,6 +266,47 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
     // flight is atomic either way.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// Claims the state for this broker: an exclusive lock on `.NAME.serving`
+/// beside it, held until the process ends (the kernel lets go of it even
+/// after `kill -9`). Two brokers on one state would each believe their copy
+/// and fight over the message store and the control socket; the second is
+/// refused, named with the first one's pid.
+fn claim_state(state: &std::path::Path) -> Result<std::fs::File> {
+    use crate::state::files::{folder_of, Folder};
+    use fs2::FileExt;
+    let mut name = std::ffi::OsString::from(".");
+    name.push(state.file_name().unwrap_or_default());
+    name.push(".serving");
+    let cannot = |e: std::io::Error| {
+        Error::failure(format!(
+            "cannot lock {}: {e}",
+            folder_of(state).join(&name).display()
+        ))
+    };
+    // The folder exists: preflight made it.
+    let folder = Folder::open(folder_of(state))
+        .map_err(cannot)?
+        .hand_files_to_owner_of(state.file_name().unwrap_or_default());
+    let file = folder
+        .open_file(&name, libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600)
+        .map_err(cannot)?;
+    if file.try_lock_exclusive().is_err() {
+        let other = crate::state::served::ServedBy::find(state)
+            .map(|other| {
+                format!(
+                    " (mqreg {}, pid {}, since {})",
+                    other.version, other.pid, other.started
+                )
+            })
+            .unwrap_or_else(|| " (it is starting)".to_owned());
+        return Err(Error::failure(format!(
+            "a broker already serves {}{other}; stop it first, or give this one another --state",
+            state.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// SIGHUP: the config file's settings tables and log filter are read again
