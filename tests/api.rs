@@ -171,6 +171,13 @@ fn every_path_answers_admin_viewer_and_no_token_as_documented() {
             Some(json!({"all": true})),
             200,
         ),
+        ("GET", "/api/v1/registry/client-ids".into(), None, 200),
+        (
+            "POST",
+            "/api/v1/registry/client-ids".into(),
+            Some(json!({"rule": "any"})),
+            200,
+        ),
         ("GET", "/api/v1/users".into(), None, 200),
         (
             "POST",

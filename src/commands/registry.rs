@@ -9,7 +9,7 @@ use super::{parse_role, Context};
 use crate::error::{Error, Result};
 use crate::ops::registry::{self, Approval};
 use crate::output::{self, print_json};
-use crate::state::{ClientIdRule, Selection};
+use crate::state::Selection;
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
@@ -191,24 +191,12 @@ pub fn exec(context: &Context, command: RegistryCommand) -> Result<()> {
             any,
             registered,
         } => {
-            let (rule, locked_out) = match super::client_id_rule_from(set, any, registered)? {
-                None => (context.store.load()?.registry.client_ids, Vec::new()),
-                Some(rule) => context.store.update(|state| {
-                    state.registry.client_ids = rule;
-                    // Users the new rule leaves with no client id at all.
-                    let registered_only = state.registry.client_ids == ClientIdRule::Registered;
-                    let locked_out: Vec<String> = state
-                        .users
-                        .iter()
-                        .filter(|(_, user)| {
-                            registered_only
-                                && user.client_ids.is_none()
-                                && user.registered_client_ids.is_empty()
-                        })
-                        .map(|(name, _)| name.clone())
-                        .collect();
-                    Ok((state.registry.client_ids.clone(), locked_out))
-                })?,
+            let registry::ClientIds {
+                client_ids: rule,
+                locked_out,
+            } = match super::client_id_rule_from(set, any, registered)? {
+                None => registry::client_ids(store)?,
+                Some(rule) => registry::set_client_ids(store, rule)?,
             };
             if !locked_out.is_empty() {
                 let shown: Vec<&str> = locked_out.iter().take(10).map(String::as_str).collect();

@@ -43,6 +43,10 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/registry/approve", post(registry_approve))
         .route("/api/v1/registry/reject", post(registry_reject))
         .route("/api/v1/registry/refused", get(registry_refused))
+        .route(
+            "/api/v1/registry/client-ids",
+            get(registry_client_ids).post(set_registry_client_ids),
+        )
         .route("/api/v1/users", get(user_list).post(user_add))
         .route(
             "/api/v1/users/{username}",
@@ -458,25 +462,46 @@ enum RuleBody {
     Patterns(Vec<String>),
 }
 
+impl RuleBody {
+    /// `Some(rule)`, or `None` for "inherit" (a user's rule only).
+    fn into_rule(self) -> Result<Option<ClientIdRule>> {
+        match self {
+            RuleBody::Word(word) => match word.as_str() {
+                "any" => Ok(Some(ClientIdRule::Any)),
+                "registered" => Ok(Some(ClientIdRule::Registered)),
+                "inherit" => Ok(None),
+                other => Err(Error::usage(format!(
+                    "'{other}' is no client id rule: give \"any\", \"registered\", \"inherit\" (a user's only) or a list of globs"
+                ))),
+            },
+            RuleBody::Patterns(patterns) => Ok(Some(
+                ClientIdRule::patterns(patterns).map_err(Error::usage)?,
+            )),
+        }
+    }
+}
+
+async fn registry_client_ids(asked: Asked) -> Answer {
+    asked.read(registry::client_ids).await
+}
+
+async fn set_registry_client_ids(asked: Asked, bytes: Bytes) -> Answer {
+    asked
+        .change("registry client-ids", None, move |store| {
+            let request: ClientIdsBody = parse(&bytes)?;
+            let rule = request.rule.into_rule()?.ok_or_else(|| {
+                Error::usage("the registry has no rule to inherit: give \"any\", \"registered\" or a list of globs")
+            })?;
+            registry::set_client_ids(store, rule)
+        })
+        .await
+}
+
 async fn user_client_ids(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
     asked
         .change("user client-ids", Some(username.clone()), move |store| {
             let request: ClientIdsBody = parse(&bytes)?;
-            let rule = match request.rule {
-                RuleBody::Word(word) => match word.as_str() {
-                    "any" => Some(ClientIdRule::Any),
-                    "registered" => Some(ClientIdRule::Registered),
-                    "inherit" => None,
-                    other => {
-                        return Err(Error::usage(format!(
-                            "'{other}' is no client id rule: give \"any\", \"registered\", \"inherit\" or a list of globs"
-                        )))
-                    }
-                },
-                RuleBody::Patterns(patterns) => {
-                    Some(ClientIdRule::patterns(patterns).map_err(Error::usage)?)
-                }
-            };
+            let rule = request.rule.into_rule()?;
             users::set_client_ids(store, &username, rule)
         })
         .await

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::output;
 use crate::state::served::ServedBy;
 use crate::state::store::Store;
-use crate::state::{PendingRequest, Selection, SelectionOutcome, SkipReason};
+use crate::state::{ClientIdRule, PendingRequest, Selection, SelectionOutcome, SkipReason};
 
 /// The longest window `unlock` accepts.
 pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -401,4 +401,41 @@ pub fn preview(store: &Store, selection: &Selection) -> Result<Vec<String>> {
         })
         .cloned()
         .collect())
+}
+
+/// The registry-wide client id rule, and the users a `registered` rule
+/// leaves without any client id (they can no longer log in).
+#[derive(Debug, Serialize)]
+pub struct ClientIds {
+    pub client_ids: ClientIdRule,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locked_out: Vec<String>,
+}
+
+pub fn client_ids(store: &Store) -> Result<ClientIds> {
+    Ok(ClientIds {
+        client_ids: store.load()?.registry.client_ids,
+        locked_out: Vec::new(),
+    })
+}
+
+pub fn set_client_ids(store: &Store, rule: ClientIdRule) -> Result<ClientIds> {
+    store.update(|state| {
+        state.registry.client_ids = rule;
+        let registered_only = state.registry.client_ids == ClientIdRule::Registered;
+        let locked_out = state
+            .users
+            .iter()
+            .filter(|(_, user)| {
+                registered_only
+                    && user.client_ids.is_none()
+                    && user.registered_client_ids.is_empty()
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        Ok(ClientIds {
+            client_ids: state.registry.client_ids.clone(),
+            locked_out,
+        })
+    })
 }
