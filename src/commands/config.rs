@@ -201,46 +201,41 @@ fn settings(context: &Context, config_name: &str) -> Result<Vec<(String, Sourced
             "default".to_owned()
         }
     };
+    let table = |name: &str, in_force: toml::Value, in_config: bool, in_state: bool| {
+        let source = source(in_config, in_state);
+        (
+            name.to_owned(),
+            Sourced {
+                value: in_force,
+                source,
+            },
+        )
+    };
+    let has = |pick: fn(&crate::config::Settings) -> bool| configured.is_some_and(pick);
     Ok(vec![
-        (
-            "password_policy".into(),
-            Sourced {
-                value: value(&in_force.password_policy),
-                source: source(
-                    configured.is_some_and(|s| s.password_policy.is_some()),
-                    raw.password_policy != defaults.password_policy,
-                ),
-            },
+        table(
+            "password_policy",
+            value(&in_force.password_policy),
+            has(|s| s.password_policy.is_some()),
+            raw.password_policy != defaults.password_policy,
         ),
-        (
-            "argon2".into(),
-            Sourced {
-                value: value(&in_force.argon2),
-                source: source(
-                    configured.is_some_and(|s| s.argon2.is_some()),
-                    raw.argon2 != defaults.argon2,
-                ),
-            },
+        table(
+            "argon2",
+            value(&in_force.argon2),
+            has(|s| s.argon2.is_some()),
+            raw.argon2 != defaults.argon2,
         ),
-        (
-            "flood".into(),
-            Sourced {
-                value: value(&in_force.flood),
-                source: source(
-                    configured.is_some_and(|s| s.flood.is_some()),
-                    raw.flood != defaults.flood,
-                ),
-            },
+        table(
+            "flood",
+            value(&in_force.flood),
+            has(|s| s.flood.is_some()),
+            raw.flood != defaults.flood,
         ),
-        (
-            "quotas".into(),
-            Sourced {
-                value: value(&in_force.quotas),
-                source: source(
-                    configured.is_some_and(|s| s.quotas.is_some()),
-                    raw.quotas != defaults.quotas,
-                ),
-            },
+        table(
+            "quotas",
+            value(&in_force.quotas),
+            has(|s| s.quotas.is_some()),
+            raw.quotas != defaults.quotas,
         ),
     ])
 }
