@@ -102,12 +102,17 @@ pub fn passwd(store: &Store, name: &str, password: &str) -> Result<UserInfo> {
         return Err(no_such_user(name));
     }
     let hash = checked_hash(&state, password)?;
+    edit(store, name, |user| user.password_hash = hash)
+}
+
+/// Changes one user under the store's lock; the user as it now is.
+fn edit(store: &Store, name: &str, change: impl FnOnce(&mut User)) -> Result<UserInfo> {
     store.update(|state| {
         let user = state
             .users
             .get_mut(name)
             .ok_or_else(|| no_such_user(name))?;
-        user.password_hash = hash;
+        change(user);
         let user = user.clone();
         Ok(UserInfo::new(state, name, &user))
     })
@@ -184,29 +189,13 @@ pub fn revoke(store: &Store, name: &str, roles: &[String]) -> Result<RolesChange
 }
 
 pub fn set_disabled(store: &Store, name: &str, disabled: bool) -> Result<UserInfo> {
-    store.update(|state| {
-        let user = state
-            .users
-            .get_mut(name)
-            .ok_or_else(|| no_such_user(name))?;
-        user.disabled = disabled;
-        let user = user.clone();
-        Ok(UserInfo::new(state, name, &user))
-    })
+    edit(store, name, |user| user.disabled = disabled)
 }
 
 /// Sets a user's client id rule: `Some(rule)` its own, `None` the
 /// registry's.
 pub fn set_client_ids(store: &Store, name: &str, rule: Option<ClientIdRule>) -> Result<UserInfo> {
-    store.update(|state| {
-        let user = state
-            .users
-            .get_mut(name)
-            .ok_or_else(|| no_such_user(name))?;
-        user.client_ids = rule;
-        let user = user.clone();
-        Ok(UserInfo::new(state, name, &user))
-    })
+    edit(store, name, |user| user.client_ids = rule)
 }
 
 fn undefined_roles(state: &State, roles: &[String]) -> Vec<String> {
