@@ -116,12 +116,11 @@ fn show(context: &Context) -> Result<()> {
     println!("log = {:?}  # {}", shown.log.value, shown.log.source);
     println!("\n[serve]");
     for (name, sourced) in &shown.serve {
-        let value = match &sourced.value[..] {
-            [] => "(not set)".to_owned(),
-            [one] => format!("{one:?}"),
-            many => format!("{many:?}"),
-        };
-        println!("{name} = {value}  # {}", sourced.source);
+        match &sourced.value[..] {
+            [] => println!("# {name}: not set"),
+            [one] => println!("{name} = {one:?}  # {}", sourced.source),
+            many => println!("{name} = {many:?}  # {}", sourced.source),
+        }
     }
     for (name, sourced) in &shown.settings {
         println!("\n[{name}]  # {}", sourced.source);

@@ -38,6 +38,19 @@ pub struct Context {
 
 pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
     crate::output::set_format(cli.global.format);
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Registry(registry::RegistryCommand::Watch { .. })
+    ) {
+        // `mqreg config show | head` ends quietly, as other Unix tools do,
+        // instead of panicking on the closed pipe. (The broker keeps Rust's
+        // default: a client's closed socket must never kill it; `registry
+        // watch` ends with exit 0 when its reader goes away, by itself.)
+        // SAFETY: restoring a default signal disposition before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     if let Command::GenerateDocs(args) = &cli.command {
         return docs::exec(args);
     }
