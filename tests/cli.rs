@@ -1016,3 +1016,20 @@ fn bash_completes_names_from_the_state() {
         "commands as before"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_command_without_a_panic() {
+    let sandbox = Sandbox::new();
+    sandbox.add_role("sensor", &["read:x/#"]);
+    let mut child = sandbox
+        .command(&["config", "show"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -0`: the reader is gone before anything is written.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
