@@ -137,8 +137,11 @@ fn sighup_re_reads_the_config_files_settings_and_log_filter() {
     let _ = std::process::Command::new("sh")
         .args(["-c", &format!("kill -HUP {}", broker.pid())])
         .status();
+    // The state is re-read with the new settings after the file: the line
+    // that says so comes last.
     assert!(
-        eventually(WAIT, || broker.log().contains("config file re-read")),
+        eventually(WAIT, || broker.log().contains("config file re-read")
+            && broker.log().contains("SIGHUP: state file re-read")),
         "{}",
         broker.log()
     );
