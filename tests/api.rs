@@ -838,34 +838,6 @@ fn a_second_broker_on_the_same_state_is_refused_naming_the_first() {
     assert_eq!(s.viewer("GET", "/api/v1/registry", None).0, 200);
 }
 
-/// A self-signed EC certificate for 127.0.0.1 whose subject is `CN=cn`.
-fn self_signed(dir: &std::path::Path, cn: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={cn}")])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (apt-get install openssl)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    (cert, key)
-}
-
 /// The subject of the certificate a TLS server on `port` presents, and
 /// (with a `request`) what it answers to it.
 fn served_certificate(port: u16, request: &str) -> (String, String) {
@@ -911,7 +883,7 @@ fn served_certificate(port: u16, request: &str) -> (String, String) {
 fn sighup_swaps_the_tls_certificates_of_mqtt_and_the_api() {
     let sandbox = Sandbox::new();
     let dir = sandbox.dir.path();
-    let (first_cert, first_key) = self_signed(dir, "first");
+    let (first_cert, first_key) = common::self_signed(dir, "first");
     let (cert, key) = (dir.join("live.crt"), dir.join("live.key"));
     std::fs::copy(&first_cert, &cert).unwrap();
     std::fs::copy(&first_key, &key).unwrap();
@@ -947,7 +919,7 @@ fn sighup_swaps_the_tls_certificates_of_mqtt_and_the_api() {
     assert!(served_certificate(mqtt_port, "").0.contains("first"));
 
     // A renewal: new files in place, then SIGHUP.
-    let (second_cert, second_key) = self_signed(dir, "second");
+    let (second_cert, second_key) = common::self_signed(dir, "second");
     std::fs::copy(&second_cert, &cert).unwrap();
     std::fs::copy(&second_key, &key).unwrap();
     let _ = std::process::Command::new("sh")

@@ -974,36 +974,7 @@ fn a_tls_listener_serves_the_same_rules() {
     let sandbox = Sandbox::new();
     add_operator(&sandbox, "readwrite");
     let dir = sandbox.dir.path();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (apt-get install openssl)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = common::self_signed(dir, "localhost");
     // Every store commit takes 300 ms here (a slow disk; debug builds
     // only), so that the PUBACK below is seen to wait for it.
     let broker = sandbox.serve_env(

@@ -58,10 +58,7 @@ pub fn exec(context: &Context, command: ClientCommand) -> Result<()> {
                 "IN FLIGHT",
             ]);
             for client in clients {
-                let text = |key: &str| match &client[key] {
-                    serde_json::Value::String(text) => crate::names::printable(text),
-                    other => other.to_string(),
-                };
+                let text = |key: &str| cell(&client, key);
                 table.add_row(vec![
                     text("client_id"),
                     text("username"),
@@ -122,10 +119,7 @@ pub fn list_refused(context: &Context) -> Result<()> {
         "LAST SEEN",
     ]);
     for entry in refused {
-        let text = |key: &str| match &entry[key] {
-            serde_json::Value::String(text) => crate::names::printable(text),
-            other => other.to_string(),
-        };
+        let text = |key: &str| cell(&entry, key);
         table.add_row(vec![
             text("username"),
             text("client_id"),
@@ -139,10 +133,20 @@ pub fn list_refused(context: &Context) -> Result<()> {
     Ok(())
 }
 
-/// The connected clients' count, when the broker serving `state` answers.
+/// A field of an answer's object as a table cell: strings printable (a
+/// client id may hold anything), numbers as they are.
+fn cell(object: &serde_json::Value, key: &str) -> String {
+    match &object[key] {
+        serde_json::Value::String(text) => crate::names::printable(text),
+        other => other.to_string(),
+    }
+}
+
+/// The connected clients' count, when the broker serving `state` answers:
+/// its registry status carries it (a count, not the whole client list).
 pub fn connected_count(state: &std::path::Path) -> Option<usize> {
-    let clients = local::request(state, "GET", "/api/v1/clients", None).ok()??;
-    clients.as_array().map(Vec::len)
+    let status = local::request(state, "GET", "/api/v1/registry", None).ok()??;
+    status["clients"].as_u64().map(|count| count as usize)
 }
 
 /// A client id as one URL path segment.

@@ -45,11 +45,10 @@ pub struct Status {
 }
 
 pub fn status(store: &Store) -> Result<Status> {
-    Ok(status_of(store, &store.load()?))
+    Ok(status_of(store, store.load()?.status(now())))
 }
 
-fn status_of(store: &Store, state: &crate::state::State) -> Status {
-    let status = state.status(now());
+fn status_of(store: &Store, status: crate::state::RegistryStatus) -> Status {
     Status {
         locked: status.locked,
         unlocked_until: status.unlocked_until.map(output::rfc3339),
@@ -62,19 +61,20 @@ fn status_of(store: &Store, state: &crate::state::State) -> Status {
 }
 
 pub fn unlock(store: &Store, window: Duration) -> Result<Status> {
-    let state = store.update(|state| {
-        state.unlock(now(), window);
-        Ok(state.clone())
+    let status = store.update(|state| {
+        let now = now();
+        state.unlock(now, window);
+        Ok(state.status(now))
     })?;
-    Ok(status_of(store, &state))
+    Ok(status_of(store, status))
 }
 
 pub fn lock(store: &Store) -> Result<Status> {
-    let state = store.update(|state| {
+    let status = store.update(|state| {
         state.lock();
-        Ok(state.clone())
+        Ok(state.status(now()))
     })?;
-    Ok(status_of(store, &state))
+    Ok(status_of(store, status))
 }
 
 /// One row of `registry list`.
