@@ -42,7 +42,7 @@ fn setup(extra: &[&str]) -> Setup {
     let mut args = vec!["--http", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let broker = sandbox.serve_with(&args);
-    let base = http_base(&broker);
+    let base = broker.http_base();
     Setup {
         sandbox,
         broker,
@@ -50,19 +50,6 @@ fn setup(extra: &[&str]) -> Setup {
         admin,
         viewer,
     }
-}
-
-/// `http://127.0.0.1:PORT` from the broker's log.
-fn http_base(broker: &Broker) -> String {
-    let mut base = None;
-    eventually(WAIT, || {
-        base = broker.log().lines().find_map(|line| {
-            let url = line.split("HTTP API on ").nth(1)?;
-            url.starts_with("http").then(|| url.trim().to_owned())
-        });
-        base.is_some()
-    });
-    base.expect("the broker announces its HTTP API")
 }
 
 fn agent() -> ureq::Agent {
@@ -799,7 +786,7 @@ fn wrong_tokens_are_counted_by_the_flood_guard() {
         })
         .unwrap();
     let broker = sandbox.serve_with(&["--http", "127.0.0.1:0"]);
-    let base = http_base(&broker);
+    let base = broker.http_base();
     let mut statuses = Vec::new();
     for _ in 0..12 {
         statuses.push(call(&base, "GET", "/api/v1/registry", Some("mqr_guess"), None).0);
@@ -903,7 +890,7 @@ fn sighup_swaps_the_tls_certificates_of_mqtt_and_the_api() {
         key_arg,
     ]);
     let mqtt_port = broker.tls_port().unwrap();
-    let base = http_base(&broker);
+    let base = broker.http_base();
     assert!(base.starts_with("https://"), "{base}");
     let http_port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     let health = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";

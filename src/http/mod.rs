@@ -19,6 +19,7 @@
 mod door;
 pub mod local;
 mod routes;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::door::{blocking, created, parse, viewer_refused, Answer, ApiError, Asked, Caller};
-use super::Api;
+use super::{web, Api};
 use crate::error::{Error, Result};
 use crate::ops::{self, bans, registry, roles, tokens, users};
 use crate::state::tokens::TokenRole;
@@ -25,8 +25,11 @@ use crate::state::{BanKind, ClientIdRule, Permission, Selection};
 
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
+        .route("/", get(web::page))
+        .route("/assets/{file}", get(web::asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/registry", get(registry_status))
         .route("/api/v1/registry/unlock", post(registry_unlock))
         .route("/api/v1/registry/lock", post(registry_lock))
@@ -107,6 +110,22 @@ async fn metrics(asked: Asked) -> Answer {
         text,
     )
         .into_response())
+}
+
+/// The caller as the API sees it, so a page can offer only what the token
+/// may do (the server checks again on every change).
+async fn whoami(asked: Asked) -> Answer {
+    let caller = asked.reader().await?;
+    let role = match &caller {
+        Caller::Local(_) => TokenRole::Admin,
+        Caller::Token { role, .. } => *role,
+    };
+    Ok(Json(serde_json::json!({
+        "actor": caller.actor(),
+        "role": role,
+        "may_change": caller.may_change(),
+    }))
+    .into_response())
 }
 
 async fn registry_status(asked: Asked) -> Answer {

@@ -388,6 +388,19 @@ impl Broker {
         None
     }
 
+    /// `http://127.0.0.1:PORT` of a broker started with `--http`, from its log.
+    pub fn http_base(&self) -> String {
+        let mut base = None;
+        eventually(Duration::from_secs(10), || {
+            base = self.log().lines().find_map(|line| {
+                let url = line.split("HTTP API on ").nth(1)?;
+                url.starts_with("http").then(|| url.trim().to_owned())
+            });
+            base.is_some()
+        });
+        base.expect("the broker announces its HTTP API")
+    }
+
     /// Runs `mosquitto_pub` against this broker; returns its exit code and output.
     pub fn mosquitto_pub(&self, args: &[&str]) -> (i32, String) {
         self.mosquitto("mosquitto_pub", args)
