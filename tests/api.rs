@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::raw::{self, Connect, Props, Raw, Will};
-use common::{eventually, Broker, Sandbox};
+use common::{call, eventually, Broker, Sandbox};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -50,55 +50,6 @@ fn setup(extra: &[&str]) -> Setup {
         admin,
         viewer,
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(WAIT))
-        .build()
-        .into()
-}
-
-/// One request; returns the status and the body as JSON (or as a string).
-fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = format!("{base}{path}");
-    let agent = agent();
-    let auth = token.map(|token| format!("Bearer {token}"));
-    let response = match (method, body) {
-        ("GET", _) => {
-            let mut request = agent.get(&url);
-            if let Some(auth) = &auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
-        }
-        ("DELETE", _) => {
-            let mut request = agent.delete(&url);
-            if let Some(auth) = &auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
-        }
-        (_, body) => {
-            let mut request = agent.post(&url).header("Content-Type", "application/json");
-            if let Some(auth) = &auth {
-                request = request.header("Authorization", auth);
-            }
-            request.send(body.map(|b| b.to_string()).unwrap_or_default())
-        }
-    };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json)
 }
 
 impl Setup {

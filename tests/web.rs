@@ -14,7 +14,6 @@ mod common;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{Broker, Sandbox};
@@ -67,8 +66,20 @@ fn token(sandbox: &Sandbox, name: &str, role: &str) -> String {
 /// let in and its message accepted.
 fn device_publishes(gateway: &Gateway, user: &str, password: &str, topic: &str) -> bool {
     let (code, _) = gateway.broker.mosquitto_pub(&[
-        "-V", "mqttv311", "-i", &format!("{user}-c"), "-u", user, "-P", password, "-t", topic,
-        "-m", "21.5", "-q", "1",
+        "-V",
+        "mqttv311",
+        "-i",
+        &format!("{user}-c"),
+        "-u",
+        user,
+        "-P",
+        password,
+        "-t",
+        topic,
+        "-m",
+        "21.5",
+        "-q",
+        "1",
     ]);
     code == 0
 }
@@ -97,29 +108,56 @@ async fn an_admin_unlocks_approves_a_registering_device_and_locks_again() {
     let status = api(&gateway, "GET", "/api/v1/registry", None).1;
     assert_eq!(status["locked"], false, "{status}");
 
-    // A device registers: its row appears without a reload.
-    assert!(!device_publishes(&gateway, "sensor_7", "s3cret-sensor_7", "sensors/sensor_7/t"));
-    let row = page.wait_for("#pending tr[data-key='sensor_7']").await;
-    let text = row.text().await.unwrap();
-    for expected in ["sensor_7", "sensor_7-c", "127.0.0.1", "MQTT 3.1.1", "1", "no"] {
-        assert!(text.contains(expected), "{expected:?} in {text:?}");
+    // A device registers: its row appears without a reload (the mark set
+    // on this document is still there).
+    page.script("window.notReloaded = true; return null").await;
+    assert!(!device_publishes(
+        &gateway,
+        "sensor_7",
+        "s3cret-sensor-7",
+        "sensors/sensor_7/t"
+    ));
+    let row = "#pending tr[data-key='sensor_7']";
+    for expected in ["sensor_7-c", "127.0.0.1:", "MQTT 3.1.1", "just now", "no"] {
+        page.wait_text(row, expected).await;
     }
+    assert_eq!(
+        page.script("return window.notReloaded === true").await,
+        json!(true)
+    );
     page.wait_text("#pending-count", "1").await;
 
     // Grant Access with a role.
-    row.click().await.unwrap();
-    page.wait_text("#grant-title", "Grant access to sensor_7").await;
+    page.click(row).await;
+    page.wait_text("#grant-title", "Grant access to sensor_7")
+        .await;
     page.wait_text("#grant-details", "sensor_7-c").await;
     page.click("#grant-role-sensor").await;
     page.click("#grant-allow").await;
     page.wait_gone("#pending tr[data-key='sensor_7']").await;
-    page.wait_text("#notice", "Approved sensor_7 with sensor").await;
+    page.wait_text("#notice", "Approved sensor_7 with sensor")
+        .await;
     assert!(!page.shown("#grant").await, "the dialog closes");
 
     // The device now logs in and publishes within its grant, and only there.
-    assert!(arrives(&gateway, "sensor_7", "s3cret-sensor_7", "sensors/sensor_7/t"));
-    assert!(!arrives(&gateway, "sensor_7", "s3cret-sensor_7", "sensors/other/t"));
-    assert!(!device_publishes(&gateway, "sensor_7", "another-password", "sensors/sensor_7/t"));
+    assert!(arrives(
+        &gateway,
+        "sensor_7",
+        "s3cret-sensor-7",
+        "sensors/sensor_7/t"
+    ));
+    assert!(!arrives(
+        &gateway,
+        "sensor_7",
+        "s3cret-sensor-7",
+        "sensors/other/t"
+    ));
+    assert!(!device_publishes(
+        &gateway,
+        "sensor_7",
+        "another-password",
+        "sensors/sensor_7/t"
+    ));
     let user = api(&gateway, "GET", "/api/v1/users/sensor_7", None).1;
     assert_eq!(user["roles"], json!(["sensor"]), "{user}");
 
@@ -184,8 +222,8 @@ async fn a_conflicted_request_is_approved_only_with_the_attempt_chosen() {
     assert!(!device_publishes(&gateway, "pump_2", "an-impostor", "x"));
     let page = Page::open(&gateway, 1280).await;
     page.sign_in(&gateway.admin).await;
-    let row = page.wait_for("#pending tr[data-key='pump_2']").await;
-    assert!(row.text().await.unwrap().contains("2 passwords"));
+    page.wait_text("#pending tr[data-key='pump_2']", "2 passwords")
+        .await;
 
     // Keyboard only: Tab to the row, Enter opens it.
     page.focus_by_tab("#pending tr[data-key='pump_2']").await;
@@ -202,14 +240,29 @@ async fn a_conflicted_request_is_approved_only_with_the_attempt_chosen() {
     let pending = api(&gateway, "GET", "/api/v1/registry/requests", None).1;
     assert_eq!(pending[0]["username"], "pump_2", "{pending}");
 
-    // The first attempt is the real pump.
-    page.click("#pending tr[data-key='pump_2']").await;
-    page.click("#attempt-1").await;
-    page.click("#grant-role-sensor").await;
-    page.click("#grant-allow").await;
+    // The first attempt is the real pump; approved with the keyboard only.
+    page.focus_by_tab("#pending tr[data-key='pump_2']").await;
+    page.press(Key::Enter).await;
+    page.wait_text("#grant-attempts", "Attempt 2").await;
+    page.focus_by_tab("#attempt-1").await;
+    page.press_text(" ").await;
+    page.focus_by_tab("#grant-role-sensor").await;
+    page.press_text(" ").await;
+    page.focus_by_tab("#grant-allow").await;
+    page.press(Key::Enter).await;
     page.wait_gone("#pending tr[data-key='pump_2']").await;
-    assert!(arrives(&gateway, "pump_2", "the-real-pump", "sensors/pump_2/p"));
-    assert!(!device_publishes(&gateway, "pump_2", "an-impostor", "sensors/pump_2/p"));
+    assert!(arrives(
+        &gateway,
+        "pump_2",
+        "the-real-pump",
+        "sensors/pump_2/p"
+    ));
+    assert!(!device_publishes(
+        &gateway,
+        "pump_2",
+        "an-impostor",
+        "sensors/pump_2/p"
+    ));
     page.assert_no_console_errors().await;
     page.close().await;
 }
@@ -222,8 +275,8 @@ async fn a_live_client_is_listed_and_kicked() {
     let page = Page::open(&gateway, 1280).await;
     page.sign_in(&gateway.admin).await;
     page.goto_section("clients").await;
-    let row = page.wait_for("#clients tr[data-key='line4.plc']").await;
-    assert!(row.text().await.unwrap().contains("alice"));
+    page.wait_text("#clients tr[data-key='line4.plc']", "alice")
+        .await;
     page.click("button[aria-label='Kick line4.plc']").await;
     page.wait_text("#notice", "Kicked line4.plc").await;
     assert!(
@@ -249,15 +302,23 @@ async fn changes_made_from_the_cli_appear_within_a_second() {
     let start = Instant::now();
     gateway
         .sandbox
-        .run_with_stdin(&["user", "add", "bob", "--role", "sensor"], "password-of-bob\n")
+        .run_with_stdin(
+            &["user", "add", "bob", "--role", "sensor"],
+            "password-of-bob\n",
+        )
         .ok();
-    let took = page.wait_for_within("#users tr[data-key='bob']", start).await;
+    let took = page
+        .wait_for_within("#users tr[data-key='bob']", start)
+        .await;
     eprintln!("a user added from the CLI showed on the page after {took:?}");
 
     page.goto_section("registry").await;
     page.wait_text("#registry-badge", "Locked").await;
     let start = Instant::now();
-    gateway.sandbox.run(&["registry", "unlock", "--for", "2m"]).ok();
+    gateway
+        .sandbox
+        .run(&["registry", "unlock", "--for", "2m"])
+        .ok();
     page.wait_text_within("#registry-badge", "Unlocked ·", start)
         .await;
     page.wait_text("#window-state", "for 1:5").await;
@@ -289,8 +350,11 @@ async fn users_roles_and_bans_are_managed_from_the_page() {
     )
     .await;
     page.click("button[aria-label='Allow on meter']").await;
-    page.wait_text("#roles article[data-key='meter']", "read:meters/{username}/#")
-        .await;
+    page.wait_text(
+        "#roles article[data-key='meter']",
+        "read:meters/{username}/#",
+    )
+    .await;
     // A bad filter is refused, and the reason shows beside the role.
     page.type_into(
         "input[aria-label='Topic filter for a new permission of meter']",
@@ -298,20 +362,28 @@ async fn users_roles_and_bans_are_managed_from_the_page() {
     )
     .await;
     page.click("button[aria-label='Allow on meter']").await;
-    page.wait_text("#roles article[data-key='meter'] .error", "#").await;
+    page.wait_text("#roles article[data-key='meter'] .error", "#")
+        .await;
 
     // Grant it to the user, then disable the user.
     page.goto_section("users").await;
     page.click("#users tr[data-key='meter_9']").await;
     page.click("#user-role-meter").await;
     page.click("#user-save").await;
-    page.wait_text("#users tr[data-key='meter_9']", "meter").await;
+    page.wait_text("#users tr[data-key='meter_9']", "meter")
+        .await;
     let user = api(&gateway, "GET", "/api/v1/users/meter_9", None).1;
     assert_eq!(user["roles"], json!(["meter"]), "{user}");
     page.click("#users tr[data-key='meter_9']").await;
     page.click("#user-toggle").await;
-    page.wait_text("#users tr[data-key='meter_9']", "disabled").await;
-    assert!(!device_publishes(&gateway, "meter_9", "meter-password", "meters/meter_9/x"));
+    page.wait_text("#users tr[data-key='meter_9']", "disabled")
+        .await;
+    assert!(!device_publishes(
+        &gateway,
+        "meter_9",
+        "meter-password",
+        "meters/meter_9/x"
+    ));
 
     // Delete asks first.
     page.click("#user-delete").await;
@@ -324,7 +396,8 @@ async fn users_roles_and_bans_are_managed_from_the_page() {
     // Bans: the one from the CLI is listed and removed here.
     page.goto_section("bans").await;
     page.wait_text("#bans tr[data-key='1']", "10.9.8.7").await;
-    page.click("button[aria-label='Remove ban 1 on 10.9.8.7']").await;
+    page.click("button[aria-label='Remove ban 1 on 10.9.8.7']")
+        .await;
     page.wait_gone("#bans tr[data-key='1']").await;
     assert_eq!(api(&gateway, "GET", "/api/v1/bans", None).1, json!([]));
 
@@ -336,7 +409,10 @@ async fn users_roles_and_bans_are_managed_from_the_page() {
         .script("return [...document.querySelectorAll('#audit tbody tr')].map(r => r.cells[1].textContent)")
         .await;
     assert!(
-        rows.as_array().unwrap().iter().all(|actor| actor == "api:ops"),
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|actor| actor == "api:ops"),
         "{rows}"
     );
     page.close().await;
@@ -353,13 +429,15 @@ async fn a_wrong_token_is_refused_in_words_and_bulk_approval_previews_its_matche
     page.goto("/").await;
     page.type_into("#token", "mqr_0000").await;
     page.press(Key::Enter).await;
-    page.wait_text("#sign-in-error", "The gateway refused this token").await;
+    page.wait_text("#sign-in-error", "The gateway refused this token")
+        .await;
     assert!(page.shown("#sign-in").await);
 
     page.sign_in(&gateway.admin).await;
     page.click("#bulk summary").await;
     page.type_into("#bulk-match", "sensor_*").await;
-    page.wait_text("#bulk-preview", "Matches 2: sensor_a, sensor_b").await;
+    page.wait_text("#bulk-preview", "Matches 2: sensor_a, sensor_b")
+        .await;
     page.wait_text("#bulk-approve", "Approve 2 matching").await;
     page.click("#bulk-role-sensor").await;
     page.click("#bulk-approve").await;
@@ -382,14 +460,26 @@ async fn a_wrong_token_is_refused_in_words_and_bulk_approval_previews_its_matche
 #[tokio::test]
 async fn every_page_fits_a_phone_and_a_desktop() {
     let gateway = gateway();
-    gateway.sandbox.run(&["registry", "unlock", "--for", "5m"]).ok();
+    gateway
+        .sandbox
+        .run(&["registry", "unlock", "--for", "5m"])
+        .ok();
     for (name, password) in [("sensor_12", "pw-sensor_12"), ("camera_3", "pw-camera_3")] {
         assert!(!device_publishes(&gateway, name, password, "x"));
     }
     assert!(!device_publishes(&gateway, "camera_3", "another-one", "x"));
     gateway
         .sandbox
-        .run(&["ban", "add", "--address", "10.20.0.0/16", "--for", "1d", "--reason", "old firmware"])
+        .run(&[
+            "ban",
+            "add",
+            "--address",
+            "10.20.0.0/16",
+            "--for",
+            "1d",
+            "--reason",
+            "old firmware",
+        ])
         .ok();
     let plc = gateway.broker.client("line4.plc", "alice", PASSWORD);
     plc.expect_connected();
@@ -400,8 +490,10 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         page.wait_for("#pending tr[data-key='camera_3']").await;
         for section in ["registry", "users", "roles", "bans", "clients", "audit"] {
             page.goto_section(section).await;
-            page.wait_for(&format!("#page-{section} tbody tr, #page-{section} article"))
-                .await;
+            page.wait_for(&format!(
+                "#page-{section} tbody tr, #page-{section} article"
+            ))
+            .await;
             let overflow = page
                 .script("return document.documentElement.scrollWidth - window.innerWidth")
                 .await;
@@ -409,6 +501,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
                 overflow.as_i64().unwrap() <= 0,
                 "{section} at {width} px is {overflow} px too wide"
             );
+            page.assert_controls_named(section).await;
             if save {
                 page.save_screenshot(&format!("{section}-{width}")).await;
             }
@@ -416,6 +509,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         page.goto_section("registry").await;
         page.click("#pending tr[data-key='camera_3']").await;
         page.wait_text("#grant-attempts", "Attempt 2").await;
+        page.assert_controls_named("the Grant Access dialog").await;
         if save {
             page.save_screenshot(&format!("grant-{width}")).await;
         }
@@ -426,30 +520,13 @@ async fn every_page_fits_a_phone_and_a_desktop() {
 
 /// One request to the API with the admin token.
 fn api(gateway: &Gateway, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(WAIT))
-        .build()
-        .into();
-    let url = format!("{}{path}", gateway.base);
-    let auth = format!("Bearer {}", gateway.admin);
-    let response = match method {
-        "GET" => agent.get(&url).header("Authorization", &auth).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", &auth)
-            .send(body.unwrap_or(json!({})).to_string()),
-    };
-    let mut response = response.unwrap();
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    common::call(&gateway.base, method, path, Some(&gateway.admin), body)
 }
 
 // ------------------------------------------------------------- the browser
 
 /// One browser at a time: two cores, and each Chromium wants one.
-static ONE_BROWSER: Mutex<()> = Mutex::new(());
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// chromedriver on a port of its own, in a process group of its own so that
 /// it and the Chromium it starts are stopped together, even after a panic.
@@ -501,12 +578,12 @@ struct Page {
     base: String,
     driver: ChromeDriver,
     _profile: tempfile::TempDir,
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Page {
     async fn open(gateway: &Gateway, width: u32) -> Page {
-        let turn = ONE_BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let turn = ONE_BROWSER.lock().await;
         let driver = ChromeDriver::start();
         let profile = tempfile::tempdir().unwrap();
         let mut options = json!({
@@ -569,7 +646,8 @@ impl Page {
 
     async fn goto_section(&self, section: &str) {
         self.click(&format!(".tabs a[data-page='{section}']")).await;
-        self.wait_for(&format!("#page-{section}:not([hidden])")).await;
+        self.wait_for(&format!("#page-{section}:not([hidden])"))
+            .await;
     }
 
     async fn find(&self, css: &str) -> Element {
@@ -599,7 +677,10 @@ impl Page {
     async fn wait_text_within(&self, css: &str, needle: &str, start: Instant) -> Duration {
         self.wait_text(css, needle).await;
         let took = start.elapsed();
-        assert!(took <= common::LIVE, "{needle:?} in {css} showed after {took:?}");
+        assert!(
+            took <= common::LIVE,
+            "{needle:?} in {css} showed after {took:?}"
+        );
         took
     }
 
@@ -647,18 +728,41 @@ impl Page {
         }
     }
 
+    /// Waits for `css` to be on screen and usable, as a person would.
+    async fn wait_usable(&self, css: &str) -> Element {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if element.is_displayed().await.unwrap_or(false)
+                    && element.is_enabled().await.unwrap_or(false)
+                {
+                    return element;
+                }
+            }
+            assert!(Instant::now() < deadline, "{css} never became usable");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks `css`; a row that a live update replaced between finding and
+    /// clicking it is found again (as a person would click the new one).
     async fn click(&self, css: &str) {
-        let element = self.wait_for(css).await;
-        element
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        for _ in 0..20 {
+            let element = self.wait_usable(css).await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(error) if error.to_string().contains("stale element") => continue,
+                Err(error) => panic!("click {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced each time it was clicked");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let element = self.wait_for(css).await;
+        let element = self.wait_usable(css).await;
         element.clear().await.unwrap();
         element.send_keys(text).await.unwrap();
+        assert_eq!(self.value(css).await, text, "typed into {css}");
     }
 
     async fn value(&self, css: &str) -> String {
@@ -672,14 +776,40 @@ impl Page {
 
     async fn press(&self, key: Key) {
         let active = self.client.active_element().await.unwrap();
-        active.send_keys(&char::from(key).to_string()).await.unwrap();
+        active
+            .send_keys(&char::from(key).to_string())
+            .await
+            .unwrap();
+    }
+
+    async fn press_text(&self, text: &str) {
+        let active = self.client.active_element().await.unwrap();
+        active.send_keys(text).await.unwrap();
+    }
+
+    /// Every control in sight has a name a screen reader can say: its text,
+    /// a label, or an `aria-label`.
+    async fn assert_controls_named(&self, place: &str) {
+        let nameless = self
+            .script(
+                "return [...document.querySelectorAll('button, input, select, a, [tabindex]')]
+                   .filter(e => e.offsetParent !== null)
+                   .filter(e => !(e.getAttribute('aria-label') || (e.labels && e.labels.length)
+                                 || e.textContent.trim()))
+                   .map(e => e.outerHTML.slice(0, 100))",
+            )
+            .await;
+        assert_eq!(nameless, json!([]), "controls without a name on {place}");
     }
 
     /// Presses Tab until `css` has the focus (at most 60 times): the element
     /// is reachable by keyboard, in tab order.
     async fn focus_by_tab(&self, css: &str) {
         self.client
-            .execute("document.activeElement.blur(); window.scrollTo(0, 0)", vec![])
+            .execute(
+                "document.activeElement.blur(); window.scrollTo(0, 0)",
+                vec![],
+            )
             .await
             .unwrap();
         for _ in 0..60 {
