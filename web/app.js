@@ -317,7 +317,6 @@ function tickWindow(status = lastStatus) {
     line.replaceChildren(h('strong', {}, 'Unlocked'), ` for ${clock(left)} more. `,
       'Unknown devices are refused but recorded as pending requests; it locks itself.');
   }
-  $('#unlock').textContent = windowDeadline === null ? 'Unlock' : 'Extend';
   $('#lock').disabled = windowDeadline === null;
 }
 
