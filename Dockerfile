@@ -4,7 +4,7 @@
 #   docker run -d --name mqreg -p 1883:1883 -p 8883:8883 -p 8080:8080 \
 #       -v mqreg-state:/var/lib/mqreg mqreg
 #   docker exec mqreg mqreg registry unlock
-#   docker exec mqreg mqreg token create admin --role admin
+#   docker exec mqreg mqreg token create admin --role admin   # then http://localhost:8080/
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, in a layer of their own: a change to mqreg's sources

@@ -450,7 +450,19 @@ function closeGrant() {
   return username;
 }
 
-$('#grant').addEventListener('close', () => { grant.username = null; });
+/** After a dialog, the keyboard goes back to the row it came from, even if
+ * a live update replaced that row meanwhile. */
+function refocus(table, key) {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const row = [...$(table).tBodies[0].rows].find((tr) => tr.dataset.key === key);
+  row?.focus();
+}
+
+$('#grant').addEventListener('close', () => {
+  const username = grant.username;
+  grant.username = null;
+  if (username) refocus('#pending', username);
+});
 $('#grant-cancel').addEventListener('click', closeGrant);
 
 $('#grant-form').addEventListener('submit', (event) => {
@@ -688,7 +700,11 @@ function showUser(user, fresh) {
 }
 
 $('#user-close').addEventListener('click', () => $('#user').close());
-$('#user').addEventListener('close', () => { userDialog.username = null; });
+$('#user').addEventListener('close', () => {
+  const username = userDialog.username;
+  userDialog.username = null;
+  if (username) refocus('#users', username);
+});
 
 $('#user-form').addEventListener('submit', (event) => {
   event.preventDefault();
