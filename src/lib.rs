@@ -16,6 +16,7 @@ pub mod names;
 pub mod ops;
 pub mod output;
 pub mod password;
+pub mod pki;
 pub mod state;
 pub mod tls;
 pub mod topic;

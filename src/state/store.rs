@@ -274,6 +274,74 @@ impl Store {
         Ok(result)
     }
 
+    /// A file of this state's own beside it: `state.toml` → `state.SUFFIX`.
+    pub fn beside(&self, suffix: &str) -> PathBuf {
+        let mut name = self.path.file_stem().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(suffix);
+        self.folder_path().join(name)
+    }
+
+    /// Reads a file beside the state (see [`Store::beside`]), never through
+    /// a symlink; `None` when it does not exist.
+    pub fn read_beside(&self, suffix: &str) -> Result<Option<String>> {
+        let path = self.beside(suffix);
+        let Some(folder) = self.open_folder()? else {
+            return Ok(None);
+        };
+        let name = path.file_name().unwrap_or_default();
+        match folder.open_file(name, libc::O_RDONLY, 0) {
+            Ok(mut file) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text)
+                    .map_err(|e| io_error("cannot read", &path, e))?;
+                Ok(Some(text))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("cannot read", &path, e)),
+        }
+    }
+
+    /// Writes files beside the state together, under the state's lock: each
+    /// is written whole (mode 0600, owned like the state) and then renamed
+    /// into place, so a reader sees the old file or the new one. Unless
+    /// `replace`, an existing file is an error (a conflict) and nothing is
+    /// written.
+    pub fn write_beside(&self, files: &[(&str, &[u8])], replace: bool) -> Result<()> {
+        let (folder, _lock) = self.lock()?;
+        if !replace {
+            for (suffix, _) in files {
+                let path = self.beside(suffix);
+                if folder.stat(path.file_name().unwrap_or_default()).is_ok() {
+                    return Err(Error::conflict(format!(
+                        "{} exists already; nothing was written",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let mut written = Vec::new();
+        for (suffix, contents) in files {
+            let path = self.beside(suffix);
+            let name = path.file_name().unwrap_or_default().to_os_string();
+            let (mut file, temp) = folder
+                .create_temp(&name)
+                .map_err(|e| io_error("cannot write", &path, e))?;
+            file.write_all(contents)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error("cannot write", &path, e))?;
+            written.push((temp, name, path));
+        }
+        for (temp, name, path) in written {
+            folder
+                .rename(&temp, &name)
+                .map_err(|e| io_error("cannot write", &path, e))?;
+        }
+        folder
+            .sync()
+            .map_err(|e| io_error("cannot sync the state folder", &self.folder_path(), e))
+    }
+
     /// Checks, before a broker starts serving, that it can do what it will
     /// need to: create the folder, lock, create a file and rename it (how the
     /// state is replaced). Errors name the folder and the fix.
