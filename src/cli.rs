@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    audit, ban, client, config, docs, log_level, registry, role, serve, token, user,
+    audit, ban, ca, cert, client, config, docs, log_level, registry, role, serve, token, user,
 };
 
 #[derive(Debug, Parser)]
@@ -85,6 +85,12 @@ pub enum Command {
     /// Make, list and revoke tokens for the HTTP API
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The registry's certificate authority, which signs device certificates
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Issue a device certificate by hand
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// List and disconnect the clients connected to the running broker
     #[command(subcommand)]
     Client(client::ClientCommand),

@@ -436,7 +436,7 @@ impl Authenticator {
             .state
             .pending
             .get(username)
-            .map(|request| request.password_hashes())
+            .map(|request| request.password_hashes_for(None))
             .unwrap_or_default();
         let digest = self.digest(username, password.as_bytes());
         let remembered = self
@@ -483,6 +483,7 @@ impl Authenticator {
             address: login.address.clone(),
             protocol: login.protocol.to_owned(),
             password: offered,
+            enrolment: None,
         };
         match self.recorder.record(attempt).await {
             Ok(Recorded::Created) => Err(Refusal::Pending {

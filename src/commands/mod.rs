@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod ban;
+pub mod ca;
+pub mod cert;
 pub mod client;
 pub mod config;
 pub mod docs;
@@ -109,6 +111,8 @@ pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
         Command::Role(command) => role::exec(&context, command),
         Command::Ban(command) => ban::exec(&context, command),
         Command::Token(command) => token::exec(&context, command),
+        Command::Ca(command) => ca::exec(&context, command),
+        Command::Cert(command) => cert::exec(&context, command),
         Command::Client(command) => client::exec(&context, command),
         Command::LogLevel(args) => log_level::exec(&context, args),
         Command::Config(command) => config::exec(&context, command),
@@ -158,6 +162,10 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::User(U::RevokeRole { user, .. }) => ("user revoke-role", Some(user.clone())),
         Command::User(U::Disable { user }) => ("user disable", Some(user.clone())),
         Command::User(U::Enable { user }) => ("user enable", Some(user.clone())),
+        Command::User(U::RevokeCert { user, .. }) => ("user revoke-cert", Some(user.clone())),
+        Command::Ca(ca::CaCommand::Init { .. }) => ("ca init", None),
+        Command::Ca(ca::CaCommand::Import { .. }) => ("ca import", None),
+        Command::Cert(cert::CertCommand::Issue { user, .. }) => ("cert issue", Some(user.clone())),
         Command::User(U::ClientIds {
             user,
             set,

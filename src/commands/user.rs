@@ -64,6 +64,19 @@ pub enum UserCommand {
         #[arg(value_parser = parse_username)]
         user: String,
     },
+    /// Revoke a user's certificates (all, or the one with SERIAL); live
+    /// connections made with them are closed at once
+    #[command(after_help = "Examples:\n  \
+        mqreg user revoke-cert sensor_1\n  \
+        mqreg user revoke-cert sensor_1 4A:0F:...   (serials: `mqreg user show sensor_1`)")]
+    RevokeCert {
+        /// The user's name
+        #[arg(value_parser = parse_username)]
+        user: String,
+        /// Only this certificate (as `user show` lists it; colons optional)
+        #[arg(value_name = "SERIAL")]
+        serial: Option<String>,
+    },
     /// Let a disabled user log in again
     Enable {
         /// The user's name
@@ -121,6 +134,32 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
             println!("client ids: {}", describe_rule(&info));
             for permission in &info.permissions {
                 println!("allows:     {permission}");
+            }
+            for certificate in &info.certificates {
+                println!(
+                    "certificate: serial {}, SHA-256 {}, {} until {}",
+                    certificate.serial,
+                    certificate.fingerprint,
+                    certificate.status,
+                    certificate.not_after.replace('T', " ").trim_end_matches('Z'),
+                );
+            }
+            Ok(())
+        }
+        UserCommand::RevokeCert { user, serial } => {
+            let revoked = crate::ops::certificates::revoke(store, &user, serial.as_deref())?;
+            if context.json {
+                return print_json(&revoked);
+            }
+            if revoked.revoked.is_empty() {
+                println!("{user} has no certificate left to revoke");
+            } else {
+                println!(
+                    "revoked {} certificate{} of {user}: {}",
+                    revoked.revoked.len(),
+                    if revoked.revoked.len() == 1 { "" } else { "s" },
+                    revoked.revoked.join(", ")
+                );
             }
             Ok(())
         }

@@ -11,6 +11,7 @@
 //! asked ([`record`] writes the line for both).
 
 pub mod bans;
+pub mod certificates;
 pub mod registry;
 pub mod roles;
 pub mod tokens;

@@ -270,6 +270,28 @@ impl Decided {
     }
 }
 
+/// Signs `csr` (PEM, checked when it was received) for `username`, as the
+/// record its user keeps.
+pub fn issue_certificate(
+    ca: &crate::pki::ca::Ca,
+    username: &str,
+    csr: &str,
+    days: u32,
+) -> Result<crate::state::UserCertificate> {
+    let csr = crate::pki::csr::Csr::parse(csr).map_err(Error::usage)?;
+    csr.check_for(username).map_err(Error::usage)?;
+    let issued = ca.issue(&csr, username, days)?;
+    Ok(crate::state::UserCertificate {
+        serial: issued.serial,
+        fingerprint: issued.fingerprint,
+        key_fingerprint: csr.key_fingerprint,
+        issued: now(),
+        not_after: issued.not_after,
+        revoked: None,
+        pem: issued.pem,
+    })
+}
+
 /// Why a request was skipped, and what to do about it.
 pub fn skip_text(name: &str, reason: &SkipReason) -> String {
     match reason {
@@ -286,6 +308,10 @@ pub fn skip_text(name: &str, reason: &SkipReason) -> String {
         ),
         SkipReason::NoSuchAttempt => {
             format!("it has no such attempt; see `mqreg registry show {name}`")
+        }
+        SkipReason::NoCertificate => {
+            "it sent a CSR and the registry has no CA to sign it; create one with `mqreg ca init`, then approve again"
+                .to_owned()
         }
     }
 }
@@ -304,6 +330,9 @@ pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
             "--attempt picks a password of one request: name exactly one USERNAME (and no --all or --match)",
         ));
     }
+    // Read before the lock: a request that sent a CSR gets its certificate
+    // signed in the same update that makes it a user.
+    let ca = crate::pki::ca::Ca::load(store)?;
     store.update(|state| {
         let missing = state.missing_roles(&roles);
         if !missing.is_empty() {
@@ -313,12 +342,19 @@ pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
                 missing[0]
             )));
         }
-        let outcome = state.approve(
+        let days = state.registry.certificate_days;
+        let outcome = state.approve_with(
             &selection,
             &roles,
             force,
             attempt.map(|n| n as usize),
             now(),
+            &mut |username, csr| {
+                let ca = ca.as_ref()?;
+                issue_certificate(ca, username, csr, days)
+                    .map_err(|error| tracing::warn!("cannot issue a certificate to {username}: {error}"))
+                    .ok()
+            },
         );
         let needing_attempt = outcome
             .skipped

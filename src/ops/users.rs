@@ -23,6 +23,40 @@ pub struct UserInfo {
     pub registered_client_ids: Vec<String>,
     /// What its roles allow, as `ACCESS:FILTER`.
     pub permissions: Vec<String>,
+    /// The certificates the registry issued to it.
+    pub certificates: Vec<CertificateInfo>,
+}
+
+/// A certificate of a user, as `user show` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateInfo {
+    pub serial: String,
+    pub fingerprint: String,
+    pub not_after: String,
+    pub issued: String,
+    pub revoked: Option<String>,
+    /// `valid`, `expired` or `revoked`.
+    pub status: &'static str,
+}
+
+impl CertificateInfo {
+    pub fn new(certificate: &crate::state::UserCertificate) -> Self {
+        let status = if certificate.revoked.is_some() {
+            "revoked"
+        } else if certificate.not_after <= chrono::Utc::now() {
+            "expired"
+        } else {
+            "valid"
+        };
+        Self {
+            serial: certificate.serial.clone(),
+            fingerprint: certificate.fingerprint.clone(),
+            not_after: output::rfc3339(certificate.not_after),
+            issued: output::rfc3339(certificate.issued),
+            revoked: certificate.revoked.map(output::rfc3339),
+            status,
+        }
+    }
 }
 
 impl UserInfo {
@@ -39,6 +73,7 @@ impl UserInfo {
                 .permissions_of(user)
                 .map(ToString::to_string)
                 .collect(),
+            certificates: user.certificates.iter().map(CertificateInfo::new).collect(),
         }
     }
 }

@@ -130,6 +130,20 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
                 .collect();
             let _ = writeln!(text, "quotas = {{ {} }}", set.join(", "));
         }
+        for certificate in &user.certificates {
+            text.push_str("\n[[users.");
+            let _ = name.as_str().write_toml_key(&mut text);
+            text.push_str(".certificates]]\n");
+            string_field(&mut text, "serial", &certificate.serial);
+            string_field(&mut text, "fingerprint", &certificate.fingerprint);
+            string_field(&mut text, "key_fingerprint", &certificate.key_fingerprint);
+            time_field(&mut text, "issued", certificate.issued);
+            time_field(&mut text, "not_after", certificate.not_after);
+            if let Some(revoked) = certificate.revoked {
+                time_field(&mut text, "revoked", revoked);
+            }
+            string_field(&mut text, "pem", &certificate.pem);
+        }
     }
     for (name, request) in &state.pending {
         table_header(&mut text, "pending", name);
@@ -151,6 +165,25 @@ pub fn serialize(state: &State) -> Result<String, toml::ser::Error> {
             time_field(&mut text, "first_seen", attempt.first_seen);
             time_field(&mut text, "last_seen", attempt.last_seen);
             let _ = writeln!(text, "count = {}", attempt.count);
+            if let Some(enrolment) = &attempt.enrolment {
+                // Rare (REST registrations): serde writes it, as a table of
+                // the attempt just written.
+                text.push_str("\n[pending.");
+                let _ = name.as_str().write_toml_key(&mut text);
+                text.push_str(".passwords.enrolment]\n");
+                let fields = [
+                    ("csr", &enrolment.csr),
+                    ("csr_subject", &enrolment.csr_subject),
+                    ("csr_key_type", &enrolment.csr_key_type),
+                    ("csr_key_fingerprint", &enrolment.csr_key_fingerprint),
+                    ("context", &enrolment.context),
+                ];
+                for (key, value) in fields {
+                    if let Some(value) = value {
+                        string_field(&mut text, key, value);
+                    }
+                }
+            }
         }
     }
     Ok(text)
@@ -236,6 +269,28 @@ mod tests {
                     Utc::now(),
                 ),
             );
+        }
+        // Certificates and enrolments, with the newlines of their PEM.
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        if let Some(user) = state.users.values_mut().next() {
+            user.certificates.push(crate::state::UserCertificate {
+                serial: "4A:01".into(),
+                fingerprint: "AB:CD".into(),
+                key_fingerprint: "EF:01".into(),
+                issued: now,
+                not_after: now,
+                revoked: Some(now),
+                pem: "-----BEGIN CERTIFICATE-----\nMIIB\n[users.x]\n-----END CERTIFICATE-----\n".into(),
+            });
+        }
+        if let Some(request) = state.pending.values_mut().next() {
+            request.passwords[0].enrolment = Some(crate::state::Enrolment {
+                csr: Some("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n".into()),
+                csr_subject: Some("CN=dev0000".into()),
+                csr_key_type: Some("EC P-256".into()),
+                csr_key_fingerprint: Some("01:02".into()),
+                context: Some("{\"line\": 4}".into()),
+            });
         }
         state
     }

@@ -95,6 +95,9 @@ pub struct Registry {
     pub pending_max_age: Duration,
     /// Which client ids users may connect with, unless a user says otherwise.
     pub client_ids: ClientIdRule,
+    /// How long a certificate issued at approval (to a request that sent a
+    /// CSR) is valid, in days.
+    pub certificate_days: u32,
 }
 
 impl Default for Registry {
@@ -104,6 +107,7 @@ impl Default for Registry {
             max_pending: 1000,
             pending_max_age: Duration::from_secs(24 * 3600),
             client_ids: ClientIdRule::Any,
+            certificate_days: 365,
         }
     }
 }
@@ -129,6 +133,35 @@ pub struct User {
     /// Quotas of this user's own, over its roles' and the defaults.
     #[serde(default, skip_serializing_if = "quotas::QuotaOverrides::is_empty")]
     pub quotas: quotas::QuotaOverrides,
+    /// Certificates the registry's CA issued to it, revoked ones included
+    /// (a certificate of the registry's CA logs in only if it is here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<UserCertificate>,
+}
+
+/// A certificate the registry issued to a user. The certificate itself is
+/// public; it is kept so the device can collect it by polling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCertificate {
+    /// Hex pairs, as `openssl x509 -serial` shows them with colons.
+    pub serial: String,
+    /// SHA-256 of the certificate.
+    pub fingerprint: String,
+    /// SHA-256 of its public key: how a device's later poll with the same
+    /// CSR finds it.
+    pub key_fingerprint: String,
+    pub issued: Timestamp,
+    pub not_after: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Timestamp>,
+    pub pem: String,
+}
+
+impl UserCertificate {
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked.is_none() && self.not_after > now
+    }
 }
 
 impl User {
@@ -142,6 +175,7 @@ impl User {
             client_ids: None,
             registered_client_ids: Vec::new(),
             quotas: quotas::QuotaOverrides::default(),
+            certificates: Vec::new(),
         }
     }
 }
@@ -315,9 +349,45 @@ pub struct PasswordAttempt {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub count: u64,
+    /// What a device enrolling over HTTPS sent besides (or instead of) a
+    /// password: its CSR and context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<Enrolment>,
+}
+
+/// A REST registration's certificate signing request and context. An
+/// attempt without a password has an empty `password_hash`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolment {
+    /// The CSR, PEM; checked when it was received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_key_type: Option<String>,
+    /// SHA-256 of the CSR's public key, for the admin to compare with the
+    /// device's label, and what tells one CSR from another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_key_fingerprint: Option<String>,
+    /// The device's `context` object, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+impl Enrolment {
+    pub fn key(&self) -> Option<&str> {
+        self.csr_key_fingerprint.as_deref()
+    }
 }
 
 impl PasswordAttempt {
+    /// The CSR key fingerprint this attempt enrolled with, if any.
+    pub fn csr_key(&self) -> Option<&str> {
+        self.enrolment.as_ref().and_then(Enrolment::key)
+    }
+
     /// A password seen once, now.
     fn first(
         password_hash: String,
@@ -334,6 +404,7 @@ impl PasswordAttempt {
             first_seen: now,
             last_seen: now,
             count: 1,
+            enrolment: None,
         }
     }
 }
@@ -372,6 +443,7 @@ impl TryFrom<PendingText> for PendingRequest {
                     first_seen: text.first_seen,
                     last_seen: text.last_seen,
                     count: text.attempts,
+                    enrolment: None,
                 },
             );
         }
@@ -425,6 +497,17 @@ impl PendingRequest {
             .map(|attempt| attempt.password_hash.clone())
             .collect()
     }
+
+    /// The hashes of the attempts made with the CSR key `csr_key` (`None`:
+    /// those without a CSR, as every MQTT attempt is): the ones an offered
+    /// password with that key may match.
+    pub fn password_hashes_for(&self, csr_key: Option<&str>) -> Vec<String> {
+        self.passwords
+            .iter()
+            .filter(|attempt| attempt.csr_key() == csr_key)
+            .map(|attempt| attempt.password_hash.clone())
+            .collect()
+    }
 }
 
 /// What `registry status` reports.
@@ -465,6 +548,8 @@ pub enum SkipReason {
     NeedsAttempt,
     /// `--attempt N` names no attempt of this request.
     NoSuchAttempt,
+    /// It sent a CSR, and no certificate could be issued (no CA).
+    NoCertificate,
 }
 
 impl State {
@@ -568,6 +653,21 @@ impl State {
         attempt: Option<usize>,
         now: Timestamp,
     ) -> SelectionOutcome {
+        self.approve_with(selection, roles, force, attempt, now, &mut |_, _| None)
+    }
+
+    /// [`State::approve`], with `issue` signing the certificate of a
+    /// request that sent a CSR (username, CSR PEM); a request whose
+    /// certificate cannot be issued (no CA) is skipped and stays pending.
+    pub fn approve_with(
+        &mut self,
+        selection: &Selection,
+        roles: &[String],
+        force: bool,
+        attempt: Option<usize>,
+        now: Timestamp,
+        issue: &mut dyn FnMut(&str, &str) -> Option<UserCertificate>,
+    ) -> SelectionOutcome {
         let (chosen, not_found) = self.select(selection, now);
         let mut outcome = SelectionOutcome {
             not_found,
@@ -589,10 +689,26 @@ impl State {
             } else if index.is_none_or(|index| index >= request.passwords.len()) {
                 outcome.skipped.push((name, SkipReason::NoSuchAttempt));
             } else {
+                let index = index.unwrap_or(0);
+                let csr = request.passwords[index]
+                    .enrolment
+                    .as_ref()
+                    .and_then(|enrolment| enrolment.csr.clone());
+                let certificate = match csr {
+                    Some(csr) => match issue(&name, &csr) {
+                        Some(certificate) => Some(certificate),
+                        None => {
+                            outcome.skipped.push((name, SkipReason::NoCertificate));
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
                 let mut request = self.pending.remove(&name).expect("selected from pending");
-                let chosen = request.passwords.swap_remove(index.unwrap_or(0));
+                let chosen = request.passwords.swap_remove(index);
                 let mut user = User::new(chosen.password_hash, sorted_unique(roles.to_vec()), now);
                 user.registered_client_ids = vec![chosen.client_id];
+                user.certificates.extend(certificate);
                 self.users.insert(name.clone(), user);
                 outcome.done.push(name);
             }
@@ -649,7 +765,8 @@ impl State {
         }
         for (name, user) in &self.users {
             names::check_username(name)?;
-            if !password::is_argon2id_hash(&user.password_hash) {
+            // An empty hash: a user enrolled with a certificate only.
+            if !user.password_hash.is_empty() && !password::is_argon2id_hash(&user.password_hash) {
                 return Err(format!(
                     "user '{name}': password_hash is not an argon2id hash; set a new one with `mqreg user passwd {name}`"
                 ));
@@ -670,7 +787,10 @@ impl State {
             if request
                 .passwords
                 .iter()
-                .any(|attempt| !password::is_argon2id_hash(&attempt.password_hash))
+                .any(|attempt| {
+                    !(attempt.password_hash.is_empty() && attempt.csr_key().is_some())
+                        && !password::is_argon2id_hash(&attempt.password_hash)
+                })
             {
                 return Err(format!(
                     "pending request '{name}': a password_hash is not an argon2id hash; reject it with `mqreg registry reject {name}`"
@@ -689,6 +809,9 @@ pub struct LoginAttempt {
     pub address: String,
     pub protocol: String,
     pub password: OfferedPassword,
+    /// A REST registration's CSR and context; part of the attempt's
+    /// identity (another CSR is another attempt, a conflict).
+    pub enrolment: Option<Enrolment>,
 }
 
 /// What the broker found out about the offered password before taking the
@@ -752,7 +875,9 @@ impl State {
             address,
             protocol,
             password,
+            enrolment,
         } = attempt;
+        let csr_key = enrolment.as_ref().and_then(Enrolment::key).map(str::to_owned);
         let Some(request) = self.pending.get_mut(&username) else {
             return match password {
                 OfferedPassword::New {
@@ -762,7 +887,8 @@ impl State {
                     if self.live_pending(now).count() >= self.registry.max_pending {
                         return Recorded::Full;
                     }
-                    let request = PendingRequest::new(hash, client_id, address, protocol, now);
+                    let mut request = PendingRequest::new(hash, client_id, address, protocol, now);
+                    request.passwords[0].enrolment = enrolment;
                     self.pending.insert(username, request);
                     Recorded::Created
                 }
@@ -774,7 +900,7 @@ impl State {
                 let Some(known) = request
                     .passwords
                     .iter_mut()
-                    .find(|known| known.password_hash == hash)
+                    .find(|known| known.password_hash == hash && known.csr_key() == csr_key.as_deref())
                 else {
                     return Recorded::Raced;
                 };
@@ -785,15 +911,16 @@ impl State {
                 known.protocol.clone_from(&protocol);
             }
             OfferedPassword::New { checked, hash } => {
-                if checked != request.password_hashes() {
+                if checked != request.password_hashes_for(csr_key.as_deref()) {
                     return Recorded::Raced;
                 }
                 request.conflict = true;
                 if let Some(hash) = hash {
                     if request.passwords.len() < MAX_PASSWORDS_PER_REQUEST {
-                        request.passwords.push(PasswordAttempt::first(
-                            hash, &client_id, &address, &protocol, now,
-                        ));
+                        let mut first =
+                            PasswordAttempt::first(hash, &client_id, &address, &protocol, now);
+                        first.enrolment = enrolment;
+                        request.passwords.push(first);
                     }
                 }
             }

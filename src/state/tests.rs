@@ -292,6 +292,7 @@ fn attempt(name: &str, password: OfferedPassword) -> LoginAttempt {
         address: "10.0.0.1:1234".into(),
         protocol: "3.1.1".into(),
         password,
+        enrolment: None,
     }
 }
 
