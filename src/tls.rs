@@ -42,14 +42,19 @@ impl Certificates {
         self.cert.display().to_string()
     }
 
-    /// A rustls server configuration that always uses the current pair.
-    pub fn server_config(self: &Arc<Self>, alpn: &[&[u8]]) -> Result<Arc<rustls::ServerConfig>> {
+    /// A rustls server configuration that always uses the current pair,
+    /// asking clients for certificates as `clients` says.
+    pub fn server_config(
+        self: &Arc<Self>,
+        alpn: &[&[u8]],
+        clients: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    ) -> Result<Arc<rustls::ServerConfig>> {
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::failure(format!("cannot set up TLS: {e}")))?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_cert_resolver(self.clone());
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))

@@ -47,6 +47,9 @@ pub struct Login {
     pub peer: Option<IpAddr>,
     /// `3.1.1` or `5`.
     pub protocol: &'static str,
+    /// A client certificate shown in the TLS handshake: the login is
+    /// decided by it, not by a password.
+    pub certificate: Option<super::certificates::Presented>,
 }
 
 /// Why a login was refused: for the log, never for the client.
@@ -82,6 +85,9 @@ pub enum Refusal {
     Contended,
     /// The state file could not be written.
     StateError,
+    /// A client certificate that does not log in: untrusted, expired,
+    /// revoked, another user's, or a user that is gone.
+    Certificate(String),
 }
 
 impl fmt::Display for Refusal {
@@ -109,6 +115,7 @@ impl fmt::Display for Refusal {
                 f.write_str("this username is being tried from another address, try again")
             }
             Refusal::StateError => f.write_str("could not record the request (state file error)"),
+            Refusal::Certificate(reason) => f.write_str(reason),
         }
     }
 }
@@ -272,6 +279,9 @@ impl Authenticator {
     }
 
     async fn decide(&self, login: &Login, digest: &[u8; 32]) -> Verdict {
+        if let Some(certificate) = &login.certificate {
+            return self.decide_certificate(login, certificate);
+        }
         let (Some(username), Some(password)) = (&login.username, &login.password) else {
             return Err(Refusal::NoCredentials);
         };
@@ -285,7 +295,8 @@ impl Authenticator {
             return Err(Refusal::Barred(barrier));
         }
         if let Some(user) = state.users.get(username) {
-            if password.len() > MAX_PASSWORD_BYTES {
+            // A user enrolled with a certificate only has no password.
+            if password.len() > MAX_PASSWORD_BYTES || user.password_hash.is_empty() {
                 return Err(Refusal::WrongPassword);
             }
             return self
@@ -302,6 +313,62 @@ impl Authenticator {
             return Err(Refusal::PasswordAgainstPolicy);
         }
         self.register(login, username, text).await
+    }
+
+    /// A login with a client certificate: trusted, naming (as its CN) the
+    /// username sent if one was, a user that exists and is not barred, and,
+    /// for a certificate of the registry's CA, one issued to that user and
+    /// neither revoked nor expired. No password is looked at.
+    fn decide_certificate(
+        &self,
+        login: &Login,
+        certificate: &super::certificates::Presented,
+    ) -> Verdict {
+        if let Some(reason) = &certificate.untrusted {
+            return Err(Refusal::Certificate(reason.clone()));
+        }
+        let Some(name) = certificate.common_name.as_deref() else {
+            return Err(Refusal::Certificate("client certificate has no CN".into()));
+        };
+        if login.username.as_deref() != Some(name) {
+            return Err(Refusal::Certificate(format!(
+                "username {} is not the client certificate's CN {name}",
+                login.username.as_deref().map(names::printable).unwrap_or_default()
+            )));
+        }
+        if !names::is_valid_username(name) {
+            return Err(Refusal::InvalidUsername);
+        }
+        let snapshot = self.live.snapshot();
+        let state = &snapshot.state;
+        let now = chrono::Utc::now();
+        if let Some(barrier) = state.barrier(Some(name), &login.client_id, login.peer, now) {
+            return Err(Refusal::Barred(barrier));
+        }
+        let Some(user) = state.users.get(name) else {
+            return Err(Refusal::Certificate(format!(
+                "client certificate of {name}, who is not a user (deleted, or never approved)"
+            )));
+        };
+        if certificate.by_registry {
+            match user
+                .certificates
+                .iter()
+                .find(|issued| issued.fingerprint == certificate.fingerprint)
+            {
+                Some(issued) if issued.revoked.is_some() => {
+                    return Err(Refusal::Certificate("client certificate revoked".into()))
+                }
+                Some(issued) if issued.is_live(now) => {}
+                Some(_) => return Err(Refusal::Certificate("client certificate expired".into())),
+                None => {
+                    return Err(Refusal::Certificate(format!(
+                        "client certificate not issued to the user {name} (it was deleted and made again?)"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn verify_known(

@@ -58,6 +58,10 @@ impl LiveState {
         self.store.path()
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

@@ -13,6 +13,8 @@
 //!   which writes them in batches);
 //! - [`repeats`] turns a refusal repeated in a loop into one log line;
 //! - [`flood`] shuts out addresses that keep failing to log in;
+//! - [`certificates`] says which client certificates are trusted, and whom
+//!   a presented one names;
 //! - [`hash_pool`] runs argon2 on threads that yield to message traffic;
 //! - [`acl`] turns roles into a session's concrete topic grants;
 //! - [`live`] keeps the last good state and follows the file;
@@ -24,6 +26,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod certificates;
 pub mod control;
 pub mod core;
 pub mod flood;

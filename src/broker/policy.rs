@@ -29,6 +29,8 @@ pub struct Policy {
     live: Arc<LiveState>,
     flood: FloodGuard,
     repeats: Repeats,
+    /// Which client certificates log in.
+    pub certificates: super::certificates::ClientCertificates,
 }
 
 impl Policy {
@@ -37,6 +39,7 @@ impl Policy {
         audit: Arc<AuditLog>,
         live: Arc<LiveState>,
         hub: Arc<Hub>,
+        certificates: super::certificates::ClientCertificates,
     ) -> Self {
         Self {
             hub,
@@ -45,6 +48,7 @@ impl Policy {
             live,
             flood: FloodGuard::default(),
             repeats: Repeats::default(),
+            certificates,
         }
     }
 
@@ -343,6 +347,7 @@ fn flood_charge(refusal: &Refusal) -> Option<Charge> {
         | Refusal::PasswordAgainstPolicy
         | Refusal::PendingFull
         | Refusal::Busy
+        | Refusal::Certificate(_)
         | Refusal::Barred(_) => Some(Charge::Refusal),
     }
 }

@@ -46,6 +46,10 @@ pub struct Config {
     pub tls_listen: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// CAs whose client certificates log in, besides the registry's own.
+    pub tls_client_ca: Option<PathBuf>,
+    /// Refuse TLS clients without a certificate at the handshake.
+    pub require_client_cert: bool,
     /// argon2 computations at once.
     pub hash_workers: usize,
     /// Per client: queued messages, and unacknowledged ones in flight.
@@ -115,7 +119,11 @@ pub fn login_policy(
     audit: Arc<AuditLog>,
     hub: Arc<Hub>,
     config: &Config,
-) -> Arc<Policy> {
+) -> Result<Arc<Policy>> {
+    let certificates = super::certificates::ClientCertificates::new(
+        live.store().clone(),
+        config.tls_client_ca.as_deref(),
+    )?;
     let authenticator = {
         let _inside = runtime.enter();
         Arc::new(Authenticator::new(
@@ -125,7 +133,13 @@ pub fn login_policy(
             config.retry_write_interval,
         ))
     };
-    Arc::new(Policy::new(authenticator, audit, live, hub))
+    Ok(Arc::new(Policy::new(
+        authenticator,
+        audit,
+        live,
+        hub,
+        certificates,
+    )))
 }
 
 /// Runs the broker until SIGINT or SIGTERM. `runtime` runs logins and the
@@ -186,7 +200,10 @@ pub fn run(
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) if !config.tls_listen.is_empty() => {
             let certificates = crate::tls::Certificates::load(cert, key)?;
-            let tls = certificates.server_config(&[])?;
+            let tls = certificates.server_config(
+                &[],
+                crate::pki::trust::ProvenKey::new(config.require_client_cert),
+            )?;
             mqtt_certificates = Some(certificates);
             Some(tls)
         }

@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, value_name = "PATH", env = "MQREG_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s) whose client certificates log in on --tls-listen, besides the registry's own CA (`mqreg ca init`)
+    #[arg(long, value_name = "PATH", env = "MQREG_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Refuse TLS clients that show no certificate, at the handshake (default: a certificate is optional, and a password logs in too)
+    #[arg(long, env = "MQREG_REQUIRE_CLIENT_CERT")]
+    require_client_cert: bool,
     /// Address to serve the HTTP API on (the CLI's operations, /metrics, /healthz); a Unix socket beside the state file serves it too, without tokens
     #[arg(long, value_name = "ADDR", env = "MQREG_HTTP")]
     http: Option<SocketAddr>,
@@ -183,6 +189,8 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         tls_listen: args.tls_listen,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        tls_client_ca: args.tls_client_ca,
+        require_client_cert: args.require_client_cert,
         hash_workers: args.hash_workers.map_or(cpus, usize::from),
         max_queued_messages: usize::try_from(args.max_queued_messages).unwrap_or(usize::MAX),
         max_inflight: args.max_inflight,
@@ -220,7 +228,7 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         }
     };
     let hub = Arc::new(crate::broker::observe::Hub::default());
-    let policy = server::login_policy(&runtime, live, audit.clone(), hub, &config);
+    let policy = server::login_policy(&runtime, live, audit.clone(), hub, &config)?;
     let (broker, requests) = crate::broker::control::channel();
     let http_certificates = match (&args.http_tls_cert, &args.http_tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::Certificates::load(cert, key)?),

@@ -105,7 +105,10 @@ pub fn start(
         let local = listener.local_addr().unwrap_or(http.address);
         let tls = match &http.certificates {
             Some(certificates) => Some(tokio_rustls::TlsAcceptor::from(
-                certificates.server_config(&[b"http/1.1"])?,
+                certificates.server_config(
+                    &[b"http/1.1"],
+                    crate::pki::trust::ProvenKey::new(false),
+                )?,
             )),
             None => None,
         };

@@ -282,6 +282,16 @@ impl User {
 }
 
 impl State {
+    /// Whether `username` holds the registry-issued certificate with this
+    /// fingerprint, unrevoked and unexpired.
+    pub fn certificate_is_live(&self, username: &str, fingerprint: &str, now: Timestamp) -> bool {
+        self.users.get(username).is_some_and(|user| {
+            user.certificates
+                .iter()
+                .any(|certificate| certificate.fingerprint == fingerprint && certificate.is_live(now))
+        })
+    }
+
     /// The client id rule that applies to `user`.
     pub fn client_id_rule<'a>(&'a self, user: &'a User) -> &'a ClientIdRule {
         user.client_id_rule(&self.registry.client_ids)

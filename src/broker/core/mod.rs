@@ -180,6 +180,9 @@ struct Connection {
     /// The client id the client sent (empty when one was assigned): what
     /// client id rules and bans judge.
     sent_client_id: Rc<str>,
+    /// The fingerprint of the registry-issued certificate it logged in
+    /// with: revoking that certificate closes it.
+    certificate: Option<Rc<str>>,
     outlet: Rc<dyn Outlet>,
     receive_max: usize,
     /// Boxed: most devices set no will, and a connection is kept for hours.
@@ -348,6 +351,8 @@ pub struct ConnectRequest {
     pub protocol: &'static str,
     /// The client id as the client sent it (empty when one was assigned).
     pub sent_client_id: Rc<str>,
+    /// See [`Connection`]'s.
+    pub certificate: Option<Rc<str>>,
     pub clean_start: bool,
     pub session_expiry: u32,
     pub receive_max: u16,
@@ -747,6 +752,7 @@ impl Broker {
             protocol: request.protocol,
             connected_at: chrono::Utc::now(),
             sent_client_id: request.sent_client_id,
+            certificate: request.certificate,
             outlet: request.outlet,
             receive_max,
             will: request.will.map(Box::new),
@@ -1486,12 +1492,20 @@ impl Broker {
             let Some(connection) = session.connection.as_mut() else {
                 continue;
             };
-            if let Some(barrier) = state.barrier(
-                Some(&session.username),
-                &connection.sent_client_id,
-                connection.peer,
-                now,
-            ) {
+            let barrier = state
+                .barrier(
+                    Some(&session.username),
+                    &connection.sent_client_id,
+                    connection.peer,
+                    now,
+                )
+                .map(|barrier| barrier.to_string())
+                .or_else(|| {
+                    let fingerprint = connection.certificate.as_deref()?;
+                    (!state.certificate_is_live(&session.username, fingerprint, now))
+                        .then(|| "certificate revoked".to_owned())
+                });
+            if let Some(barrier) = barrier {
                 tracing::info!(
                     username = %printable(&session.username),
                     client_id = %printable(&session.client_id),

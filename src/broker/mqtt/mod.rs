@@ -687,6 +687,17 @@ fn after_close(
     }
 }
 
+/// The client certificate shown in the TLS handshake, if any, as the
+/// broker's trust sees it.
+pub fn presented_certificate(
+    context: &Context,
+    io: &ntex_io::IoRef,
+) -> Option<crate::broker::certificates::Presented> {
+    let chain = io.query::<ntex_tls::rustls::PeerCertChain<'static>>();
+    let chain = chain.as_ref()?;
+    Some(context.policy.certificates.present(&chain.0))
+}
+
 /// The client id a client sent, sharing `client_id`'s allocation when they are
 /// the same (unless the broker assigned one): every connected client keeps both.
 pub fn sent_client_id(client_id: &Rc<str>, sent: &str) -> Rc<str> {

@@ -64,13 +64,19 @@ pub async fn connect(
         }),
         None => None,
     };
+    let certificate = super::presented_certificate(&context, handshake.io());
     let login = Login {
-        username: packet.username.as_ref().map(|name| name.to_string()),
+        username: packet
+            .username
+            .as_ref()
+            .map(|name| name.to_string())
+            .or_else(|| certificate.as_ref()?.common_name.clone()),
         password: packet.password.as_ref().map(|bytes| bytes.to_vec()),
         client_id: client_id.clone(),
         address: peer_text(peer),
         peer: peer.map(|peer| peer.ip()),
         protocol: PROTOCOL,
+        certificate,
     };
     let clean_session = packet.clean_session;
     let keep_alive = packet.keep_alive;
@@ -102,6 +108,11 @@ pub async fn connect(
         address: peer,
         protocol: PROTOCOL,
         sent_client_id: super::sent_client_id(&client_id, &login.client_id),
+        certificate: login
+            .certificate
+            .as_ref()
+            .filter(|certificate| certificate.by_registry)
+            .map(|certificate| Rc::from(certificate.fingerprint.as_str())),
         clean_start: clean_session,
         session_expiry: if clean_session { 0 } else { u32::MAX },
         receive_max: context.core_limits.max_inflight,
