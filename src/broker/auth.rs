@@ -333,7 +333,11 @@ impl Authenticator {
         if login.username.as_deref() != Some(name) {
             return Err(Refusal::Certificate(format!(
                 "username {} is not the client certificate's CN {name}",
-                login.username.as_deref().map(names::printable).unwrap_or_default()
+                login
+                    .username
+                    .as_deref()
+                    .map(names::printable)
+                    .unwrap_or_default()
             )));
         }
         if !names::is_valid_username(name) {
@@ -578,7 +582,10 @@ impl Authenticator {
     }
 
     /// Runs argon2 work on the hashing threads, at most `workers` at a time.
-    async fn hash_work<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(super) async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
         self.hashing.run(work).await
     }
 }

@@ -31,8 +31,11 @@ pub struct ClientCertificates {
     extra: Option<String>,
     /// The trust built for the registry CA file as it was (its modification
     /// time and length), rebuilt when that changes.
-    cached: Mutex<Option<(Option<(SystemTime, u64)>, Arc<Trust>)>>,
+    cached: Mutex<Option<(FileSeen, Arc<Trust>)>>,
 }
+
+/// A file's modification time and length, or `None` when it is absent.
+type FileSeen = Option<(SystemTime, u64)>;
 
 impl ClientCertificates {
     /// Reads `--tls-client-ca`; an error names the file.
@@ -40,7 +43,10 @@ impl ClientCertificates {
         let extra = extra
             .map(|path| {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::usage(format!("cannot read --tls-client-ca {}: {e}", path.display()))
+                    Error::usage(format!(
+                        "cannot read --tls-client-ca {}: {e}",
+                        path.display()
+                    ))
                 })?;
                 Trust::new(None, Some(&text)).map_err(|e| {
                     Error::usage(format!("--tls-client-ca {}: {e}", path.display()))

@@ -9,6 +9,7 @@
 //!   durable);
 //! - [`policy`] is the one door to the registry: logins, with their log and
 //!   audit lines;
+//! - [`enrol`] takes registrations over HTTPS into the same requests;
 //! - [`auth`] decides logins and records registrations (through [`recorder`],
 //!   which writes them in batches);
 //! - [`repeats`] turns a refusal repeated in a loop into one log line;
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod certificates;
 pub mod control;
 pub mod core;
+pub mod enrol;
 pub mod flood;
 pub mod hash_pool;
 pub mod live;

@@ -56,6 +56,14 @@ impl Policy {
         &self.live
     }
 
+    /// Runs argon2 work on the login hashing threads.
+    pub(super) async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        self.authenticator.hash_work(work).await
+    }
+
     /// Counts a refused API request (a missing or wrong token) against its
     /// address, as a refused login is counted: the same flood limits, and
     /// the same `flood` ban when they are exceeded.
@@ -167,11 +175,24 @@ impl Policy {
             .metrics
             .login_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.observe(&login, &verdict);
+        self.conclude(&login, verdict, exempt, &limits).await
+    }
+
+    /// What follows every decided login or registration, MQTT or REST:
+    /// counted, told to the event stream, charged to the flood guard, and
+    /// logged and audited (once per burst of the same refusal).
+    pub(super) async fn conclude(
+        &self,
+        login: &Login,
+        verdict: Verdict,
+        exempt: bool,
+        limits: &crate::state::FloodLimits,
+    ) -> Verdict {
+        self.observe(login, &verdict);
         if let (Err(refusal), Some(peer), false) = (&verdict, login.peer, exempt) {
             if let Some(charge) = flood_charge(refusal) {
-                if let Some(shut_out) = self.flood.charge(peer, charge, &limits, Instant::now()) {
-                    self.report_shut_out(&login, &shut_out);
+                if let Some(shut_out) = self.flood.charge(peer, charge, limits, Instant::now()) {
+                    self.report_shut_out(login, &shut_out);
                     self.record_shut_out(peer, &shut_out).await;
                 }
             }
@@ -188,8 +209,8 @@ impl Policy {
                     reason: refusal.to_string(),
                 };
                 if self.repeats.note(key, Instant::now()) {
-                    log_refusal(&login, refusal);
-                    self.audit_refusal(&login, refusal);
+                    log_refusal(login, refusal);
+                    self.audit_refusal(login, refusal);
                 }
             }
         }
@@ -314,10 +335,10 @@ impl Policy {
             refusal.to_string(),
         );
         entry.detail = Some(format!(
-            "client id {} from {}, MQTT {}",
+            "client id {} from {}, {}",
             printable(&login.client_id),
             login.address,
-            login.protocol
+            protocol_text(login.protocol)
         ));
         self.append(&entry);
     }
@@ -368,5 +389,13 @@ fn log_refusal(login: &Login, refusal: &Refusal) {
             username = %username, client_id = %client_id, peer = %login.address, reason = %refusal,
             "login refused"
         ),
+    }
+}
+
+/// `MQTT 3.1.1`, `MQTT 5`, or `REST` for a registration over HTTPS.
+pub fn protocol_text(protocol: &str) -> String {
+    match protocol {
+        "REST" => "REST".to_owned(),
+        version => format!("MQTT {version}"),
     }
 }

@@ -59,9 +59,8 @@ pub fn exec(context: &Context, command: CaCommand) -> Result<()> {
         CaCommand::Show => certificates::ca_show(store)?,
         CaCommand::Import { cert, key, force } => {
             let read = |path: &PathBuf| {
-                std::fs::read_to_string(path).map_err(|e| {
-                    Error::usage(format!("cannot read {}: {e}", path.display()))
-                })
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))
             };
             certificates::ca_import(store, &read(&cert)?, &read(&key)?, force)?
         }

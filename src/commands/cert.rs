@@ -34,7 +34,9 @@ pub fn exec(context: &Context, command: CertCommand) -> Result<()> {
     match command {
         CertCommand::Issue { user, csr, days } => {
             if days == Some(0) {
-                return Err(Error::usage("a certificate must be valid for at least 1 day"));
+                return Err(Error::usage(
+                    "a certificate must be valid for at least 1 day",
+                ));
             }
             let text = if csr.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())

@@ -355,6 +355,25 @@ fn show(context: &Context, request: &registry::Request) -> Result<()> {
         );
     }
     println!("{}", attempts_table(request));
+    for attempt in &request.passwords {
+        if let Some(csr) = &attempt.csr {
+            println!(
+                "attempt {} CSR: {} ({}), key SHA-256 {}{}",
+                attempt.attempt,
+                csr.subject,
+                csr.key_type,
+                csr.key_fingerprint,
+                if attempt.password {
+                    ""
+                } else {
+                    ", no password"
+                }
+            );
+        }
+        if let Some(context) = &attempt.context {
+            println!("attempt {} context: {context}", attempt.attempt);
+        }
+    }
     Ok(())
 }
 

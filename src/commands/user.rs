@@ -141,7 +141,10 @@ pub fn exec(context: &Context, command: UserCommand) -> Result<()> {
                     certificate.serial,
                     certificate.fingerprint,
                     certificate.status,
-                    certificate.not_after.replace('T', " ").trim_end_matches('Z'),
+                    certificate
+                        .not_after
+                        .replace('T', " ")
+                        .trim_end_matches('Z'),
                 );
             }
             Ok(())

@@ -17,6 +17,7 @@
 //! slow client holds a socket for seconds at most.
 
 mod door;
+mod enrol;
 pub mod local;
 mod routes;
 mod web;
@@ -58,6 +59,11 @@ pub struct Api {
     /// `/metrics` without a token.
     pub metrics_public: bool,
 }
+
+/// The client certificate chain a TLS connection to the API showed, if
+/// any (leaf first): what `/api/client-registry/renew` is decided by.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChain(pub Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>);
 
 /// Which listener a request came through.
 #[derive(Debug, Clone, Copy)]
@@ -105,10 +111,8 @@ pub fn start(
         let local = listener.local_addr().unwrap_or(http.address);
         let tls = match &http.certificates {
             Some(certificates) => Some(tokio_rustls::TlsAcceptor::from(
-                certificates.server_config(
-                    &[b"http/1.1"],
-                    crate::pki::trust::ProvenKey::new(false),
-                )?,
+                certificates
+                    .server_config(&[b"http/1.1"], crate::pki::trust::ProvenKey::new(false))?,
             )),
             None => None,
         };
@@ -186,9 +190,16 @@ async fn accept_tcp(
             let _place = place;
             let door = Door::Network(peer);
             match tls {
-                None => serve(stream, router, door).await,
+                None => serve(stream, router, door, ClientChain::default()).await,
                 Some(tls) => match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => serve(stream, router, door).await,
+                    Ok(Ok(stream)) => {
+                        let chain = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .map(|chain| Arc::new(chain.to_vec()));
+                        serve(stream, router, door, ClientChain(chain)).await
+                    }
                     Ok(Err(error)) => {
                         tracing::debug!(peer = %peer, "HTTP API: TLS handshake failed: {error}")
                     }
@@ -222,16 +233,24 @@ async fn accept_unix(listener: tokio::net::UnixListener, router: Router) {
             );
             continue;
         }
-        tokio::spawn(serve(stream, router.clone(), Door::Local { uid }));
+        tokio::spawn(serve(
+            stream,
+            router.clone(),
+            Door::Local { uid },
+            ClientChain::default(),
+        ));
     }
 }
 
-async fn serve<S>(stream: S, router: Router, door: Door)
+async fn serve<S>(stream: S, router: Router, door: Door, chain: ClientChain)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service =
-        hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(door)));
+    let service = hyper_util::service::TowerToHyperService::new(
+        router
+            .layer(axum::Extension(door))
+            .layer(axum::Extension(chain)),
+    );
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::door::{blocking, created, parse, viewer_refused, Answer, ApiError, Asked, Caller};
-use super::{web, Api};
+use super::{enrol, web, Api};
 use crate::error::{Error, Result};
 use crate::ops::{self, bans, registry, roles, tokens, users};
 use crate::state::tokens::TokenRole;
@@ -29,6 +29,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/assets/{file}", get(web::asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/client-registry/register", post(enrol::register))
+        .route("/api/client-registry/renew", post(enrol::renew))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/registry", get(registry_status))
         .route("/api/v1/registry/unlock", post(registry_unlock))

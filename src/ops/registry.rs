@@ -134,6 +134,23 @@ pub struct Attempt {
     pub first_seen: String,
     pub last_seen: String,
     pub count: u64,
+    /// Whether it came with a password (REST registrations may send a CSR
+    /// alone).
+    pub password: bool,
+    /// A REST registration's CSR: subject, key type and the SHA-256 of its
+    /// key, to compare with the device's label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr: Option<CsrSummary>,
+    /// A REST registration's context object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CsrSummary {
+    pub subject: String,
+    pub key_type: String,
+    pub key_fingerprint: String,
 }
 
 impl Request {
@@ -159,6 +176,19 @@ impl Request {
                     first_seen: output::rfc3339(attempt.first_seen),
                     last_seen: output::rfc3339(attempt.last_seen),
                     count: attempt.count,
+                    password: !attempt.password_hash.is_empty(),
+                    csr: attempt.enrolment.as_ref().and_then(|enrolment| {
+                        Some(CsrSummary {
+                            subject: enrolment.csr_subject.clone()?,
+                            key_type: enrolment.csr_key_type.clone().unwrap_or_default(),
+                            key_fingerprint: enrolment.csr_key_fingerprint.clone()?,
+                        })
+                    }),
+                    context: attempt
+                        .enrolment
+                        .as_ref()
+                        .and_then(|enrolment| enrolment.context.as_deref())
+                        .and_then(|text| serde_json::from_str(text).ok()),
                 })
                 .collect(),
         }
@@ -352,7 +382,9 @@ pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
             &mut |username, csr| {
                 let ca = ca.as_ref()?;
                 issue_certificate(ca, username, csr, days)
-                    .map_err(|error| tracing::warn!("cannot issue a certificate to {username}: {error}"))
+                    .map_err(|error| {
+                        tracing::warn!("cannot issue a certificate to {username}: {error}")
+                    })
                     .ok()
             },
         );

@@ -4,8 +4,8 @@
 //! for `cert issue`; the broker trusts what it signed.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, SubjectPublicKeyInfo,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, SubjectPublicKeyInfo,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
@@ -94,9 +94,7 @@ impl Ca {
             .map_err(|e| Error::failure(format!("cannot make a key: {e}")))?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, subject);
+        params.distinguished_name.push(DnType::CommonName, subject);
         // It signs device certificates only, never another CA.
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
@@ -120,7 +118,9 @@ impl Ca {
         let (_, parsed) = X509Certificate::from_der(&der)
             .map_err(|e| format!("the certificate cannot be read: {e}"))?;
         if !parsed.is_ca() {
-            return Err("the certificate is not a CA certificate (basicConstraints CA:TRUE)".into());
+            return Err(
+                "the certificate is not a CA certificate (basicConstraints CA:TRUE)".into(),
+            );
         }
         let key = KeyPair::from_pem(key_pem).map_err(|e| {
             format!("the key cannot be read ({e}); a PKCS#8 PEM key (BEGIN PRIVATE KEY) of type EC, Ed25519 or RSA is needed")
@@ -168,9 +168,7 @@ impl Ca {
             .map_err(|e| Error::usage(format!("the CSR's key cannot be used: {e}")))?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, username);
+        params.distinguished_name.push(DnType::CommonName, username);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -235,9 +233,14 @@ mod tests {
         let (_, parsed) = X509Certificate::from_der(&der).unwrap();
         assert_eq!(parsed.subject().to_string(), "CN=sensor_1");
         assert!(!parsed.is_ca());
-        assert_eq!(parsed.public_key().raw, device_key.subject_public_key_info());
+        assert_eq!(
+            parsed.public_key().raw,
+            device_key.subject_public_key_info()
+        );
         let (_, ca_parsed) = X509Certificate::from_der(ca.certificate_der()).unwrap();
-        parsed.verify_signature(Some(ca_parsed.public_key())).unwrap();
+        parsed
+            .verify_signature(Some(ca_parsed.public_key()))
+            .unwrap();
         assert_eq!(issued.serial.len(), 16 * 3 - 1);
         let days = (issued.not_after - chrono::Utc::now()).num_days();
         assert!((364..=365).contains(&days), "{days}");

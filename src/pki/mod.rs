@@ -29,7 +29,9 @@ pub fn hex_pairs(bytes: &[u8]) -> String {
 }
 
 /// A certificate's validity end as a UTC timestamp.
-fn not_after(certificate: &x509_parser::certificate::X509Certificate<'_>) -> crate::state::Timestamp {
+fn not_after(
+    certificate: &x509_parser::certificate::X509Certificate<'_>,
+) -> crate::state::Timestamp {
     let seconds = certificate.validity().not_after.timestamp();
     chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }

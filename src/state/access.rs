@@ -286,9 +286,9 @@ impl State {
     /// fingerprint, unrevoked and unexpired.
     pub fn certificate_is_live(&self, username: &str, fingerprint: &str, now: Timestamp) -> bool {
         self.users.get(username).is_some_and(|user| {
-            user.certificates
-                .iter()
-                .any(|certificate| certificate.fingerprint == fingerprint && certificate.is_live(now))
+            user.certificates.iter().any(|certificate| {
+                certificate.fingerprint == fingerprint && certificate.is_live(now)
+            })
         })
     }
 

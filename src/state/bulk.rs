@@ -280,7 +280,8 @@ mod tests {
                 issued: now,
                 not_after: now,
                 revoked: Some(now),
-                pem: "-----BEGIN CERTIFICATE-----\nMIIB\n[users.x]\n-----END CERTIFICATE-----\n".into(),
+                pem: "-----BEGIN CERTIFICATE-----\nMIIB\n[users.x]\n-----END CERTIFICATE-----\n"
+                    .into(),
             });
         }
         if let Some(request) = state.pending.values_mut().next() {

@@ -784,14 +784,12 @@ impl State {
         }
         for (name, request) in &self.pending {
             names::check_username(name).map_err(|e| format!("pending request: {e}"))?;
-            if request
-                .passwords
-                .iter()
-                .any(|attempt| {
-                    !(attempt.password_hash.is_empty() && attempt.csr_key().is_some())
-                        && !password::is_argon2id_hash(&attempt.password_hash)
-                })
-            {
+            if request.passwords.iter().any(|attempt| {
+                // An empty hash: a REST attempt with a CSR and no password.
+                let certificate_only =
+                    attempt.password_hash.is_empty() && attempt.csr_key().is_some();
+                !certificate_only && !password::is_argon2id_hash(&attempt.password_hash)
+            }) {
                 return Err(format!(
                     "pending request '{name}': a password_hash is not an argon2id hash; reject it with `mqreg registry reject {name}`"
                 ));
@@ -810,8 +808,9 @@ pub struct LoginAttempt {
     pub protocol: String,
     pub password: OfferedPassword,
     /// A REST registration's CSR and context; part of the attempt's
-    /// identity (another CSR is another attempt, a conflict).
-    pub enrolment: Option<Enrolment>,
+    /// identity (another CSR is another attempt, a conflict). Boxed: MQTT
+    /// attempts, nearly all of them, have none.
+    pub enrolment: Option<Box<Enrolment>>,
 }
 
 /// What the broker found out about the offered password before taking the
@@ -877,7 +876,11 @@ impl State {
             password,
             enrolment,
         } = attempt;
-        let csr_key = enrolment.as_ref().and_then(Enrolment::key).map(str::to_owned);
+        let enrolment = enrolment.map(|enrolment| *enrolment);
+        let csr_key = enrolment
+            .as_ref()
+            .and_then(Enrolment::key)
+            .map(str::to_owned);
         let Some(request) = self.pending.get_mut(&username) else {
             return match password {
                 OfferedPassword::New {
@@ -897,11 +900,9 @@ impl State {
         };
         match password {
             OfferedPassword::Matches(hash) => {
-                let Some(known) = request
-                    .passwords
-                    .iter_mut()
-                    .find(|known| known.password_hash == hash && known.csr_key() == csr_key.as_deref())
-                else {
+                let Some(known) = request.passwords.iter_mut().find(|known| {
+                    known.password_hash == hash && known.csr_key() == csr_key.as_deref()
+                }) else {
                     return Recorded::Raced;
                 };
                 known.count = known.count.saturating_add(1);

@@ -569,7 +569,7 @@ fn a_disconnect_ends_a_clean_session_at_once_and_drops_the_will() {
                 address: None,
                 protocol: "5",
                 sent_client_id: Rc::from(""),
-            certificate: None,
+                certificate: None,
                 client_id: "c".into(),
                 username: "alice".into(),
                 clean_start: true,
