@@ -48,13 +48,15 @@ impl Csr {
         if !rest.is_empty() {
             return Err("the CSR has bytes after its end".into());
         }
+        let info = &request.certification_request_info;
+        let key = &info.subject_pki;
+        // The key first: a key too weak to accept is said to be so, not that
+        // its signature (which ring does not check for such keys) failed.
+        let key_type = key_type(key)?;
         request.verify_signature().map_err(|_| {
             "the CSR's signature does not verify: it was altered, or not signed with its own key"
                 .to_owned()
         })?;
-        let info = &request.certification_request_info;
-        let key = &info.subject_pki;
-        let key_type = key_type(key)?;
         let common_name = info
             .subject
             .iter_common_name()
