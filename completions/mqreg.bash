@@ -22,6 +22,12 @@ _mqreg() {
             mqreg,ban)
                 cmd="mqreg__subcmd__ban"
                 ;;
+            mqreg,ca)
+                cmd="mqreg__subcmd__ca"
+                ;;
+            mqreg,cert)
+                cmd="mqreg__subcmd__cert"
+                ;;
             mqreg,client)
                 cmd="mqreg__subcmd__client"
                 ;;
@@ -76,6 +82,42 @@ _mqreg() {
             mqreg__subcmd__ban__subcmd__help,remove)
                 cmd="mqreg__subcmd__ban__subcmd__help__subcmd__remove"
                 ;;
+            mqreg__subcmd__ca,help)
+                cmd="mqreg__subcmd__ca__subcmd__help"
+                ;;
+            mqreg__subcmd__ca,import)
+                cmd="mqreg__subcmd__ca__subcmd__import"
+                ;;
+            mqreg__subcmd__ca,init)
+                cmd="mqreg__subcmd__ca__subcmd__init"
+                ;;
+            mqreg__subcmd__ca,show)
+                cmd="mqreg__subcmd__ca__subcmd__show"
+                ;;
+            mqreg__subcmd__ca__subcmd__help,help)
+                cmd="mqreg__subcmd__ca__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__ca__subcmd__help,import)
+                cmd="mqreg__subcmd__ca__subcmd__help__subcmd__import"
+                ;;
+            mqreg__subcmd__ca__subcmd__help,init)
+                cmd="mqreg__subcmd__ca__subcmd__help__subcmd__init"
+                ;;
+            mqreg__subcmd__ca__subcmd__help,show)
+                cmd="mqreg__subcmd__ca__subcmd__help__subcmd__show"
+                ;;
+            mqreg__subcmd__cert,help)
+                cmd="mqreg__subcmd__cert__subcmd__help"
+                ;;
+            mqreg__subcmd__cert,issue)
+                cmd="mqreg__subcmd__cert__subcmd__issue"
+                ;;
+            mqreg__subcmd__cert__subcmd__help,help)
+                cmd="mqreg__subcmd__cert__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__cert__subcmd__help,issue)
+                cmd="mqreg__subcmd__cert__subcmd__help__subcmd__issue"
+                ;;
             mqreg__subcmd__client,help)
                 cmd="mqreg__subcmd__client__subcmd__help"
                 ;;
@@ -111,6 +153,12 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help,ban)
                 cmd="mqreg__subcmd__help__subcmd__ban"
+                ;;
+            mqreg__subcmd__help,ca)
+                cmd="mqreg__subcmd__help__subcmd__ca"
+                ;;
+            mqreg__subcmd__help,cert)
+                cmd="mqreg__subcmd__help__subcmd__cert"
                 ;;
             mqreg__subcmd__help,client)
                 cmd="mqreg__subcmd__help__subcmd__client"
@@ -150,6 +198,18 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help__subcmd__ban,remove)
                 cmd="mqreg__subcmd__help__subcmd__ban__subcmd__remove"
+                ;;
+            mqreg__subcmd__help__subcmd__ca,import)
+                cmd="mqreg__subcmd__help__subcmd__ca__subcmd__import"
+                ;;
+            mqreg__subcmd__help__subcmd__ca,init)
+                cmd="mqreg__subcmd__help__subcmd__ca__subcmd__init"
+                ;;
+            mqreg__subcmd__help__subcmd__ca,show)
+                cmd="mqreg__subcmd__help__subcmd__ca__subcmd__show"
+                ;;
+            mqreg__subcmd__help__subcmd__cert,issue)
+                cmd="mqreg__subcmd__help__subcmd__cert__subcmd__issue"
                 ;;
             mqreg__subcmd__help__subcmd__client,kick)
                 cmd="mqreg__subcmd__help__subcmd__client__subcmd__kick"
@@ -234,6 +294,9 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help__subcmd__user,passwd)
                 cmd="mqreg__subcmd__help__subcmd__user__subcmd__passwd"
+                ;;
+            mqreg__subcmd__help__subcmd__user,revoke-cert)
+                cmd="mqreg__subcmd__help__subcmd__user__subcmd__revoke__subcmd__cert"
                 ;;
             mqreg__subcmd__help__subcmd__user,revoke-role)
                 cmd="mqreg__subcmd__help__subcmd__user__subcmd__revoke__subcmd__role"
@@ -388,6 +451,9 @@ _mqreg() {
             mqreg__subcmd__user,passwd)
                 cmd="mqreg__subcmd__user__subcmd__passwd"
                 ;;
+            mqreg__subcmd__user,revoke-cert)
+                cmd="mqreg__subcmd__user__subcmd__revoke__subcmd__cert"
+                ;;
             mqreg__subcmd__user,revoke-role)
                 cmd="mqreg__subcmd__user__subcmd__revoke__subcmd__role"
                 ;;
@@ -421,6 +487,9 @@ _mqreg() {
             mqreg__subcmd__user__subcmd__help,passwd)
                 cmd="mqreg__subcmd__user__subcmd__help__subcmd__passwd"
                 ;;
+            mqreg__subcmd__user__subcmd__help,revoke-cert)
+                cmd="mqreg__subcmd__user__subcmd__help__subcmd__revoke__subcmd__cert"
+                ;;
             mqreg__subcmd__user__subcmd__help,revoke-role)
                 cmd="mqreg__subcmd__user__subcmd__help__subcmd__revoke__subcmd__role"
                 ;;
@@ -434,7 +503,7 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --format --config --audit-log --help --version serve registry user role ban audit token client log-level config generate-docs help"
+            opts="-h -V --state --json --format --config --audit-log --help --version serve registry user role ban audit token ca cert client log-level config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +757,322 @@ _mqreg() {
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca)
+            opts="-h --state --json --format --config --audit-log --help init show import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__help)
+            opts="init show import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__import)
+            opts="-h --cert --key --force --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__init)
+            opts="-h --subject --days --force --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --subject)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__ca__subcmd__show)
+            opts="-h --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__cert)
+            opts="-h --state --json --format --config --audit-log --help issue help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__cert__subcmd__help)
+            opts="issue help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__cert__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__cert__subcmd__help__subcmd__issue)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__cert__subcmd__issue)
+            opts="-h --csr --days --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --csr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -994,7 +1379,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help)
-            opts="serve registry user role ban audit token client log-level config generate-docs help"
+            opts="serve registry user role ban audit token ca cert client log-level config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1064,6 +1449,90 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__ban__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ca)
+            opts="init show import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ca__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ca__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__ca__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__cert)
+            opts="issue"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__cert__subcmd__issue)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1484,7 +1953,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__user)
-            opts="list show add passwd delete grant-role revoke-role disable enable client-ids"
+            opts="list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1596,6 +2065,20 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help__subcmd__user__subcmd__passwd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__user__subcmd__revoke__subcmd__cert)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2432,7 +2915,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --config --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --tls-client-ca --require-client-cert --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2451,6 +2934,10 @@ _mqreg() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-client-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2736,7 +3223,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user)
-            opts="-h --state --json --format --config --audit-log --help list show add passwd delete grant-role revoke-role disable enable client-ids help"
+            opts="-h --state --json --format --config --audit-log --help list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2954,7 +3441,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__help)
-            opts="list show add passwd delete grant-role revoke-role disable enable client-ids help"
+            opts="list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3093,6 +3580,20 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__user__subcmd__help__subcmd__revoke__subcmd__cert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__user__subcmd__help__subcmd__revoke__subcmd__role)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3152,6 +3653,36 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__passwd)
+            opts="-h --state --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__user__subcmd__revoke__subcmd__cert)
             opts="-h --state --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3268,7 +3799,7 @@ _mqreg_with_names() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         if ((skip)); then skip=0; continue; fi
         case "${COMP_WORDS[i]}" in
-            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason) skip=1 ;;
+            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason|--csr|--days|--subject|--cert|--key) skip=1 ;;
             -*) ;;
             *) words+=("${COMP_WORDS[i]}") ;;
         esac
@@ -3281,7 +3812,7 @@ _mqreg_with_names() {
             case "$command" in
                 "registry approve"|"registry reject"|"registry show")
                     names=$(_mqreg_names registry list) ;;
-                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids")
+                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids"|"user revoke-cert"|"cert issue")
                     ((${#words[@]} == 2)) && names=$(_mqreg_names user list) ;;
                 "user grant-role"|"user revoke-role")
                     if ((${#words[@]} == 2)); then names=$(_mqreg_names user list); else names=$(_mqreg_names role list); fi ;;

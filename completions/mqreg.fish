@@ -41,6 +41,8 @@ complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "role" -d 'Manage roles 
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "ban" -d 'Refuse logins by username, client id or address'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "audit" -d 'Show the latest entries of the audit log'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "ca" -d 'The registry\'s certificate authority, which signs device certificates'
+complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "cert" -d 'Issue a device certificate by hand'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
 complete -c mqreg -n "__fish_mqreg_needs_command" -f -a "config" -d 'Show the configuration in force and where each value comes from'
@@ -50,6 +52,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l listen -d 'Address
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-listen -d 'Address to accept MQTT over TLS on (repeatable); needs --tls-cert and --tls-key' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for --tls-listen' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-listen (PKCS#8, PKCS#1 or SEC1)' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l tls-client-ca -d 'PEM CA certificate(s) whose client certificates log in on --tls-listen, besides the registry\'s own CA (`mqreg ca init`)' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http -d 'Address to serve the HTTP API on (the CLI\'s operations, /metrics, /healthz); a Unix socket beside the state file serves it too, without tokens' -r
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http-tls-cert -d 'PEM certificate chain for --http (HTTPS); re-read on SIGHUP' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l http-tls-key -d 'PEM private key for --http-tls-cert' -r -F
@@ -74,6 +77,7 @@ plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `
 tsv\t'Tab-separated values with a header line'"
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l require-client-cert -d 'Refuse TLS clients that show no certificate, at the handshake (default: a certificate is optional, and a password logs in too)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l metrics-public -d 'Serve GET /metrics on --http without a token, for a Prometheus scraper'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -200,26 +204,27 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_su
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Print each new or changed pending request as it appears, until interrupted'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "reject" -d 'Drop pending requests'
 complete -c mqreg -n "__fish_mqreg_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
 plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
 tsv\t'Tab-separated values with a header line'"
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "list" -d 'List users with their roles'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "show" -d 'Show one user'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "passwd" -d 'Set a new password, read from stdin (first line)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "delete" -d 'Remove a user; its live connections are closed'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "grant-role" -d 'Give a user roles'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "revoke-role" -d 'Take roles away from a user'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "enable" -d 'Let a disabled user log in again'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
-complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable enable client-ids help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "list" -d 'List users with their roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "show" -d 'Show one user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "add" -d 'Create a user; the password is read from stdin (first line)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "passwd" -d 'Set a new password, read from stdin (first line)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "delete" -d 'Remove a user; its live connections are closed'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "grant-role" -d 'Give a user roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "revoke-role" -d 'Take roles away from a user'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "revoke-cert" -d 'Revoke a user\'s certificates (all, or the one with SERIAL); live connections made with them are closed at once'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "enable" -d 'Let a disabled user log in again'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and not __fish_seen_subcommand_from list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from list" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
@@ -293,6 +298,15 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from revoke-cert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from enable" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
@@ -323,6 +337,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "grant-role" -d 'Give a user roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke-role" -d 'Take roles away from a user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke-cert" -d 'Revoke a user\'s certificates (all, or the one with SERIAL); live connections made with them are closed at once'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Let a disabled user log in again'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -499,6 +514,80 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subco
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the tokens (never their secrets)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
 complete -c mqreg -n "__fish_mqreg_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -f -a "init" -d 'Make the registry\'s CA: an EC P-256 key (0600) and a self-signed certificate beside the state file'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -f -a "show" -d 'Print the CA certificate, its SHA-256 fingerprint and validity'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -f -a "import" -d 'Adopt an existing CA: its certificate and its PKCS#8 key, PEM'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and not __fish_seen_subcommand_from init show import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l subject -d 'The CA certificate\'s subject CN' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l days -d 'How long the CA certificate is valid' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops logging in)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l cert -d 'The CA certificate (PEM)' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l key -d 'Its private key (PEM, PKCS#8: BEGIN PRIVATE KEY)' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l force -d 'Replace an existing CA'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Make the registry\'s CA: an EC P-256 key (0600) and a self-signed certificate beside the state file'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the CA certificate, its SHA-256 fingerprint and validity'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "import" -d 'Adopt an existing CA: its certificate and its PKCS#8 key, PEM'
+complete -c mqreg -n "__fish_mqreg_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "issue" -d 'Sign a device\'s CSR for an existing user; prints the certificate (PEM)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l csr -d 'The certificate signing request (PEM); - reads stdin' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l days -d 'How long it is valid [default: certificate_days in [registry], 365]' -r
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
+table\t'A table sized to the terminal: long values are cut with "…", never broken'
+plain\t'Columns aligned with spaces, whole values, no lines: for `cut`, `awk`, `grep`'
+tsv\t'Tab-separated values with a header line'"
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l config -d 'The config file: serve options and settings tables, which mqreg never writes [default: $MQREG_CONFIG, else /etc/mqreg/mqreg.toml if it exists]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Sign a device\'s CSR for an existing user; prints the certificate (PEM)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l state -d 'The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand client; and not __fish_seen_subcommand_from list kick help" -l format -d 'How tables print: auto (a table on a terminal, plain columns when piped), table, plain or tsv' -r -f -a "auto\t'A table for a terminal, plain columns when piped'
 table\t'A table sized to the terminal: long values are cut with "…", never broken'
@@ -573,18 +662,20 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l config -d 
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l audit-log -d 'The audit log [default: audit.jsonl beside the state file]' -r -F
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -l json -d 'Print the command\'s data or result as JSON on stdout, and nothing else'
 complete -c mqreg -n "__fish_mqreg_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "config" -d 'Show the configuration in force and where each value comes from'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
-complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token client log-level config generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "serve" -d 'Run the MQTT broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "registry" -d 'Open and close the registry; approve or reject pending devices'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "user" -d 'Manage users and the roles they hold'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "role" -d 'Manage roles and their topic permissions'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "ban" -d 'Refuse logins by username, client id or address'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "audit" -d 'Show the latest entries of the audit log'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "token" -d 'Make, list and revoke tokens for the HTTP API'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "ca" -d 'The registry\'s certificate authority, which signs device certificates'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "cert" -d 'Issue a device certificate by hand'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "client" -d 'List and disconnect the clients connected to the running broker'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "log-level" -d 'Show or change the running broker\'s log filter, without a restart'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "config" -d 'Show the configuration in force and where each value comes from'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "generate-docs" -d 'Write shell completions and man pages (for packagers and this repository)'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and not __fish_seen_subcommand_from serve registry user role ban audit token ca cert client log-level config generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "unlock" -d 'Open the registry: unknown devices that log in are recorded as pending'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "lock" -d 'Close the registry now (pending requests are kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "status" -d 'Show whether the registry is open, until when, and how many requests wait'
@@ -602,6 +693,7 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "grant-role" -d 'Give a user roles'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke-role" -d 'Take roles away from a user'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "disable" -d 'Refuse a user\'s logins and close its live connections; it keeps its password and roles'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke-cert" -d 'Revoke a user\'s certificates (all, or the one with SERIAL); live connections made with them are closed at once'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "enable" -d 'Let a disabled user log in again'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "client-ids" -d 'Show or set which client ids a user may connect with'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from role" -f -a "list" -d 'List roles with their permissions'
@@ -615,6 +707,10 @@ complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcom
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Make an API token and print its secret, once (only a hash is kept)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List the tokens (never their secrets)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it are refused at once'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Make the registry\'s CA: an EC P-256 key (0600) and a self-signed certificate beside the state file'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "show" -d 'Print the CA certificate, its SHA-256 fingerprint and validity'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "import" -d 'Adopt an existing CA: its certificate and its PKCS#8 key, PEM'
+complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Sign a device\'s CSR for an existing user; prints the certificate (PEM)'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'List the connected clients'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "kick" -d 'Disconnect clients (MQTT 5 clients see DISCONNECT 0x98, administrative action); their wills are published, their sessions kept'
 complete -c mqreg -n "__fish_mqreg_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the settings in force and where each comes from (environment, config file, state file or default)'
@@ -624,7 +720,8 @@ function __mqreg_names
     mqreg --format tsv $argv 2>/dev/null | tail -n +2 | cut -f1
 end
 complete -c mqreg -n "__fish_seen_subcommand_from registry; and __fish_seen_subcommand_from approve reject show" -f -a "(__mqreg_names registry list)"
-complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role revoke-cert" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from issue" -f -a "(__mqreg_names user list)"
 complete -c mqreg -n "__fish_seen_subcommand_from role; and __fish_seen_subcommand_from allow disallow delete" -f -a "(__mqreg_names role list)"
 complete -c mqreg -n "__fish_seen_subcommand_from token; and __fish_seen_subcommand_from revoke" -f -a "(__mqreg_names token list)"
 complete -c mqreg -l role -f -a "(__mqreg_names role list)"

@@ -83,7 +83,7 @@ _mqreg_with_names() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         if ((skip)); then skip=0; continue; fi
         case "${COMP_WORDS[i]}" in
-            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason) skip=1 ;;
+            --state|--config|--format|--audit-log|--role|--match|--for|--attempt|--reason|--csr|--days|--subject|--cert|--key) skip=1 ;;
             -*) ;;
             *) words+=("${COMP_WORDS[i]}") ;;
         esac
@@ -96,7 +96,7 @@ _mqreg_with_names() {
             case "$command" in
                 "registry approve"|"registry reject"|"registry show")
                     names=$(_mqreg_names registry list) ;;
-                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids")
+                "user show"|"user delete"|"user passwd"|"user disable"|"user enable"|"user client-ids"|"user revoke-cert"|"cert issue")
                     ((${#words[@]} == 2)) && names=$(_mqreg_names user list) ;;
                 "user grant-role"|"user revoke-role")
                     if ((${#words[@]} == 2)); then names=$(_mqreg_names user list); else names=$(_mqreg_names role list); fi ;;
@@ -123,7 +123,8 @@ function __mqreg_names
     mqreg --format tsv $argv 2>/dev/null | tail -n +2 | cut -f1
 end
 complete -c mqreg -n "__fish_seen_subcommand_from registry; and __fish_seen_subcommand_from approve reject show" -f -a "(__mqreg_names registry list)"
-complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from show delete passwd disable enable client-ids grant-role revoke-role revoke-cert" -f -a "(__mqreg_names user list)"
+complete -c mqreg -n "__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from issue" -f -a "(__mqreg_names user list)"
 complete -c mqreg -n "__fish_seen_subcommand_from role; and __fish_seen_subcommand_from allow disallow delete" -f -a "(__mqreg_names role list)"
 complete -c mqreg -n "__fish_seen_subcommand_from token; and __fish_seen_subcommand_from revoke" -f -a "(__mqreg_names token list)"
 complete -c mqreg -l role -f -a "(__mqreg_names role list)"
@@ -232,6 +233,13 @@ fn description(name: &str) -> Option<&'static str> {
         "mqreg-config" => "The config file (--config, $MQREG_CONFIG, else /etc/mqreg/mqreg.toml when it exists): serve options in [serve] by their long names, the log filter (log), the state path (state), and the settings tables [password_policy], [argon2], [flood] and [quotas], which replace the state file's. mqreg never writes it. The command line wins over the environment, which wins over the file. SIGHUP re-reads its settings and log filter; [serve] options take effect at the next start.",
         "mqreg-config-show" => "Prints the configuration serve gets without command-line arguments, as commented TOML: each serve option, the log filter, the state file and the settings tables, with where each value comes from (environment, config file, state file or default).",
         "mqreg-log-level" => "Shows or changes the running broker's log filter, like RUST_LOG (error, warn, info, debug, trace, or per-module directives), through its control socket; the change lasts until the broker stops. Changes are audited.",
+        "mqreg-ca" => "The registry's certificate authority: an EC P-256 key (NAME.ca.key, mode 0600, owned like the state) and its certificate (NAME.ca.pem) beside the state file. It signs a device's certificate when a request that sent a CSR is approved, and for `cert issue`; the broker's TLS listener lets certificates it signed log in as their CN without a password (mutual TLS).",
+        "mqreg-ca-init" => "Makes the registry's CA: a new EC P-256 key and a self-signed CA certificate (CA:TRUE, path length 0, a random serial), valid for --days. An existing CA is replaced only with --force, and then every certificate the old one issued stops logging in. The running broker trusts the new CA from the next login.",
+        "mqreg-ca-show" => "Prints the CA certificate's subject, SHA-256 fingerprint, serial and validity, and the certificate itself (PEM), which devices trust the broker's client side by.",
+        "mqreg-ca-import" => "Adopts an existing CA: its certificate (PEM, CA:TRUE) and its private key (PKCS#8 PEM, EC, Ed25519 or RSA), checked to belong together, written beside the state file as ca init writes them.",
+        "mqreg-cert" => "Device certificates signed by the registry's CA, outside the registration flow.",
+        "mqreg-cert-issue" => "Signs a device's certificate signing request for an existing user: the CSR's signature must verify, its subject CN must be the username, and its key must be EC P-256 or P-384, Ed25519, or RSA of 2048 bits and more. The certificate is a client certificate (CN = the user, not a CA) valid for --days, or certificate_days in [registry] (365). Its serial and fingerprint are kept with the user (user show) and the certificate (PEM) is printed.",
+        "mqreg-user-revoke-cert" => "Revokes a user's certificates, all or the one with SERIAL. Live connections made with them are closed at once; new logins with them are refused. Deleting a user revokes its certificates too.",
         "mqreg-audit" => "Prints the latest entries of the audit log: every change made with the CLI, every registration the broker recorded, and refused logins (repeats counted).",
         _ => return None,
     })
@@ -280,6 +288,18 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
         }
         "mqreg-ban-remove" => &[("3", "No ban has that id.")],
         "mqreg-token-create" => &[("4", "A token of that name exists already.")],
+        "mqreg-ca-init" => &[("4", "The registry has a CA already; --force replaces it.")],
+        "mqreg-ca-import" => &[
+            ("2", "Also: the certificate is not a CA certificate, or the key is not its key."),
+            ("4", "The registry has a CA already; --force replaces it."),
+        ],
+        "mqreg-ca-show" => &[("3", "The registry has no CA yet (mqreg ca init).")],
+        "mqreg-cert-issue" => &[
+            ("1", "Also: the registry has no CA yet (mqreg ca init)."),
+            ("2", "Also: the CSR does not verify, its CN is not the user, or its key is not accepted."),
+            ("3", "The user does not exist."),
+        ],
+        "mqreg-user-revoke-cert" => &[("3", "The user does not exist, or has no certificate with that serial.")],
         "mqreg-token-revoke" => &[("3", "No token has that name.")],
         "mqreg-client-list" | "mqreg-log-level" => {
             &[("1", "Also: no running broker serves the state file.")]
@@ -293,7 +313,7 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
             "Never on its own: it runs until interrupted (SIGINT, SIGTERM), or until its reader goes away.",
         )],
         "mqreg" | "mqreg-registry" | "mqreg-user" | "mqreg-role" | "mqreg-ban" | "mqreg-token"
-        | "mqreg-client" => &[
+        | "mqreg-client" | "mqreg-ca" | "mqreg-cert" => &[
             ("3", "A named user, role, pending request or ban does not exist."),
             ("4", "Already exists, or a conflicted request without --force."),
         ],
@@ -454,7 +474,8 @@ The layout's version, 2. Version 1 files are read (and written as 2 on the next 
 \fB[registry]\fR
 \fBunlocked_until\fR (RFC 3339, absent when locked); \fBmax_pending\fR (1000);
 \fBpending_max_age\fR ("1day"); \fBclient_ids\fR: "any" (default),
-"registered", or a list of globs where {username} is the user's name.
+"registered", or a list of globs where {username} is the user's name;
+\fBcertificate_days\fR (365): how long a certificate issued at approval is valid.
 .TP
 \fB[password_policy]\fR
 \fBmin\fR (5), \fBlower\fR, \fBupper\fR, \fBnumeric\fR, \fBsymbol\fR (0): minimum counts; 0 switches a rule off.
@@ -475,10 +496,10 @@ What one user may keep in the broker: \fBretained_messages\fR (10000) and \fBret
 \fBid\fR, \fBkind\fR ("username", "client_id", "address", or "flood" for an address the broker shut out), \fBvalue\fR, \fBcreated\fR, optional \fBuntil\fR and \fBreason\fR. Expired bans are dropped on the next write.
 .TP
 \fB[users.NAME]\fR
-\fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule), \fBregistered_client_ids\fR and \fBquotas\fR = { ... } (the user's own, over its roles').
+\fBpassword_hash\fR (argon2id PHC string), \fBroles\fR, \fBcreated\fR; optional \fBdisabled\fR = true, \fBclient_ids\fR (the user's own rule), \fBregistered_client_ids\fR and \fBquotas\fR = { ... } (the user's own, over its roles'), and one \fB[[users.NAME.certificates]]\fR table per certificate the registry's CA issued it: \fBserial\fR, \fBfingerprint\fR, \fBkey_fingerprint\fR, \fBissued\fR, \fBnot_after\fR, \fBrevoked\fR (when revoked) and \fBpem\fR. An empty \fBpassword_hash\fR is a user enrolled with a certificate only.
 .TP
 \fB[pending.NAME]\fR
-\fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR (of the latest attempt), \fBfirst_seen\fR, \fBlast_seen\fR, \fBattempts\fR, \fBconflict\fR, and one \fB[[pending.NAME.passwords]]\fR table per distinct password (at most 5): \fBpassword_hash\fR, \fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR, \fBfirst_seen\fR, \fBlast_seen\fR, \fBcount\fR.
+\fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR (of the latest attempt), \fBfirst_seen\fR, \fBlast_seen\fR, \fBattempts\fR, \fBconflict\fR, and one \fB[[pending.NAME.passwords]]\fR table per distinct password (at most 5): \fBpassword_hash\fR, \fBclient_id\fR, \fBaddress\fR, \fBprotocol\fR, \fBfirst_seen\fR, \fBlast_seen\fR, \fBcount\fR; a registration over HTTPS adds a \fB[pending.NAME.passwords.enrolment]\fR table (\fBcsr\fR, \fBcsr_subject\fR, \fBcsr_key_type\fR, \fBcsr_key_fingerprint\fR, \fBcontext\fR), and its \fBpassword_hash\fR is empty when it sent a CSR alone.
 .SH FILES BESIDE IT
 .TP
 \fBstate.toml.lock\fR
