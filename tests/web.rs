@@ -455,6 +455,80 @@ async fn a_wrong_token_is_refused_in_words_and_bulk_approval_previews_its_matche
     page.close().await;
 }
 
+#[tokio::test]
+async fn a_device_enrolling_with_a_csr_shows_its_key_and_its_certificate_is_revoked_here() {
+    let gateway = gateway();
+    gateway.sandbox.run(&["ca", "init"]).ok();
+    gateway.sandbox.run(&["registry", "unlock"]).ok();
+    let dir = gateway.sandbox.dir.path();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=meter_3", "-keyout"])
+        .arg(dir.join("meter.key"))
+        .arg("-out")
+        .arg(dir.join("meter.csr"))
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let csr = std::fs::read_to_string(dir.join("meter.csr")).unwrap();
+    let request = json!({"username": "meter_3", "csr": csr, "context": {"label": "B-2"}});
+    let (status, _) = common::call(
+        &gateway.base,
+        "POST",
+        "/api/client-registry/register",
+        None,
+        Some(request.clone()),
+    );
+    assert_eq!(status, 202);
+    let fingerprint = gateway.sandbox.json(&["registry", "show", "meter_3"])["passwords"][0]["csr"]
+        ["key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let page = Page::open(&gateway, 1280).await;
+    page.sign_in(&gateway.admin).await;
+    page.wait_text("#pending tr[data-key='meter_3']", "REST (HTTPS)")
+        .await;
+    page.click("#pending tr[data-key='meter_3']").await;
+    page.wait_text("#grant-details", &fingerprint).await;
+    page.wait_text("#grant-details", "\"label\":\"B-2\"").await;
+    page.click("#grant-role-sensor").await;
+    page.click("#grant-allow").await;
+    page.wait_gone("#pending tr[data-key='meter_3']").await;
+    let (status, answer) = common::call(
+        &gateway.base,
+        "POST",
+        "/api/client-registry/register",
+        None,
+        Some(request),
+    );
+    assert_eq!(status, 201, "{answer}");
+
+    page.goto_section("users").await;
+    page.wait_text("#users tr[data-key='meter_3']", "1 valid")
+        .await;
+    page.click("#users tr[data-key='meter_3']").await;
+    let serial = answer["serial"].as_str().unwrap();
+    page.click(&format!(
+        "button[aria-label='Revoke certificate {serial} of meter_3']"
+    ))
+    .await;
+    page.wait_text("#users tr[data-key='meter_3']", "0 valid of 1")
+        .await;
+    let user = api(&gateway, "GET", "/api/v1/users/meter_3", None).1;
+    assert_eq!(user["certificates"][0]["status"], "revoked", "{user}");
+    page.assert_no_console_errors().await;
+    page.close().await;
+}
+
 /// The pages at a desktop's and a phone's width: nothing wider than the
 /// screen (no sideways scrolling on a phone), and pictures for the README.
 #[tokio::test]

@@ -145,6 +145,11 @@ function until(iso) {
   return h('time', { datetime: iso, title: local(iso) }, text);
 }
 
+/** `MQTT 3.1.1`, `MQTT 5`, or `REST (HTTPS)` for a device enrolling over HTTPS. */
+function protocolText(protocol) {
+  return protocol === 'REST' ? 'REST (HTTPS)' : `MQTT ${protocol}`;
+}
+
 function clock(seconds) {
   const s = Math.max(0, Math.ceil(seconds));
   const hours = Math.floor(s / 3600);
@@ -345,7 +350,7 @@ loader('pending', {
       cell('Username', h('strong', {}, request.username)),
       cell('Client ID', request.client_id || h('span', { class: 'muted' }, '(none)')),
       cell('Address', request.address),
-      cell('Protocol', `MQTT ${request.protocol}`),
+      cell('Protocol', protocolText(request.protocol)),
       cell('First seen', when(request.first_seen)),
       cell('Last seen', when(request.last_seen)),
       cell('Attempts', String(request.attempts)),
@@ -410,10 +415,11 @@ function showGrant(request) {
   detail(list, 'Username', h('strong', {}, request.username));
   detail(list, 'Client ID', request.client_id || '(none)');
   detail(list, 'Address', request.address);
-  detail(list, 'Protocol', `MQTT ${request.protocol}`);
+  detail(list, 'Protocol', protocolText(request.protocol));
   detail(list, 'First seen', when(request.first_seen));
   detail(list, 'Last seen', when(request.last_seen));
   detail(list, 'Attempts', String(request.attempts));
+  if (!request.conflict && request.passwords[0]) enrolmentDetails(list, request.passwords[0]);
   roleChoices($('#grant-roles'), chosenRoles($('#grant-roles')), 'grant-role');
   grant.conflict = request.conflict;
   const attempts = $('#grant-attempts');
@@ -427,12 +433,25 @@ function showGrant(request) {
           onchange: () => { $('#grant-allow').disabled = false; },
         }),
         h('span', {}, `Attempt ${attempt.attempt}`),
-        h('small', {}, `client id ${attempt.client_id || '(none)'} from ${attempt.address}, MQTT ${attempt.protocol}, `,
+        h('small', {}, `client id ${attempt.client_id || '(none)'} from ${attempt.address}, ${protocolText(attempt.protocol)}, `,
           `${attempt.count} time${attempt.count === 1 ? '' : 's'}, first `, when(attempt.first_seen),
-          ', last ', when(attempt.last_seen)));
+          ', last ', when(attempt.last_seen),
+          attempt.csr ? `; CSR ${attempt.csr.subject}, key SHA-256 ${attempt.csr.key_fingerprint}` : '',
+          attempt.context ? `; context ${JSON.stringify(attempt.context)}` : ''));
     }));
   }
   $('#grant-allow').disabled = request.conflict;
+}
+
+/** What a device enrolling over HTTPS sent: its CSR's subject and key
+ * (compare the fingerprint with the device's label) and its context. */
+function enrolmentDetails(list, attempt) {
+  if (attempt.csr) {
+    detail(list, 'CSR', attempt.csr.subject, ` (${attempt.csr.key_type})`);
+    detail(list, 'Key SHA-256', h('code', { class: 'fingerprint' }, attempt.csr.key_fingerprint));
+    detail(list, 'Password', attempt.password ? 'yes' : 'none: it will log in with its certificate');
+  }
+  if (attempt.context) detail(list, 'Context', h('code', {}, JSON.stringify(attempt.context)));
 }
 
 function grantStillPending(pending) {
@@ -656,6 +675,7 @@ loader('users', {
         : h('span', { class: 'muted' }, 'none')),
       cell('Status', user.disabled ? h('span', { class: 'flag' }, 'disabled') : 'active'),
       cell('Client IDs', ruleText(user.client_ids)),
+      cell('Certificates', certificateCount(user.certificates)),
       cell('Created', when(user.created))), '#users-empty');
     if (userDialog.username && $('#user').open) {
       const user = users.find((u) => u.username === userDialog.username);
@@ -664,6 +684,12 @@ loader('users', {
     }
   },
 });
+
+function certificateCount(certificates = []) {
+  const valid = certificates.filter((c) => c.status === 'valid').length;
+  if (!certificates.length) return h('span', { class: 'muted' }, 'none');
+  return `${valid} valid${certificates.length > valid ? ` of ${certificates.length}` : ''}`;
+}
 
 const userDialog = { username: null, roles: [], disabled: false };
 
@@ -691,6 +717,21 @@ function showUser(user, fresh) {
     detail(list, 'Registered client IDs', user.registered_client_ids.join(', '));
   }
   detail(list, 'Created', when(user.created));
+  if (user.certificates && user.certificates.length) {
+    detail(list, 'Certificates', h('ul', { class: 'certificates' }, user.certificates.map((certificate) =>
+      h('li', {},
+        h('span', { class: certificate.status === 'valid' ? '' : 'flag' }, certificate.status),
+        ` until ${local(certificate.not_after)} · serial `, h('code', {}, certificate.serial),
+        certificate.status === 'valid' ? h('button', {
+          type: 'button', class: 'quiet danger change',
+          'aria-label': `Revoke certificate ${certificate.serial} of ${user.username}`,
+          onclick: (event) => act(event.currentTarget, '#user-error', async () => {
+            await api('POST', `users/${segment(user.username)}/revoke-cert`, { serial: certificate.serial });
+            notice(`Revoked a certificate of ${user.username}; its connections were closed.`);
+            want('users');
+          }),
+        }, 'Revoke') : null))));
+  }
   detail(list, 'Permissions', user.permissions.length
     ? h('ul', { class: 'permissions' }, user.permissions.map((p) => h('li', {}, h('code', {}, permissionText(p)))))
     : 'none');
@@ -813,7 +854,7 @@ loader('clients', {
       cell('Client ID', h('strong', {}, client.client_id)),
       cell('Username', client.username || h('span', { class: 'muted' }, '(none)')),
       cell('Address', client.address),
-      cell('Protocol', `MQTT ${client.protocol}`),
+      cell('Protocol', protocolText(client.protocol)),
       cell('Connected', when(client.connected_at)),
       cell('Subscriptions', String(client.subscriptions)),
       cell('Queued', String(client.queued)),

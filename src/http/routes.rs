@@ -19,7 +19,7 @@ use tokio_stream::StreamExt;
 use super::door::{blocking, created, parse, viewer_refused, Answer, ApiError, Asked, Caller};
 use super::{enrol, web, Api};
 use crate::error::{Error, Result};
-use crate::ops::{self, bans, registry, roles, tokens, users};
+use crate::ops::{self, bans, certificates, registry, roles, tokens, users};
 use crate::state::tokens::TokenRole;
 use crate::state::{BanKind, ClientIdRule, Permission, Selection};
 
@@ -62,6 +62,9 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/users/{username}/enable", post(user_enable))
         .route("/api/v1/users/{username}/password", post(user_password))
         .route("/api/v1/users/{username}/client-ids", post(user_client_ids))
+        .route("/api/v1/users/{username}/certificates", post(cert_issue))
+        .route("/api/v1/users/{username}/revoke-cert", post(revoke_cert))
+        .route("/api/v1/ca", get(ca_show))
         .route("/api/v1/roles", get(role_list).post(role_create))
         .route("/api/v1/roles/{role}", delete(role_delete))
         .route("/api/v1/roles/{role}/allow", post(role_allow))
@@ -444,6 +447,49 @@ async fn user_disable(asked: Asked, Path(username): Path<String>) -> Answer {
             users::set_disabled(store, &username, true)
         })
         .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    csr: String,
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+async fn cert_issue(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("cert issue", Some(username.clone()), move |store| {
+            let request: IssueBody = parse(&bytes)?;
+            if request.days == Some(0) {
+                return Err(Error::usage(
+                    "a certificate must be valid for at least 1 day",
+                ));
+            }
+            certificates::issue(store, &username, &request.csr, request.days)
+        })
+        .await
+        .map(created)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    serial: Option<String>,
+}
+
+async fn revoke_cert(asked: Asked, Path(username): Path<String>, bytes: Bytes) -> Answer {
+    asked
+        .change("user revoke-cert", Some(username.clone()), move |store| {
+            let request: RevokeBody = parse(&bytes)?;
+            certificates::revoke(store, &username, request.serial.as_deref())
+        })
+        .await
+}
+
+async fn ca_show(asked: Asked) -> Answer {
+    asked.read(|store| certificates::ca_show(store)).await
 }
 
 async fn user_enable(asked: Asked, Path(username): Path<String>) -> Answer {
