@@ -489,7 +489,7 @@ async fn revoke_cert(asked: Asked, Path(username): Path<String>, bytes: Bytes) -
 }
 
 async fn ca_show(asked: Asked) -> Answer {
-    asked.read(|store| certificates::ca_show(store)).await
+    asked.read(certificates::ca_show).await
 }
 
 async fn user_enable(asked: Asked, Path(username): Path<String>) -> Answer {
