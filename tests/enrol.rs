@@ -608,6 +608,26 @@ fn a_certificate_is_renewed_over_mutual_tls_and_the_old_one_still_works() {
         Some((&old, &key)),
     );
     assert_eq!(status, 400, "{answer}");
+    // Renewal keeps the old certificate valid, so it is bounded: at most
+    // four valid certificates per user.
+    for expected in [201, 201, 403] {
+        let (status, answer) = curl(
+            &gateway,
+            "/api/client-registry/renew",
+            json!({ "csr": new_csr }),
+            Some((&old, &key)),
+        );
+        assert_eq!(status, expected, "{answer}");
+        if status == 403 {
+            assert!(
+                answer["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("4 valid certificates"),
+                "{answer}"
+            );
+        }
+    }
     // A revoked certificate renews nothing.
     sandbox
         .run(&[

@@ -521,6 +521,9 @@ async fn a_device_enrolling_with_a_csr_shows_its_key_and_its_certificate_is_revo
         "button[aria-label='Revoke certificate {serial} of meter_3']"
     ))
     .await;
+    page.wait_text("#confirm-title", "Revoke certificate?")
+        .await;
+    page.click("#confirm-yes").await;
     page.wait_text("#users tr[data-key='meter_3']", "0 valid of 1")
         .await;
     let user = api(&gateway, "GET", "/api/v1/users/meter_3", None).1;

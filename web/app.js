@@ -725,12 +725,27 @@ function showUser(user, fresh) {
         certificate.status === 'valid' ? h('button', {
           type: 'button', class: 'quiet danger change',
           'aria-label': `Revoke certificate ${certificate.serial} of ${user.username}`,
-          onclick: (event) => act(event.currentTarget, '#user-error', async () => {
-            await api('POST', `users/${segment(user.username)}/revoke-cert`, { serial: certificate.serial });
-            notice(`Revoked a certificate of ${user.username}; its connections were closed.`);
+          onclick: () => confirmThen(
+            `Revoke the certificate ${certificate.serial} of ${user.username}? Connections made with it close now and it no longer logs in. Other certificates of the user (a renewal) stay valid.`,
+            'Revoke certificate', async () => {
+              await api('POST', `users/${segment(user.username)}/revoke-cert`, { serial: certificate.serial });
+              notice(`Revoked a certificate of ${user.username}; its connections were closed.`);
+              want('users');
+            }),
+        }, 'Revoke…') : null))));
+    if (user.certificates.filter((c) => c.status === 'valid').length > 1) {
+      list.append(h('dt', {}, ''), h('dd', {}, h('button', {
+        type: 'button', class: 'quiet danger change',
+        'aria-label': `Revoke every certificate of ${user.username}`,
+        onclick: () => confirmThen(
+          `Revoke every certificate of ${user.username}? Its certificate connections close now.`,
+          'Revoke all', async () => {
+            await api('POST', `users/${segment(user.username)}/revoke-cert`, {});
+            notice(`Revoked every certificate of ${user.username}.`);
             want('users');
           }),
-        }, 'Revoke') : null))));
+      }, 'Revoke all…')));
+    }
   }
   detail(list, 'Permissions', user.permissions.length
     ? h('ul', { class: 'permissions' }, user.permissions.map((p) => h('li', {}, h('code', {}, permissionText(p)))))
@@ -922,9 +937,13 @@ window.addEventListener('hashchange', () => { if (session.token) showPage(); });
  * A stream that ends is opened again, and everything is reloaded then,
  * since events sent meanwhile are lost.
  */
+let listening = 0;
 async function listen() {
+  // A sign-out and a new sign-in during a reconnect wait must not leave two
+  // loops reading two streams: each loop ends when a newer one started.
+  const mine = ++listening;
   let delay = 1000;
-  while (session.token) {
+  while (session.token && mine === listening) {
     const controller = new AbortController();
     session.stream = controller;
     try {
@@ -956,7 +975,7 @@ async function listen() {
     } catch (error) {
       if (controller.signal.aborted) return;
     }
-    if (!session.token) return;
+    if (!session.token || mine !== listening) return;
     live(false);
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 15000);

@@ -332,12 +332,13 @@ impl Authenticator {
         };
         if login.username.as_deref() != Some(name) {
             return Err(Refusal::Certificate(format!(
-                "username {} is not the client certificate's CN {name}",
+                "username {} is not the client certificate's CN {}",
                 login
                     .username
                     .as_deref()
                     .map(names::printable)
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                names::printable(name)
             )));
         }
         if !names::is_valid_username(name) {
@@ -679,7 +680,7 @@ impl<'a> CheckSlot<'a> {
         authenticator: &'a Authenticator,
         username: &str,
         peer: Option<IpAddr>,
-        settled: &dyn Fn() -> Option<Verdict>,
+        settled: &(dyn Fn() -> Option<Verdict> + Sync),
     ) -> Result<Turn<'a>, Refusal> {
         let blocked_by = |other: Option<IpAddr>| {
             if other == peer {

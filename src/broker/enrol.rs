@@ -78,7 +78,8 @@ impl Policy {
         let snapshot = self.live().snapshot();
         let state = &snapshot.state;
         let now = chrono::Utc::now();
-        if let Some(barrier) = state.barrier(Some(username), "", Some(registration.peer.ip()), now)
+        if let Some(barrier) =
+            state.barrier_without_client_id(Some(username), Some(registration.peer.ip()), now)
         {
             return Err(Refusal::Barred(barrier));
         }
@@ -98,19 +99,23 @@ impl Policy {
                     )))
                 };
             }
-            let (Some(offered), false) = (&registration.password, user.password_hash.is_empty())
-            else {
+            let Some(offered) = &registration.password else {
                 return Err(Refusal::WrongPassword);
             };
-            let (offered, hash) = (offered.clone(), user.password_hash.clone());
-            let good = self
-                .hash_work(move || password::verify(offered.as_bytes(), &hash))
+            // A known user's password is checked as a login's is: its
+            // check slot, cooldown after a wrong one, and remembered answers.
+            drop(snapshot);
+            return self
+                .check_password(&Login {
+                    username: Some(username.to_owned()),
+                    password: Some(offered.as_bytes().to_vec()),
+                    client_id: String::new(),
+                    address: registration.peer.to_string(),
+                    peer: Some(registration.peer.ip()),
+                    protocol: PROTOCOL,
+                    certificate: None,
+                })
                 .await;
-            return if good {
-                Ok(())
-            } else {
-                Err(Refusal::WrongPassword)
-            };
         }
         let pending = state.live_pending(now).any(|(name, _)| name == username);
         if !state.is_unlocked(now) {

@@ -56,6 +56,11 @@ impl Policy {
         &self.live
     }
 
+    /// A known user's password, checked as an MQTT login's is.
+    pub(super) async fn check_password(&self, login: &Login) -> Verdict {
+        self.authenticator.authenticate(login).await
+    }
+
     /// Runs argon2 work on the login hashing threads.
     pub(super) async fn hash_work<T: Send + 'static>(
         &self,

@@ -192,8 +192,32 @@ struct RenewBody {
 /// registry's CA names, for a new CSR with the same CN; no approval needed.
 pub async fn renew(
     State(api): State<Arc<Api>>,
+    Extension(door): Extension<Door>,
     Extension(ClientChain(chain)): Extension<ClientChain>,
     bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let peer = match door {
+        Door::Network(peer) => Some(peer.ip()),
+        Door::Local { .. } => None,
+    };
+    if peer.is_some_and(|peer| api.policy.is_shut_out(peer)) {
+        return Err(refused(&Refusal::ShutOut));
+    }
+    let result = renew_for(&api, peer, chain, &bytes).await;
+    // A refused renewal counts against its address, as a refused login does.
+    if let (Err(error), Some(peer)) = (&result, peer) {
+        if error.status == StatusCode::FORBIDDEN || error.status == StatusCode::UNAUTHORIZED {
+            api.policy.charge_api_refusal(peer).await;
+        }
+    }
+    result
+}
+
+async fn renew_for(
+    api: &Arc<Api>,
+    peer: Option<std::net::IpAddr>,
+    chain: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
+    bytes: &Bytes,
 ) -> Result<Response, ApiError> {
     let Some(chain) = chain else {
         return Err(ApiError::new(
@@ -212,12 +236,13 @@ pub async fn renew(
             ))
         }
     };
-    let body: RenewBody = serde_json::from_slice(&bytes)
+    let body: RenewBody = serde_json::from_slice(bytes)
         .map_err(|e| bad(format!("the body must be JSON {{\"csr\": PEM}}: {e}")))?;
     let snapshot = api.policy.live().snapshot();
-    if let Some(barrier) = snapshot
-        .state
-        .barrier(Some(&username), "", None, chrono::Utc::now())
+    if let Some(barrier) =
+        snapshot
+            .state
+            .barrier_without_client_id(Some(&username), peer, chrono::Utc::now())
     {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

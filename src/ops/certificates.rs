@@ -9,16 +9,43 @@ use crate::pki::ca::{self, Ca, CaInfo};
 use crate::pki::csr::Csr;
 use crate::state::store::Store;
 
+/// Valid certificates a user may hold at once: renewal keeps the old one
+/// valid, so a device (or a thief with its key) looping on renewal would
+/// otherwise mint certificates without end.
+pub const MAX_VALID_CERTIFICATES: usize = 4;
+
+/// Longest validity accepted, in days (100 years).
+pub const MAX_DAYS: u32 = 36_500;
+
+/// `days` as a validity, or why not.
+pub fn check_days(days: u32) -> Result<u32> {
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(Error::usage(format!(
+            "a validity of {days} days; give 1 to {MAX_DAYS}"
+        )));
+    }
+    Ok(days)
+}
+
+/// Refuses a new certificate for a user that holds as many valid ones as it may.
+fn check_room(username: &str, user: &crate::state::User) -> Result<()> {
+    let now = now();
+    let valid = user.certificates.iter().filter(|c| c.is_live(now)).count();
+    if valid >= MAX_VALID_CERTIFICATES {
+        return Err(Error::conflict(format!(
+            "{username} holds {valid} valid certificates already; revoke one first (`mqreg user revoke-cert {username} SERIAL`)"
+        )));
+    }
+    Ok(())
+}
+
 /// Makes the registry's CA beside the state; an existing one is replaced
 /// only with `force` (every certificate it issued stops logging in).
 pub fn ca_init(store: &Store, subject: &str, days: u32, force: bool) -> Result<CaInfo> {
     if subject.trim().is_empty() {
         return Err(Error::usage("the CA's subject must not be empty"));
     }
-    if days == 0 {
-        return Err(Error::usage("the CA must be valid for at least 1 day"));
-    }
-    let (certificate, key) = Ca::generate(subject, days)?;
+    let (certificate, key) = Ca::generate(subject, check_days(days)?)?;
     write(store, &certificate, &key, force)
 }
 
@@ -75,11 +102,12 @@ pub fn issue(store: &Store, username: &str, csr: &str, days: Option<u32>) -> Res
     checked.check_for(username).map_err(Error::usage)?;
     let ca = Ca::required(store)?;
     store.update(|state| {
-        let days = days.unwrap_or(state.registry.certificate_days);
+        let days = check_days(days.unwrap_or(state.registry.certificate_days))?;
         let user = state
             .users
             .get_mut(username)
             .ok_or_else(|| super::users::no_such_user(username))?;
+        check_room(username, user)?;
         let certificate = super::registry::issue_certificate(&ca, username, &checked.pem, days)?;
         let issued = issued(username, &certificate, &ca);
         user.certificates.push(certificate);
@@ -106,15 +134,17 @@ pub fn collect(store: &Store, username: &str, key_fingerprint: &str) -> Result<O
         return Ok(None);
     };
     let now = now();
+    let ca = Ca::required(store)?;
+    // After `ca init --force` the old CA's certificates no longer log in:
+    // only one the current CA signed is handed out.
     let Some(certificate) = user
         .certificates
         .iter()
         .rev()
-        .find(|c| c.key_fingerprint == key_fingerprint && c.is_live(now))
+        .find(|c| c.key_fingerprint == key_fingerprint && c.is_live(now) && ca.signed(&c.pem))
     else {
         return Ok(None);
     };
-    let ca = Ca::required(store)?;
     Ok(Some(issued(username, certificate, &ca)))
 }
 
@@ -126,7 +156,7 @@ pub fn renew(store: &Store, username: &str, presented: &str, csr: &str) -> Resul
     checked.check_for(username).map_err(Error::usage)?;
     let ca = Ca::required(store)?;
     store.update(|state| {
-        let days = state.registry.certificate_days;
+        let days = check_days(state.registry.certificate_days)?;
         let now = now();
         let user = state
             .users
@@ -144,6 +174,7 @@ pub fn renew(store: &Store, username: &str, presented: &str, csr: &str) -> Resul
                 "the certificate presented is not a valid one of {username}'s (revoked, expired, or not issued by this registry)"
             )));
         }
+        check_room(username, user)?;
         let certificate = super::registry::issue_certificate(&ca, username, &checked.pem, days)?;
         let issued = issued(username, &certificate, &ca);
         user.certificates.push(certificate);

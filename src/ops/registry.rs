@@ -362,7 +362,12 @@ pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
     }
     // Read before the lock: a request that sent a CSR gets its certificate
     // signed in the same update that makes it a user.
-    let ca = crate::pki::ca::Ca::load(store)?;
+    // A broken CA file matters only to requests that sent a CSR: they are
+    // skipped (and the reason logged); password requests are approved.
+    let ca = crate::pki::ca::Ca::load(store).map_err(|error| {
+        tracing::warn!("{error}");
+        error
+    });
     store.update(|state| {
         let missing = state.missing_roles(&roles);
         if !missing.is_empty() {
@@ -380,7 +385,7 @@ pub fn approve(store: &Store, approval: Approval) -> Result<Decided> {
             attempt.map(|n| n as usize),
             now(),
             &mut |username, csr| {
-                let ca = ca.as_ref()?;
+                let ca = ca.as_ref().ok()?.as_ref()?;
                 issue_certificate(ca, username, csr, days)
                     .map_err(|error| {
                         tracing::warn!("cannot issue a certificate to {username}: {error}")

@@ -145,6 +145,21 @@ impl Ca {
         &self.certificate_der
     }
 
+    /// Whether this CA signed the certificate `pem`.
+    pub fn signed(&self, pem: &str) -> bool {
+        let Ok(der) = super::pem_block(pem, "CERTIFICATE") else {
+            return false;
+        };
+        let (Ok((_, certificate)), Ok((_, ca))) = (
+            X509Certificate::from_der(&der),
+            X509Certificate::from_der(&self.certificate_der),
+        ) else {
+            return false;
+        };
+        certificate.issuer() == ca.subject()
+            && certificate.verify_signature(Some(ca.public_key())).is_ok()
+    }
+
     pub fn info(&self, store: &Store) -> CaInfo {
         let (_, parsed) =
             X509Certificate::from_der(&self.certificate_der).expect("checked when loaded");

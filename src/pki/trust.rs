@@ -107,51 +107,53 @@ pub struct Identity {
 }
 
 /// The CAs client certificates may chain to: the registry's and the
-/// `--tls-client-ca` file's.
+/// `--tls-client-ca` file's, verified apart, so that a certificate of the
+/// registry's CA is always one it signed itself (and so one it can revoke),
+/// never one of an intermediate under it.
 pub struct Trust {
-    verifier: Option<Arc<dyn ClientCertVerifier>>,
-    registry_ca: Option<Vec<u8>>,
+    registry: Option<(Arc<dyn ClientCertVerifier>, Vec<u8>)>,
+    others: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+fn verifier(roots: RootCertStore) -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| format!("cannot verify client certificates: {e}"))
 }
 
 impl Trust {
     /// Trust in the registry's CA (DER) and the CAs of `extra_pem`.
     pub fn new(registry_ca: Option<Vec<u8>>, extra_pem: Option<&str>) -> Result<Trust, String> {
-        let mut roots = RootCertStore::empty();
-        if let Some(der) = &registry_ca {
-            roots
-                .add(CertificateDer::from(der.clone()))
-                .map_err(|e| format!("the registry's CA cannot be trusted: {e}"))?;
-        }
-        if let Some(text) = extra_pem {
-            let mut found = 0;
-            for pem in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()) {
-                let pem = pem.map_err(|e| format!("not PEM: {e}"))?;
-                if pem.label != "CERTIFICATE" {
-                    continue;
-                }
+        let registry = match registry_ca {
+            Some(der) => {
+                let mut roots = RootCertStore::empty();
                 roots
-                    .add(CertificateDer::from(pem.contents))
-                    .map_err(|e| format!("a CA certificate cannot be trusted: {e}"))?;
-                found += 1;
+                    .add(CertificateDer::from(der.clone()))
+                    .map_err(|e| format!("the registry's CA cannot be trusted: {e}"))?;
+                Some((verifier(roots)?, der))
             }
-            if found == 0 {
-                return Err("no CERTIFICATE block in it".into());
-            }
-        }
-        let verifier = if roots.is_empty() {
-            None
-        } else {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            Some(
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| format!("cannot verify client certificates: {e}"))?,
-            )
+            None => None,
         };
-        Ok(Trust {
-            verifier,
-            registry_ca,
-        })
+        let others = match extra_pem {
+            Some(text) => {
+                let mut roots = RootCertStore::empty();
+                for pem in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()) {
+                    let pem = pem.map_err(|e| format!("not PEM: {e}"))?;
+                    if pem.label == "CERTIFICATE" {
+                        roots
+                            .add(CertificateDer::from(pem.contents))
+                            .map_err(|e| format!("a CA certificate cannot be trusted: {e}"))?;
+                    }
+                }
+                if roots.is_empty() {
+                    return Err("no CERTIFICATE block in it".into());
+                }
+                Some(verifier(roots)?)
+            }
+            None => None,
+        };
+        Ok(Trust { registry, others })
     }
 
     /// Whom `chain` (leaf first) names, or why it is not trusted.
@@ -159,17 +161,59 @@ impl Trust {
         let (leaf, intermediates) = chain
             .split_first()
             .ok_or_else(|| "no client certificate".to_owned())?;
-        let Some(verifier) = &self.verifier else {
+        if self.registry.is_none() && self.others.is_none() {
             return Err(
                 "client certificate, but the broker trusts no CA for them (`mqreg ca init`, or --tls-client-ca)"
                     .into(),
             );
-        };
-        verifier
-            .verify_client_cert(leaf, intermediates, UnixTime::now())
-            .map_err(|error| describe(&error))?;
+        }
         let (_, parsed) = X509Certificate::from_der(leaf)
             .map_err(|_| "client certificate cannot be read".to_owned())?;
+        let now = UnixTime::now();
+        let mut failure = None;
+        let mut by_registry = None;
+        if let Some((verifier, ca)) = &self.registry {
+            match verifier.verify_client_cert(leaf, intermediates, now) {
+                Ok(_) => {
+                    let direct = X509Certificate::from_der(ca).is_ok_and(|(_, ca)| {
+                        parsed.issuer() == ca.subject()
+                            && parsed.verify_signature(Some(ca.public_key())).is_ok()
+                    });
+                    if !direct {
+                        return Err(
+                            "client certificate issued under an intermediate of the registry's CA; only certificates the registry signed itself log in"
+                                .into(),
+                        );
+                    }
+                    by_registry = Some(true);
+                }
+                Err(error) => failure = Some(error),
+            }
+        }
+        if by_registry.is_none() {
+            if let Some(verifier) = &self.others {
+                match verifier.verify_client_cert(leaf, intermediates, now) {
+                    Ok(_) => by_registry = Some(false),
+                    // The more telling of the two failures: an expired
+                    // certificate of a trusted CA says "expired".
+                    Err(error) => {
+                        if failure.as_ref().is_none_or(|first| {
+                            matches!(
+                                first,
+                                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+                            )
+                        }) {
+                            failure = Some(error);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(by_registry) = by_registry else {
+            return Err(
+                failure.map_or_else(|| "client certificate refused".into(), |e| describe(&e))
+            );
+        };
         let common_name = parsed
             .subject()
             .iter_common_name()
@@ -177,12 +221,6 @@ impl Trust {
             .and_then(|name| name.as_str().ok())
             .ok_or_else(|| "client certificate has no subject CN".to_owned())?
             .to_owned();
-        let by_registry = self.registry_ca.as_ref().is_some_and(|ca| {
-            X509Certificate::from_der(ca).is_ok_and(|(_, ca)| {
-                parsed.issuer() == ca.subject()
-                    && parsed.verify_signature(Some(ca.public_key())).is_ok()
-            })
-        });
         Ok(Identity {
             common_name,
             fingerprint: super::fingerprint(leaf),
@@ -209,5 +247,75 @@ fn describe(error: &rustls::Error) -> String {
             "client certificate not for client authentication".into()
         }
         other => format!("client certificate refused: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+
+    fn ca(
+        name: &str,
+        issuer: Option<&Issuer<'static, KeyPair>>,
+    ) -> (Vec<u8>, Issuer<'static, KeyPair>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let certificate = match issuer {
+            Some(issuer) => params.signed_by(&key, issuer).unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        (certificate.der().to_vec(), Issuer::new(params, key))
+    }
+
+    fn leaf(name: &str, issuer: &Issuer<'static, KeyPair>) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.signed_by(&key, issuer).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_certificate_is_the_registrys_only_when_it_signed_it_itself() {
+        let (registry, registry_issuer) = ca("registry", None);
+        let (plant, plant_issuer) = ca("plant", None);
+        let plant_pem = crate::pki::csr::pem_text("CERTIFICATE", &plant);
+        let trust = Trust::new(Some(registry.clone()), Some(&plant_pem)).unwrap();
+
+        let own = trust.identify(&[leaf("dev_1", &registry_issuer)]).unwrap();
+        assert_eq!(own.common_name, "dev_1");
+        assert!(own.by_registry);
+
+        let other = trust.identify(&[leaf("dev_2", &plant_issuer)]).unwrap();
+        assert!(!other.by_registry);
+
+        // Under an intermediate of the registry's CA: refused, since the
+        // registry could neither list nor revoke it.
+        let (intermediate, intermediate_issuer) = ca("intermediate", Some(&registry_issuer));
+        let chain = [
+            leaf("dev_3", &intermediate_issuer),
+            CertificateDer::from(intermediate),
+        ];
+        let refused = trust.identify(&chain).unwrap_err();
+        assert!(refused.contains("intermediate"), "{refused}");
+
+        let (_, stranger) = ca("stranger", None);
+        let refused = trust.identify(&[leaf("dev_4", &stranger)]).unwrap_err();
+        assert!(refused.contains("does not trust"), "{refused}");
+        assert!(Trust::new(None, None)
+            .unwrap()
+            .identify(&[leaf("dev_5", &stranger)])
+            .unwrap_err()
+            .contains("trusts no CA"));
     }
 }

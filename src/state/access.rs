@@ -335,6 +335,20 @@ impl State {
         }
     }
 
+    /// [`State::barrier`] for a request that has no MQTT client id (an
+    /// enrolment over HTTPS): bans and disabled users only; client id rules
+    /// apply when the device logs in over MQTT.
+    pub fn barrier_without_client_id(
+        &self,
+        username: Option<&str>,
+        peer: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Option<Barrier> {
+        // A ban or a disabled user is found before any client id rule.
+        self.barrier(username, "", peer, now)
+            .filter(|barrier| *barrier != Barrier::ClientIdNotAllowed)
+    }
+
     /// The flood guard's shut-out of `peer` in force, if any: only while
     /// the `[flood]` limits are on and the address is not exempt, so a
     /// changed `[flood]` table is in effect at once.

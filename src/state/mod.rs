@@ -707,7 +707,13 @@ impl State {
                 let mut request = self.pending.remove(&name).expect("selected from pending");
                 let chosen = request.passwords.swap_remove(index);
                 let mut user = User::new(chosen.password_hash, sorted_unique(roles.to_vec()), now);
-                user.registered_client_ids = vec![chosen.client_id];
+                // A REST registration has no client id to bind the user to;
+                // MQTT 5 clients that let the broker assign one neither.
+                user.registered_client_ids = if chosen.client_id.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![chosen.client_id]
+                };
                 user.certificates.extend(certificate);
                 self.users.insert(name.clone(), user);
                 outcome.done.push(name);
@@ -756,6 +762,12 @@ impl State {
         }
         self.argon2.check()?;
         self.flood.check()?;
+        if !(1..=36_500).contains(&self.registry.certificate_days) {
+            return Err(format!(
+                "[registry] certificate_days = {}: give 1 to 36500",
+                self.registry.certificate_days
+            ));
+        }
         for (name, role) in &self.roles {
             names::check_role(name)?;
             for permission in &role.permissions {

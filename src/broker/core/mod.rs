@@ -655,18 +655,24 @@ impl Broker {
         let mut wills = Vec::new();
         // The login was decided on an earlier state; this one is the state
         // `apply_state` last closed connections for, on this same thread.
-        if self
-            .live
-            .snapshot()
+        let snapshot = self.live.snapshot();
+        let now = chrono::Utc::now();
+        let barred = snapshot
             .state
             .barrier(
                 Some(&request.username),
                 &request.sent_client_id,
                 request.address.map(|address| address.ip()),
-                chrono::Utc::now(),
+                now,
             )
             .is_some()
-        {
+            || request.certificate.as_deref().is_some_and(|fingerprint| {
+                !snapshot
+                    .state
+                    .certificate_is_live(&request.username, fingerprint, now)
+            });
+        drop(snapshot);
+        if barred {
             return (ConnectOutcome::Barred, wills);
         }
         if let Some(existing) = self.sessions.get(&request.client_id) {
@@ -1503,7 +1509,7 @@ impl Broker {
                 .or_else(|| {
                     let fingerprint = connection.certificate.as_deref()?;
                     (!state.certificate_is_live(&session.username, fingerprint, now))
-                        .then(|| "certificate revoked".to_owned())
+                        .then(|| "certificate revoked or expired".to_owned())
                 });
             if let Some(barrier) = barrier {
                 tracing::info!(
