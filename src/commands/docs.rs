@@ -298,6 +298,7 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
             ("1", "Also: the registry has no CA yet (mqreg ca init)."),
             ("2", "Also: the CSR does not verify, its CN is not the user, or its key is not accepted."),
             ("3", "The user does not exist."),
+            ("4", "The user holds 4 valid certificates already; revoke one first."),
         ],
         "mqreg-user-revoke-cert" => &[("3", "The user does not exist, or has no certificate with that serial.")],
         "mqreg-token-revoke" => &[("3", "No token has that name.")],
