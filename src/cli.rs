@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    audit, ban, ca, cert, client, config, docs, log_level, registry, role, serve, token, user,
+    audit, ban, ca, cert, client, config, docs, log_level, registry, role, serve, state, token,
+    user,
 };
 
 #[derive(Debug, Parser)]
@@ -33,10 +34,18 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The state file [default: $MQREG_STATE, else /var/lib/mqreg/state.toml for root or
-    /// whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The state file, or a PostgreSQL database (postgresql://USER@HOST/DB) that
+    /// several gateways share [default: $MQREG_STATE, else /var/lib/mqreg/state.toml
+    /// for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml]
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
+
+    /// With the state in PostgreSQL: this gateway's copy of the registry, served
+    /// while the database is away; its message store, control socket and audit log
+    /// sit beside it [default: $MQREG_LOCAL_COPY, else gateway.toml in the default
+    /// state file's folder]
+    #[arg(long, global = true, value_name = "PATH", env = "MQREG_LOCAL_COPY")]
+    pub local_copy: Option<PathBuf>,
 
     /// Print the command's data or result as JSON on stdout, and nothing else
     #[arg(long, global = true)]
@@ -99,6 +108,9 @@ pub enum Command {
     /// Show the configuration in force and where each value comes from
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Move the state between a file and a PostgreSQL database
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Write shell completions and man pages (for packagers and this repository)
     #[command(hide = true)]
     GenerateDocs(docs::DocsArgs),

@@ -114,7 +114,9 @@ impl fmt::Display for Refusal {
             Refusal::Contended => {
                 f.write_str("this username is being tried from another address, try again")
             }
-            Refusal::StateError => f.write_str("could not record the request (state file error)"),
+            Refusal::StateError => {
+                f.write_str("could not record the request (the state cannot be written)")
+            }
             Refusal::Certificate(reason) => f.write_str(reason),
         }
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 
@@ -31,11 +31,22 @@ pub struct ClientCertificates {
     extra: Option<String>,
     /// The trust built for the registry CA file as it was (its modification
     /// time and length), rebuilt when that changes.
-    cached: Mutex<Option<(FileSeen, Arc<Trust>)>>,
+    cached: Mutex<Option<(Seen, Arc<Trust>)>>,
 }
 
 /// A file's modification time and length, or `None` when it is absent.
 type FileSeen = Option<(SystemTime, u64)>;
+
+/// When the registry CA was last read.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    File(FileSeen),
+    Database(Instant),
+}
+
+/// How long a CA read from the registry database is used before it is read
+/// again (a new `ca init` or `ca import` reaches every gateway in this time).
+const DATABASE_CA_FOR: Duration = Duration::from_secs(2);
 
 impl ClientCertificates {
     /// Reads `--tls-client-ca`; an error names the file.
@@ -66,17 +77,38 @@ impl ClientCertificates {
     }
 
     fn trust(&self) -> Arc<Trust> {
-        let identity = std::fs::metadata(self.ca_file())
-            .ok()
-            .and_then(|meta| Some((meta.modified().ok()?, meta.len())));
+        let identity = match self.store.database() {
+            // A CA kept in the registry database is asked for again after a
+            // few seconds; there is no file to watch.
+            Some(_) => Seen::Database(Instant::now()),
+            None => Seen::File(
+                std::fs::metadata(self.ca_file())
+                    .ok()
+                    .and_then(|meta| Some((meta.modified().ok()?, meta.len()))),
+            ),
+        };
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((seen, trust)) = cached.as_ref() {
-            if *seen == identity {
+            let fresh = match (seen, &identity) {
+                (Seen::Database(read), Seen::Database(_)) => read.elapsed() < DATABASE_CA_FOR,
+                (seen, identity) => seen == identity,
+            };
+            if fresh {
                 return trust.clone();
             }
         }
         let registry_ca = match Ca::load(&self.store) {
             Ok(ca) => ca.map(|ca| ca.certificate_der().to_vec()),
+            // The database away: the CA it had still stands.
+            Err(error) if self.store.database().is_some() && cached.is_some() => {
+                tracing::debug!("keeping the registry's CA as last read: {error}");
+                let trust = cached
+                    .as_ref()
+                    .map(|(_, trust)| trust.clone())
+                    .expect("cached");
+                *cached = Some((identity, trust.clone()));
+                return trust;
+            }
             Err(error) => {
                 tracing::error!("client certificates of the registry's CA are refused: {error}");
                 None

@@ -14,7 +14,7 @@ use crate::pki::csr::Csr;
 use crate::state::{Enrolment, LoginAttempt, OfferedPassword, Recorded};
 
 /// The protocol a REST registration is recorded with.
-pub const PROTOCOL: &str = "REST";
+pub const PROTOCOL: &str = crate::state::REST_PROTOCOL;
 
 /// A device's registration request, checked for form (username, CSR).
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::store::Store;
 use crate::state::watcher::FileIdentity;
 use crate::state::State;
@@ -42,7 +42,32 @@ impl LiveState {
     /// Loads the state; a file that does not parse stops the broker from starting.
     pub fn open(store: Store) -> Result<Self> {
         let seen = FileIdentity::of(store.path());
-        let state = store.load()?;
+        let state = match store.database() {
+            None => store.load()?,
+            Some(database) => match store.load_or_copy()? {
+                (state, None) => {
+                    if let Err(error) = store.keep_copy(&state) {
+                        tracing::warn!("cannot keep a copy of the registry: {error}");
+                    }
+                    state
+                }
+                (_, Some(error)) if seen.is_none() => {
+                    return Err(Error::failure(format!(
+                        "{error}\nThere is no copy of the registry at {} to serve from meanwhile: \
+                         start the broker once with the database reachable",
+                        store.path().display()
+                    )))
+                }
+                (state, Some(_)) => {
+                    tracing::warn!(
+                        "serving this gateway's copy of the registry ({}) until the database {} is back",
+                        store.path().display(),
+                        database.url()
+                    );
+                    state
+                }
+            },
+        };
         Ok(Self {
             store,
             current: RwLock::new(Arc::new(Snapshot {
@@ -83,6 +108,9 @@ impl LiveState {
     /// `announced`: a file-change event said a writer finished (a rename or a
     /// close after writing), so there is nothing to wait for.
     pub fn refresh(&self, announced: bool) -> Option<Arc<Snapshot>> {
+        if self.store.database().is_some() {
+            return self.refresh_from_database();
+        }
         let mut seen = self.seen.lock().expect("identity lock poisoned");
         let now = FileIdentity::of(self.store.path());
         if *seen == now {
@@ -123,9 +151,27 @@ impl LiveState {
         }
     }
 
+    /// Reads the registry database (one query when nothing changed) and
+    /// installs what differs. While it cannot be reached the last good state
+    /// stays (the store logs the outage once).
+    fn refresh_from_database(&self) -> Option<Arc<Snapshot>> {
+        let _ordered = self.seen.lock().expect("identity lock poisoned");
+        let state = self.store.load().ok()?;
+        if self.snapshot().state == state {
+            return None;
+        }
+        if let Err(error) = self.store.keep_copy(&state) {
+            tracing::warn!("cannot keep a copy of the registry: {error}");
+        }
+        Some(self.install(state))
+    }
+
     /// Re-reads the file even if it looks unchanged (SIGHUP). Blocking, but
     /// short: one read and parse.
     pub fn reload(&self) -> Option<Arc<Snapshot>> {
+        if self.store.database().is_some() {
+            return self.refresh_from_database();
+        }
         *self.seen.lock().expect("identity lock poisoned") = None;
         self.refresh(false)
     }
@@ -157,6 +203,9 @@ impl LiveState {
         // The watcher will read this write back once: marking it as seen here
         // could also hide a CLI write that landed right after it.
         if let Some(state) = after {
+            if let Err(error) = self.store.keep_copy(&state) {
+                tracing::warn!("cannot keep a copy of the registry: {error}");
+            }
             self.install(state);
         }
         Ok(result.expect("the change ran"))

@@ -527,6 +527,41 @@ impl Signals {
     }
 }
 
+/// What wakes the state watcher: the file's changes, or the registry
+/// database's notifications.
+enum ChangeSignal {
+    File(FileWatcher),
+    Database(std::sync::mpsc::Receiver<()>),
+}
+
+impl ChangeSignal {
+    /// Waits for a change; true when one was announced (else a periodic look).
+    fn wait(&mut self) -> bool {
+        match self {
+            ChangeSignal::File(watcher) => watcher.wait(),
+            ChangeSignal::Database(heard) => {
+                // The generation is also checked every few seconds, in case a
+                // notification went missing with no error to say so.
+                let announced = match heard.recv_timeout(DATABASE_LOOK_INTERVAL) {
+                    Ok(()) => true,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        std::thread::sleep(DATABASE_LOOK_INTERVAL);
+                        false
+                    }
+                };
+                // A burst of changes is one re-read.
+                while heard.try_recv().is_ok() {}
+                announced
+            }
+        }
+    }
+}
+
+/// How often a gateway asks the registry database for its generation when no
+/// notification came.
+const DATABASE_LOOK_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Re-reads the state file when it changes and tells the network worker, which
 /// closes the connections of deleted, disabled and banned users. Permission
 /// changes need nothing more: grants are recomputed from the new state on the
@@ -537,14 +572,29 @@ fn start_watcher(
     stop: Arc<AtomicBool>,
     hub: Arc<Hub>,
 ) -> Result<std::thread::JoinHandle<()>> {
-    let mut watcher = FileWatcher::new(live.path(), WATCH_INTERVAL);
-    if !watcher.is_notified() {
-        tracing::warn!(
-            "cannot watch {} for changes; checking it every {} ms instead",
-            live.path().display(),
-            WATCH_INTERVAL.as_millis()
-        );
-    }
+    let mut watcher = match live.store().database() {
+        Some(database) => {
+            // Every change any gateway commits is announced; after a
+            // reconnection everything is re-read, since what was announced
+            // meanwhile is lost.
+            let (told, heard) = std::sync::mpsc::channel();
+            database.listen(move || {
+                let _ = told.send(());
+            });
+            ChangeSignal::Database(heard)
+        }
+        None => {
+            let watcher = FileWatcher::new(live.path(), WATCH_INTERVAL);
+            if !watcher.is_notified() {
+                tracing::warn!(
+                    "cannot watch {} for changes; checking it every {} ms instead",
+                    live.path().display(),
+                    WATCH_INTERVAL.as_millis()
+                );
+            }
+            ChangeSignal::File(watcher)
+        }
+    };
     std::thread::Builder::new()
         .name("mqreg-state-watcher".into())
         .spawn(move || {

@@ -12,6 +12,7 @@ pub mod log_level;
 pub mod registry;
 pub mod role;
 pub mod serve;
+pub mod state;
 pub mod token;
 pub mod user;
 pub mod watch;
@@ -23,6 +24,7 @@ use crate::audit::AuditLog;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::names;
+use crate::state::postgres;
 use crate::state::served::ServedBy;
 use crate::state::store::{self, Store};
 use crate::state::ClientIdRule;
@@ -74,13 +76,23 @@ pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
             .map(|config| config.file.settings.clone())
             .unwrap_or_default(),
     ));
-    let audit = match cli.global.audit_log {
-        Some(log) => AuditLog::new(log),
-        None => AuditLog::beside(&path),
+    let store = match path.to_str().filter(|text| postgres::is_url(text)) {
+        Some(url) => {
+            let copy = match cli.global.local_copy {
+                Some(copy) => copy,
+                None => store::default_copy_path()?,
+            };
+            Store::postgres(url, copy)?
+        }
+        None => Store::new(path),
     };
-    let store = Store::new(path)
+    let store = store
         .with_lock_timeout(lock_timeout()?)
         .with_settings(settings.clone());
+    let audit = match cli.global.audit_log {
+        Some(log) => AuditLog::new(log),
+        None => AuditLog::beside(store.path()),
+    };
     let owner = store.owner_for(audit.path());
     let audit = audit.with_owner(owner);
     let context = Context {
@@ -103,6 +115,7 @@ pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
             | Command::Client(_)
             | Command::LogLevel(_)
             | Command::Config(_)
+            | Command::State(_)
     );
     let result = match cli.command {
         Command::Serve(args) => serve::exec(&context, args),
@@ -117,13 +130,18 @@ pub fn exec(cli: Cli, config: Option<crate::config::Config>) -> Result<()> {
         Command::LogLevel(args) => log_level::exec(&context, args),
         Command::Config(command) => config::exec(&context, command),
         Command::Audit(args) => audit::exec(&context, args),
+        Command::State(command) => state::exec(&context, command),
         Command::GenerateDocs(_) => unreachable!("handled above"),
     };
     let changed = action.is_some();
     if let Some((action, target)) = action {
         record(&context, action, target, &result);
     }
-    if result.is_ok() && names_its_state && ServedBy::find(context.store.path()).is_none() {
+    if result.is_ok()
+        && names_its_state
+        && context.store.database().is_none()
+        && ServedBy::find(context.store.path()).is_none()
+    {
         // The admin may be looking at (or changing) a file no broker reads:
         // another user's default, a typo in --state, a stopped service.
         eprintln!(
@@ -164,6 +182,7 @@ fn admin_action(command: &Command) -> Option<(&'static str, Option<String>)> {
         Command::User(U::Enable { user }) => ("user enable", Some(user.clone())),
         Command::User(U::RevokeCert { user, .. }) => ("user revoke-cert", Some(user.clone())),
         Command::Ca(ca::CaCommand::Init { .. }) => ("ca init", None),
+        Command::State(state::StateCommand::Migrate { .. }) => ("state migrate", None),
         Command::Ca(ca::CaCommand::Import { .. }) => ("ca import", None),
         Command::Cert(cert::CertCommand::Issue { user, .. }) => ("cert issue", Some(user.clone())),
         Command::User(U::ClientIds {

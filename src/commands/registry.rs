@@ -241,7 +241,19 @@ fn print_status(context: &Context, status: &registry::Status) -> Result<()> {
         None => println!("registry: locked"),
     }
     println!("pending requests: {}", status.pending);
-    println!("state file: {}", status.state);
+    match &status.database {
+        None => println!("state file: {}", status.state),
+        Some(database) => {
+            println!("state: {}", status.state);
+            match &database.error {
+                None => println!("database: reachable"),
+                Some(error) => println!(
+                    "database: unreachable; this is this gateway's copy ({})\n  {error}",
+                    context.store.path().display()
+                ),
+            }
+        }
+    }
     match &status.served_by {
         Some(broker) => {
             println!(

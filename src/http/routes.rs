@@ -27,7 +27,13 @@ pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/", get(web::page))
         .route("/assets/{file}", get(web::asset))
-        .route("/healthz", get(healthz))
+        .route(
+            "/healthz",
+            get({
+                let api = api.clone();
+                move || healthz(api.clone())
+            }),
+        )
         .route("/metrics", get(metrics))
         .route("/api/client-registry/register", post(enrol::register))
         .route("/api/client-registry/renew", post(enrol::renew))
@@ -89,8 +95,20 @@ async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok`, and a second line while the registry database cannot be reached
+/// (the gateway still serves, from its copy: a health check stays green).
+async fn healthz(api: Arc<Api>) -> String {
+    let Some(database) = api.store.database() else {
+        return "ok\n".into();
+    };
+    match database.health.problem() {
+        None => "ok\n".into(),
+        Some((error, since)) => format!(
+            "ok\nregistry database {} unreachable since {}: {error}; serving this gateway's copy of the registry\n",
+            database.url(),
+            crate::output::rfc3339(since)
+        ),
+    }
 }
 
 async fn metrics(asked: Asked) -> Answer {

@@ -77,7 +77,7 @@ pub fn ca_show(store: &Store) -> Result<CaInfo> {
     let ca = Ca::load(store)?.ok_or_else(|| {
         Error::not_found(format!(
             "the registry has no CA ({} is missing); create one with `mqreg ca init`",
-            store.beside(ca::CERTIFICATE_SUFFIX).display()
+            store.name_beside(ca::CERTIFICATE_SUFFIX)
         ))
     })?;
     Ok(ca.info(store))

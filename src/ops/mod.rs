@@ -12,6 +12,7 @@
 
 pub mod bans;
 pub mod certificates;
+pub mod migrate;
 pub mod registry;
 pub mod roles;
 pub mod tokens;

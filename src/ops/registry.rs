@@ -39,22 +39,47 @@ pub struct Status {
     pub state: String,
     /// The broker serving that file, if one runs.
     pub served_by: Option<ServedBy>,
+    /// With the state in PostgreSQL: whether the database answered, and if
+    /// not, why (the status is then this gateway's copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseStatus>,
     /// Clients connected to it, when it could be asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<usize>,
 }
 
+/// The registry database as `registry status` reports it.
+#[derive(Debug, Serialize)]
+pub struct DatabaseStatus {
+    pub reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The status; while the registry database is away, from this gateway's copy.
 pub fn status(store: &Store) -> Result<Status> {
-    Ok(status_of(store, store.load()?.status(now())))
+    let (state, unreachable) = store.load_or_copy()?;
+    let mut status = status_of(store, state.status(now()));
+    if let Some(database) = &mut status.database {
+        if let Some(error) = unreachable {
+            database.reachable = false;
+            database.error = Some(error.message.clone());
+        }
+    }
+    Ok(status)
 }
 
 fn status_of(store: &Store, status: crate::state::RegistryStatus) -> Status {
     Status {
+        database: store.database().map(|_| DatabaseStatus {
+            reachable: true,
+            error: None,
+        }),
         locked: status.locked,
         unlocked_until: status.unlocked_until.map(output::rfc3339),
         remaining_seconds: status.remaining_seconds,
         pending: status.pending,
-        state: store.path().display().to_string(),
+        state: store.describe(),
         served_by: ServedBy::find(store.path()),
         clients: None,
     }

@@ -66,13 +66,13 @@ impl Ca {
                 .map_err(|e| {
                     Error::failure(format!(
                         "the registry's CA ({}) cannot be used: {e}; `mqreg ca import --force` or `mqreg ca init --force` replaces it",
-                        store.beside(CERTIFICATE_SUFFIX).display()
+                        store.name_beside(CERTIFICATE_SUFFIX)
                     ))
                 }),
             (Some(_), None) | (None, Some(_)) => Err(Error::failure(format!(
                 "the registry's CA is half there: {} and {} must both exist; `mqreg ca init --force` makes a new one",
-                store.beside(CERTIFICATE_SUFFIX).display(),
-                store.beside(KEY_SUFFIX).display()
+                store.name_beside(CERTIFICATE_SUFFIX),
+                store.name_beside(KEY_SUFFIX)
             ))),
         }
     }
@@ -82,7 +82,7 @@ impl Ca {
         Ca::load(store)?.ok_or_else(|| {
             Error::failure(format!(
                 "the registry has no CA yet ({} is missing); create one with `mqreg ca init`",
-                store.beside(CERTIFICATE_SUFFIX).display()
+                store.name_beside(CERTIFICATE_SUFFIX)
             ))
         })
     }
@@ -170,7 +170,7 @@ impl Ca {
             serial: super::hex_pairs(parsed.raw_serial()),
             not_before: chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default(),
             not_after: super::not_after(&parsed),
-            certificate_file: store.beside(CERTIFICATE_SUFFIX).display().to_string(),
+            certificate_file: store.name_beside(CERTIFICATE_SUFFIX),
             certificate: self.certificate_pem.clone(),
         }
     }

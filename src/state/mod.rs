@@ -10,6 +10,7 @@
 pub mod access;
 mod bulk;
 pub mod files;
+pub mod postgres;
 pub mod quotas;
 pub mod served;
 pub mod store;
@@ -31,6 +32,10 @@ pub use access::{Ban, BanKind, Barrier, ClientIdRule, FloodLimits};
 pub const SCHEMA_VERSION: u32 = 2;
 
 pub type Timestamp = DateTime<Utc>;
+
+/// The protocol recorded for a registration made over HTTPS
+/// (`POST /api/client-registry/register`), which has no client id.
+pub const REST_PROTOCOL: &str = "REST";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -707,9 +712,10 @@ impl State {
                 let mut request = self.pending.remove(&name).expect("selected from pending");
                 let chosen = request.passwords.swap_remove(index);
                 let mut user = User::new(chosen.password_hash, sorted_unique(roles.to_vec()), now);
-                // A REST registration has no client id to bind the user to;
-                // MQTT 5 clients that let the broker assign one neither.
-                user.registered_client_ids = if chosen.client_id.is_empty() {
+                // A REST registration has no client id to bind the user to.
+                // (An MQTT 5 device that sent an empty one is bound to the
+                // empty id: it will send that again.)
+                user.registered_client_ids = if chosen.protocol == REST_PROTOCOL {
                     Vec::new()
                 } else {
                     vec![chosen.client_id]

@@ -15,13 +15,14 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
 use super::files::{folder_of, Folder, Owner};
+use super::postgres::Postgres;
 use super::{bulk, State};
 use crate::error::{Error, Result};
 
@@ -42,6 +43,17 @@ pub fn default_path() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MQREG_STATE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
+    default_file()
+}
+
+/// Where a gateway whose state is in PostgreSQL keeps its copy of it (and,
+/// beside that, its message store, control socket and audit log):
+/// `gateway.toml` in the folder the state file would have by default.
+pub fn default_copy_path() -> Result<PathBuf> {
+    Ok(default_file()?.with_file_name("gateway.toml"))
+}
+
+fn default_file() -> Result<PathBuf> {
     let system = Path::new(SYSTEM_STATE);
     if is_root() || system.parent().is_some_and(Path::is_dir) {
         return Ok(system.to_path_buf());
@@ -74,6 +86,9 @@ pub struct Store {
     /// The config file's settings tables, laid over every state read (and
     /// taken off again before one is written): see `config`.
     settings: Option<crate::config::SharedSettings>,
+    /// The registry database, when the state is kept in PostgreSQL; `path`
+    /// is then this gateway's copy of it (see [`Store::postgres`]).
+    database: Option<Arc<Postgres>>,
 }
 
 /// A loaded state together with the text it came from, so that a write which
@@ -105,6 +120,32 @@ impl Store {
             path: path.into(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             settings: None,
+            database: None,
+        }
+    }
+
+    /// The state in the PostgreSQL database at `url`. `copy` is this
+    /// gateway's own file: the broker keeps its last good copy of the
+    /// registry there (to serve from while the database is away), and the
+    /// files a state has beside it (the message store, the control socket,
+    /// the audit log) are named after it.
+    pub fn postgres(url: &str, copy: impl Into<PathBuf>) -> Result<Self> {
+        let mut store = Self::new(copy);
+        store.database = Some(Arc::new(Postgres::new(url)?));
+        Ok(store)
+    }
+
+    /// The registry database, if the state is kept in one.
+    pub fn database(&self) -> Option<&Arc<Postgres>> {
+        self.database.as_ref()
+    }
+
+    /// The state as a person names it: the file, or the database's URL
+    /// (without its password).
+    pub fn describe(&self) -> String {
+        match &self.database {
+            Some(database) => database.url().to_owned(),
+            None => self.path.display().to_string(),
         }
     }
 
@@ -132,9 +173,43 @@ impl Store {
 
     /// Reads the state without locking; a missing file is an empty state.
     pub fn load(&self) -> Result<State> {
-        let mut state = self.read()?.state;
+        let mut state = match &self.database {
+            Some(database) => database.load()?.0,
+            None => self.read()?.state,
+        };
         self.overlay(&mut state);
         Ok(state)
+    }
+
+    /// Like [`Store::load`], but while the registry database cannot be
+    /// reached, this gateway's last copy of it, with the error that made it
+    /// the answer.
+    pub fn load_or_copy(&self) -> Result<(State, Option<Error>)> {
+        match self.load() {
+            Ok(state) => Ok((state, None)),
+            Err(error) if self.database.is_some() => {
+                let mut state = self.read()?.state;
+                self.overlay(&mut state);
+                Ok((state, Some(error)))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes `state` as this gateway's copy of the registry database (see
+    /// [`Store::postgres`]); nothing for a file state. Under the copy's own
+    /// lock, replaced whole like the state file.
+    pub fn keep_copy(&self, state: &State) -> Result<()> {
+        if self.database.is_none() {
+            return Ok(());
+        }
+        let text = bulk::serialize(state)
+            .map_err(|e| Error::failure(format!("cannot serialize the state: {e}")))?;
+        let (folder, _lock) = self.lock()?;
+        if self.read_text(Some(&folder)).ok().flatten().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        self.replace(&folder, &text)
     }
 
     /// Parses state-file text; the error names `path`, the line and the column.
@@ -242,6 +317,19 @@ impl Store {
     /// `change` fails nothing is written. The lock is held until the new file
     /// is in place.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        if let Some(database) = &self.database {
+            let (result, _) = database.update(self.lock_timeout, |state| {
+                let saved = self.overlay(state);
+                let result = change(state)?;
+                if let Some(saved) = saved {
+                    saved.restore(state);
+                }
+                state.prune_expired(chrono::Utc::now());
+                state.version = super::SCHEMA_VERSION;
+                Ok(result)
+            })?;
+            return Ok(result);
+        }
         let (folder, _lock) = self.lock()?;
         let Loaded {
             mut state,
@@ -282,9 +370,31 @@ impl Store {
         self.folder_path().join(name)
     }
 
+    /// A file beside the state as a person names it: its path, or for a
+    /// state in PostgreSQL, where the database keeps it.
+    pub fn name_beside(&self, suffix: &str) -> String {
+        match &self.database {
+            Some(database) => format!("{suffix} in the registry database {}", database.url()),
+            None => self.beside(suffix).display().to_string(),
+        }
+    }
+
     /// Reads a file beside the state (see [`Store::beside`]), never through
     /// a symlink; `None` when it does not exist.
     pub fn read_beside(&self, suffix: &str) -> Result<Option<String>> {
+        if let Some(database) = &self.database {
+            return database
+                .read_file(suffix)?
+                .map(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        Error::failure(format!(
+                            "{suffix} in the registry database {} is not text",
+                            database.url()
+                        ))
+                    })
+                })
+                .transpose();
+        }
         let path = self.beside(suffix);
         let Some(folder) = self.open_folder()? else {
             return Ok(None);
@@ -308,6 +418,9 @@ impl Store {
     /// `replace`, an existing file is an error (a conflict) and nothing is
     /// written.
     pub fn write_beside(&self, files: &[(&str, &[u8])], replace: bool) -> Result<()> {
+        if let Some(database) = &self.database {
+            return database.write_files(files, replace);
+        }
         let (folder, _lock) = self.lock()?;
         if !replace {
             for (suffix, _) in files {

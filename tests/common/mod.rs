@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod connect;
+pub mod postgres;
 pub mod raw;
 
 use std::io::Write;
@@ -26,13 +27,48 @@ impl Sandbox {
         Self { dir, state }
     }
 
+    /// A gateway whose state is the PostgreSQL database at `url`: its own
+    /// folder keeps its copy of the registry, message store and socket.
+    pub fn gateway(url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self {
+            dir,
+            state: PathBuf::from(url),
+        }
+    }
+
+    /// This gateway's copy of the registry, when the state is a database.
+    pub fn local_copy(&self) -> PathBuf {
+        self.dir.path().join("mqreg/gateway.toml")
+    }
+
+    fn is_database(&self) -> bool {
+        self.state
+            .to_str()
+            .is_some_and(|s| s.starts_with("postgresql://"))
+    }
+
+    /// The store the binary would use, for seeding.
+    pub fn store(&self) -> mqreg::state::store::Store {
+        if self.is_database() {
+            mqreg::state::store::Store::postgres(self.state.to_str().unwrap(), self.local_copy())
+                .unwrap()
+        } else {
+            mqreg::state::store::Store::new(&self.state)
+        }
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(MQREG);
         command
             .args(args)
             .env("MQREG_STATE", &self.state)
             .env_remove("MQREG_LOCK_TIMEOUT")
+            .env_remove("MQREG_LOCAL_COPY")
             .env_remove("RUST_LOG");
+        if self.is_database() {
+            command.env("MQREG_LOCAL_COPY", self.local_copy());
+        }
         command
     }
 
@@ -68,7 +104,7 @@ impl Sandbox {
     /// Adds pending requests as the broker would record them, by editing the
     /// file the way the broker does: through the store.
     pub fn seed_pending(&self, requests: &[(&str, &str, bool)]) {
-        let store = mqreg::state::store::Store::new(&self.state);
+        let store = self.store();
         store
             .update(|state| {
                 let now = chrono::Utc::now();
@@ -228,7 +264,7 @@ pub struct Broker {
 impl Sandbox {
     /// Makes new hashes cheap, so registrations in tests take microseconds.
     pub fn cheap_hashes(&self) {
-        mqreg::state::store::Store::new(&self.state)
+        self.store()
             .update(|state| {
                 state.argon2 = cheap_cost();
                 Ok(())
@@ -239,7 +275,7 @@ impl Sandbox {
     /// Turns the per-address flood limits off, for tests whose load comes
     /// from 127.0.0.1 on purpose and is about something else.
     pub fn without_flood_limits(&self) {
-        mqreg::state::store::Store::new(&self.state)
+        self.store()
             .update(|state| {
                 state.flood.max_refusals = 0;
                 state.flood.max_registrations = 0;
