@@ -52,6 +52,9 @@ _mqreg() {
             mqreg,serve)
                 cmd="mqreg__subcmd__serve"
                 ;;
+            mqreg,state)
+                cmd="mqreg__subcmd__state"
+                ;;
             mqreg,token)
                 cmd="mqreg__subcmd__token"
                 ;;
@@ -184,6 +187,9 @@ _mqreg() {
             mqreg__subcmd__help,serve)
                 cmd="mqreg__subcmd__help__subcmd__serve"
                 ;;
+            mqreg__subcmd__help,state)
+                cmd="mqreg__subcmd__help__subcmd__state"
+                ;;
             mqreg__subcmd__help,token)
                 cmd="mqreg__subcmd__help__subcmd__token"
                 ;;
@@ -261,6 +267,9 @@ _mqreg() {
                 ;;
             mqreg__subcmd__help__subcmd__role,list)
                 cmd="mqreg__subcmd__help__subcmd__role__subcmd__list"
+                ;;
+            mqreg__subcmd__help__subcmd__state,migrate)
+                cmd="mqreg__subcmd__help__subcmd__state__subcmd__migrate"
                 ;;
             mqreg__subcmd__help__subcmd__token,create)
                 cmd="mqreg__subcmd__help__subcmd__token__subcmd__create"
@@ -400,6 +409,18 @@ _mqreg() {
             mqreg__subcmd__role__subcmd__help,list)
                 cmd="mqreg__subcmd__role__subcmd__help__subcmd__list"
                 ;;
+            mqreg__subcmd__state,help)
+                cmd="mqreg__subcmd__state__subcmd__help"
+                ;;
+            mqreg__subcmd__state,migrate)
+                cmd="mqreg__subcmd__state__subcmd__migrate"
+                ;;
+            mqreg__subcmd__state__subcmd__help,help)
+                cmd="mqreg__subcmd__state__subcmd__help__subcmd__help"
+                ;;
+            mqreg__subcmd__state__subcmd__help,migrate)
+                cmd="mqreg__subcmd__state__subcmd__help__subcmd__migrate"
+                ;;
             mqreg__subcmd__token,create)
                 cmd="mqreg__subcmd__token__subcmd__create"
                 ;;
@@ -503,13 +524,17 @@ _mqreg() {
 
     case "${cmd}" in
         mqreg)
-            opts="-h -V --state --json --format --config --audit-log --help --version serve registry user role ban audit token ca cert client log-level config generate-docs help"
+            opts="-h -V --state --local-copy --json --format --config --audit-log --help --version serve registry user role ban audit token ca cert client log-level config state generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -533,7 +558,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__audit)
-            opts="-n -h --lines --state --json --format --config --audit-log --help"
+            opts="-n -h --lines --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +573,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -571,13 +600,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban)
-            opts="-h --state --json --format --config --audit-log --help add list remove help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -601,7 +634,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__add)
-            opts="-h --username --client-id --address --for --reason --state --json --format --config --audit-log --help"
+            opts="-h --username --client-id --address --for --reason --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,6 +661,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -721,13 +758,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__list)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -751,13 +792,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ban__subcmd__remove)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -781,13 +826,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ca)
-            opts="-h --state --json --format --config --audit-log --help init show import help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help init show import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -881,7 +930,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ca__subcmd__import)
-            opts="-h --cert --key --force --state --json --format --config --audit-log --help"
+            opts="-h --cert --key --force --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -896,6 +945,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -919,7 +972,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ca__subcmd__init)
-            opts="-h --subject --days --force --state --json --format --config --audit-log --help"
+            opts="-h --subject --days --force --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -934,6 +987,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -957,13 +1014,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__ca__subcmd__show)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -987,13 +1048,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__cert)
-            opts="-h --state --json --format --config --audit-log --help issue help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help issue help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1059,7 +1124,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__cert__subcmd__issue)
-            opts="-h --csr --days --state --json --format --config --audit-log --help"
+            opts="-h --csr --days --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1074,6 +1139,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1097,13 +1166,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client)
-            opts="-h --state --json --format --config --audit-log --help list kick help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help list kick help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1183,13 +1256,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client__subcmd__kick)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1213,13 +1290,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__client__subcmd__list)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1243,13 +1324,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__config)
-            opts="-h --state --json --format --config --audit-log --help show help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1315,13 +1400,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__config__subcmd__show)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1345,7 +1434,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__generate__subcmd__docs)
-            opts="-h --out --state --json --format --config --audit-log --help"
+            opts="-h --out --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1356,6 +1445,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1379,7 +1472,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__help)
-            opts="serve registry user role ban audit token ca cert client log-level config generate-docs help"
+            opts="serve registry user role ban audit token ca cert client log-level config state generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1896,6 +1989,34 @@ _mqreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mqreg__subcmd__help__subcmd__state)
+            opts="migrate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__help__subcmd__state__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mqreg__subcmd__help__subcmd__token)
             opts="create list revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2121,13 +2242,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__log__subcmd__level)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2151,13 +2276,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry)
-            opts="-h --state --json --format --config --audit-log --help unlock lock status list approve client-ids show watch reject help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help unlock lock status list approve client-ids show watch reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2181,7 +2310,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__approve)
-            opts="-h --all --match --role --force --attempt --state --json --format --config --audit-log --help"
+            opts="-h --all --match --role --force --attempt --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2200,6 +2329,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2223,7 +2356,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --state --json --format --config --audit-log --help"
+            opts="-h --set --any --registered --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2234,6 +2367,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2411,13 +2548,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__list)
-            opts="-h --refused --state --json --format --config --audit-log --help"
+            opts="-h --refused --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2441,13 +2582,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__lock)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2471,7 +2616,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__reject)
-            opts="-h --all --match --state --json --format --config --audit-log --help"
+            opts="-h --all --match --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2482,6 +2627,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2505,13 +2654,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__show)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2535,13 +2688,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__status)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2565,7 +2722,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__unlock)
-            opts="-h --for --state --json --format --config --audit-log --help"
+            opts="-h --for --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2576,6 +2733,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2599,7 +2760,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__registry__subcmd__watch)
-            opts="-h --exec --state --json --format --config --audit-log --help"
+            opts="-h --exec --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2610,6 +2771,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2633,13 +2798,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role)
-            opts="-h --state --json --format --config --audit-log --help list create allow disallow delete help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help list create allow disallow delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2663,13 +2832,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__allow)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2693,7 +2866,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__create)
-            opts="-h --allow --state --json --format --config --audit-log --help"
+            opts="-h --allow --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2704,6 +2877,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2727,13 +2904,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__delete)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2757,13 +2938,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__disallow)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2885,13 +3070,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__role__subcmd__list)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2915,7 +3104,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__serve)
-            opts="-h --listen --tls-listen --tls-cert --tls-key --tls-client-ca --require-client-cert --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --json --format --config --audit-log --help"
+            opts="-h --listen --tls-listen --tls-cert --tls-key --tls-client-ca --require-client-cert --http --http-tls-cert --http-tls-key --metrics-public --max-queued-messages --max-inflight --stall-timeout --hash-workers --connect-timeout --max-packet-size --max-topic-levels --max-topic-bytes --retry-write-interval --sys-interval --persistence --log-format --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3005,6 +3194,128 @@ _mqreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --local-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__state)
+            opts="-h --state --local-copy --json --format --config --audit-log --help migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__state__subcmd__help)
+            opts="migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__state__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__state__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mqreg__subcmd__state__subcmd__migrate)
+            opts="-h --from --to --force --state --local-copy --json --format --config --audit-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "auto table plain tsv" -- "${cur}"))
                     return 0
@@ -3025,13 +3336,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token)
-            opts="-h --state --json --format --config --audit-log --help create list revoke help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3055,7 +3370,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__create)
-            opts="-h --role --for --state --json --format --config --audit-log --help"
+            opts="-h --role --for --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3070,6 +3385,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3163,13 +3482,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__list)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3193,13 +3516,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__token__subcmd__revoke)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3223,13 +3550,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user)
-            opts="-h --state --json --format --config --audit-log --help list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help list show add passwd delete grant-role revoke-role disable revoke-cert enable client-ids help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3253,7 +3584,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__add)
-            opts="-h --role --state --json --format --config --audit-log --help"
+            opts="-h --role --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3264,6 +3595,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3287,7 +3622,7 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__client__subcmd__ids)
-            opts="-h --set --any --registered --inherit --state --json --format --config --audit-log --help"
+            opts="-h --set --any --registered --inherit --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3298,6 +3633,10 @@ _mqreg() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3321,13 +3660,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__delete)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3351,13 +3694,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__disable)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3381,13 +3728,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__enable)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3411,13 +3762,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__grant__subcmd__role)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3623,13 +3978,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__list)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3653,13 +4012,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__passwd)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3683,13 +4046,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__revoke__subcmd__cert)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3713,13 +4080,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__revoke__subcmd__role)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3743,13 +4114,17 @@ _mqreg() {
             return 0
             ;;
         mqreg__subcmd__user__subcmd__show)
-            opts="-h --state --json --format --config --audit-log --help"
+            opts="-h --state --local-copy --json --format --config --audit-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
