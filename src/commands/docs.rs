@@ -241,6 +241,8 @@ fn description(name: &str) -> Option<&'static str> {
         "mqreg-cert-issue" => "Signs a device's certificate signing request for an existing user: the CSR's signature must verify, its subject CN must be the username, and its key must be EC P-256 or P-384, Ed25519, or RSA of 2048 bits and more. The certificate is a client certificate (CN = the user, not a CA) valid for --days, or certificate_days in [registry] (365). Its serial and fingerprint are kept with the user (user show) and the certificate (PEM) is printed.",
         "mqreg-user-revoke-cert" => "Revokes a user's certificates, all or the one with SERIAL. Live connections made with them are closed at once; new logins with them are refused. Deleting a user revokes its certificates too.",
         "mqreg-audit" => "Prints the latest entries of the audit log: every change made with the CLI, every registration the broker recorded, and refused logins (repeats counted).",
+        "mqreg-state" => "The state as a whole: a file (the default) or a PostgreSQL database that several gateways share (--state postgresql://USER@HOST/DB).",
+        "mqreg-state-migrate" => "Copies a state file into a PostgreSQL database: users, roles, pending requests, bans, tokens, the settings tables and the registry's CA, the state in one transaction. The schema is created (and migrated) if needed. A database that holds a registry already is left alone unless --force, which replaces it. The file is not changed. Then point every gateway at the database with --state URL, MQREG_STATE or state = in the config file.",
         _ => return None,
     })
 }
@@ -302,6 +304,11 @@ fn exit_statuses(name: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "mqreg-user-revoke-cert" => &[("3", "The user does not exist, or has no certificate with that serial.")],
         "mqreg-token-revoke" => &[("3", "No token has that name.")],
+        "mqreg-state-migrate" => &[
+            ("1", "Also: the database cannot be reached, or its schema is newer than this mqreg."),
+            ("3", "The file named by --from does not exist."),
+            ("4", "The database holds a registry already; --force replaces it."),
+        ],
         "mqreg-client-list" | "mqreg-log-level" => {
             &[("1", "Also: no running broker serves the state file.")]
         }
@@ -385,7 +392,8 @@ fn extra_sections(name: &str, command: &clap::Command) -> String {
         tagged(&mut out, code, meaning);
     }
     out.push_str(".SH ENVIRONMENT\n");
-    tagged(&mut out, "MQREG_STATE", "The state file when --state is not given. Else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml.");
+    tagged(&mut out, "MQREG_STATE", "The state file (or a postgresql:// URL) when --state is not given. Else /var/lib/mqreg/state.toml for root or whenever /var/lib/mqreg exists, else $XDG_STATE_HOME/mqreg/state.toml.");
+    tagged(&mut out, "MQREG_LOCAL_COPY", "With the state in PostgreSQL: this gateway's copy of the registry (served while the database is away), beside which its message store, control socket and audit log sit; as --local-copy. Else gateway.toml in the default state file's folder.");
     tagged(
         &mut out,
         "MQREG_LOCK_TIMEOUT",
