@@ -48,6 +48,9 @@ pub struct ConfigFile {
     /// `serve` options by their long names (`-` or `_`).
     #[serde(default)]
     pub serve: toml::Table,
+    /// Bridges to upstream brokers; re-read on SIGHUP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridges: Vec<crate::bridge::BridgeConfig>,
     #[serde(flatten)]
     pub settings: Settings,
 }
@@ -176,6 +179,8 @@ impl Config {
         })?;
         file.settings
             .check()
+            .map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
+        crate::bridge::check_all(&file.bridges)
             .map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
         Ok(Self {
             path: path.to_owned(),

@@ -42,6 +42,8 @@ pub struct Metrics {
     /// API requests refused for a missing or wrong token.
     pub api_unauthorized: Counter,
     sample: Arc<Mutex<Sample>>,
+    /// The bridges' statuses, once the broker runs bridges.
+    bridges: Arc<Mutex<Option<Arc<crate::bridge::Statuses>>>>,
 }
 
 impl Default for Metrics {
@@ -69,17 +71,25 @@ impl Default for Metrics {
         );
         let sample = Arc::new(Mutex::new(Sample::default()));
         registry.register_collector(Box::new(Sampled(sample.clone())));
+        let bridges = Arc::new(Mutex::new(None));
+        registry.register_collector(Box::new(BridgeFigures(bridges.clone())));
         Self {
             registry,
             logins,
             login_seconds,
             api_unauthorized,
             sample,
+            bridges,
         }
     }
 }
 
 impl Metrics {
+    /// Adds the bridges' figures to every scrape.
+    pub fn watch_bridges(&self, statuses: Arc<crate::bridge::Statuses>) {
+        *self.bridges.lock().unwrap_or_else(|e| e.into_inner()) = Some(statuses);
+    }
+
     /// The text exposition of everything, with `sample` as the broker's state.
     pub fn render(&self, sample: Sample) -> String {
         *self.sample.lock().unwrap_or_else(|e| e.into_inner()) = sample;
@@ -205,6 +215,97 @@ impl Collector for Sampled {
             ("quota", core.counters.over_quota),
         ] {
             ConstCounter::new(value).encode(dropped.encode_family(&ReasonLabel { reason })?)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct BridgeFigures(Arc<Mutex<Option<Arc<crate::bridge::Statuses>>>>);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BridgeLabel {
+    bridge: String,
+}
+
+impl Collector for BridgeFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(statuses) = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return Ok(());
+        };
+        let bridges = statuses.all();
+        if bridges.is_empty() {
+            return Ok(());
+        }
+        type Figure = fn(&crate::bridge::BridgeStatus) -> u64;
+        let gauges: [(&str, &str, Figure); 3] = [
+            (
+                "bridge_connected",
+                "1 while the bridge is connected to its upstream",
+                |b| u64::from(b.connected),
+            ),
+            (
+                "bridge_queued_messages",
+                "Messages kept on disk for the upstream",
+                |b| b.queued,
+            ),
+            (
+                "bridge_queued_bytes",
+                "Bytes of the messages kept on disk for the upstream",
+                |b| b.queued_bytes,
+            ),
+        ];
+        for (name, help, figure) in gauges {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for bridge in &bridges {
+                ConstGauge::new(figure(bridge) as i64).encode(family.encode_family(
+                    &BridgeLabel {
+                        bridge: bridge.name.clone(),
+                    },
+                )?)?;
+            }
+        }
+        let counters: [(&str, &str, Figure); 4] = [
+            (
+                "bridge_dropped_messages",
+                "Messages dropped from the bridge's queue for room (oldest first)",
+                |b| b.dropped,
+            ),
+            (
+                "bridge_sent_messages",
+                "Messages the upstream acknowledged",
+                |b| b.sent,
+            ),
+            (
+                "bridge_received_messages",
+                "Messages brought in from the upstream",
+                |b| b.received,
+            ),
+            (
+                "bridge_refused_messages",
+                "Messages the upstream or this broker refused (MQTT 5 reason codes)",
+                |b| b.refused,
+            ),
+        ];
+        for (name, help, figure) in counters {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for bridge in &bridges {
+                ConstCounter::new(figure(bridge)).encode(family.encode_family(
+                    &BridgeLabel {
+                        bridge: bridge.name.clone(),
+                    },
+                )?)?;
+            }
         }
         Ok(())
     }

@@ -73,6 +73,11 @@ pub struct Config {
 pub struct ControlPlane {
     pub requests: Requests,
     pub on_hangup: Box<dyn Fn() + Send + Sync>,
+    /// Told the plain (not TLS) addresses once the broker listens: where
+    /// bridges connect their local side.
+    pub on_listening: Box<dyn FnOnce(Vec<std::net::SocketAddr>) + Send>,
+    /// The bridges' statuses, for `$SYS/broker/connection/NAME/state`.
+    pub bridges: Arc<crate::bridge::Statuses>,
 }
 
 /// The MQTT service (3.1.1 and 5 on one port) for one connection; a macro
@@ -155,6 +160,8 @@ pub fn run(
     let ControlPlane {
         requests,
         on_hangup,
+        on_listening,
+        bridges,
     } = control;
     let live = policy.live().clone();
     let hub = policy.hub.clone();
@@ -270,6 +277,7 @@ pub fn run(
             tokio::task::spawn_local(mqtt::sys::publish_periodically(
                 core,
                 context.live.clone(),
+                bridges,
                 config.sys_interval,
             ))
         });
@@ -341,9 +349,15 @@ pub fn run(
                 live_for_signals.path().display()
             );
         }
+        let plain = announce
+            .iter()
+            .filter(|(_, is_tls)| !is_tls)
+            .map(|(local, _)| *local)
+            .collect();
         for (local, is_tls) in announce {
             tracing::info!("listening on {local}{}", if is_tls { " (TLS)" } else { "" });
         }
+        on_listening(plain);
         // systemd (Type=notify): started means serving. Without
         // NOTIFY_SOCKET this does nothing.
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
 
 use super::Context;
 use crate::audit::AuditLog;
+use crate::bridge::Bridges;
 use crate::broker::live::LiveState;
 use crate::broker::server::{self, Config};
 use crate::error::{Error, Result};
@@ -234,7 +235,10 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
         (Some(cert), Some(key)) => Some(crate::tls::Certificates::load(cert, key)?),
         _ => None,
     };
+    let statuses = Arc::new(crate::bridge::Statuses::default());
+    policy.hub.metrics.watch_bridges(statuses.clone());
     let api = Arc::new(crate::http::Api {
+        bridges: statuses.clone(),
         store: context.store.clone(),
         audit: audit.clone(),
         policy: policy.clone(),
@@ -257,18 +261,61 @@ Give it (and its folder) to the user the broker runs as, or pass --audit-log PAT
     }
     let config_path = context.config.as_ref().map(|config| config.path.clone());
     let settings = context.settings.clone();
+    let bridges: Arc<OnceLock<Arc<Bridges>>> = Arc::new(OnceLock::new());
+    let on_listening = {
+        let bridges = bridges.clone();
+        let statuses = statuses.clone();
+        let store = context.store.clone();
+        let handle = runtime.handle().clone();
+        let configured = context
+            .config
+            .as_ref()
+            .map(|config| config.file.bridges.clone())
+            .unwrap_or_default();
+        Box::new(move |plain: Vec<std::net::SocketAddr>| {
+            match plain.first() {
+            Some(local) => {
+                let started = Arc::new(Bridges::new(*local, store, statuses));
+                let _ = bridges.set(started.clone());
+                handle.spawn(async move { started.apply(configured).await });
+            }
+            None if !configured.is_empty() => tracing::error!(
+                "bridges are not started: they connect to this broker on a plain --listen address, and there is none"
+            ),
+            None => {}
+        }
+        })
+    };
     let control = server::ControlPlane {
         requests,
-        on_hangup: Box::new(move || {
-            if let Some(certificates) = &http_certificates {
-                server::reload_certificates(certificates, "HTTP API");
-            }
-            if let Some(path) = &config_path {
-                reload_config(path, &settings);
-            }
-        }),
+        on_hangup: {
+            let bridges = bridges.clone();
+            let handle = runtime.handle().clone();
+            Box::new(move || {
+                if let Some(certificates) = &http_certificates {
+                    server::reload_certificates(certificates, "HTTP API");
+                }
+                if let Some(path) = &config_path {
+                    if let (Some(configured), Some(bridges)) =
+                        (reload_config(path, &settings), bridges.get())
+                    {
+                        let bridges = bridges.clone();
+                        handle.spawn(async move { bridges.apply(configured).await });
+                    }
+                }
+            })
+        },
+        on_listening,
+        bridges: statuses,
     };
     let result = server::run(&runtime, policy, audit, config, store, control);
+    if let Some(bridges) = bridges.get() {
+        // Queues closed cleanly, connections said goodbye.
+        let bridges = bridges.clone();
+        let _ = runtime.block_on(async move {
+            tokio::time::timeout(Duration::from_secs(2), bridges.stop()).await
+        });
+    }
     crate::http::remove_socket(&socket);
     // Connections still open are closed with the process; a state write in
     // flight is atomic either way.
@@ -320,7 +367,10 @@ fn claim_state(state: &std::path::Path) -> Result<std::fs::File> {
 /// SIGHUP: the config file's settings tables and log filter are read again
 /// (the state is re-read after this, with them). `[serve]` options are read
 /// at start only: listeners and limits need a restart, as mosquitto's do.
-fn reload_config(path: &std::path::Path, settings: &crate::config::SharedSettings) {
+fn reload_config(
+    path: &std::path::Path,
+    settings: &crate::config::SharedSettings,
+) -> Option<Vec<crate::bridge::BridgeConfig>> {
     match crate::config::Config::read(path) {
         Ok(config) => {
             *settings.write().unwrap_or_else(|e| e.into_inner()) = config.file.settings;
@@ -332,9 +382,13 @@ fn reload_config(path: &std::path::Path, settings: &crate::config::SharedSetting
                 }
             }
             tracing::info!(config = %path.display(), "SIGHUP: config file re-read ([serve] options take effect at the next start)");
+            Some(config.file.bridges)
         }
         Err(error) => {
-            tracing::error!("SIGHUP: config file not re-read, the settings in force stay: {error}")
+            tracing::error!(
+                "SIGHUP: config file not re-read, the settings and bridges in force stay: {error}"
+            );
+            None
         }
     }
 }

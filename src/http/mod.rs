@@ -58,6 +58,8 @@ pub struct Api {
     pub persist: Option<Arc<crate::broker::persist::Store>>,
     /// `/metrics` without a token.
     pub metrics_public: bool,
+    /// The bridges' statuses, for `client list` and `GET /api/v1/bridges`.
+    pub bridges: Arc<crate::bridge::Statuses>,
 }
 
 /// The client certificate chain a TLS connection to the API showed, if

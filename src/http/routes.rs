@@ -81,6 +81,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/tokens/{name}", delete(token_revoke))
         .route("/api/v1/audit", get(audit_tail))
         .route("/api/v1/clients", get(client_list))
+        .route("/api/v1/bridges", get(bridge_list))
         .route("/api/v1/clients/{client_id}", delete(client_kick))
         .route("/api/v1/events", get(events))
         .route("/api/v1/log-level", get(log_level).post(set_log_level))
@@ -796,9 +797,32 @@ async fn audit_tail(asked: Asked, Query(query): Query<AuditQuery>) -> Answer {
     Ok(Json(entries).into_response())
 }
 
+/// The connected clients; a bridge's own connection to this broker carries
+/// the bridge's status (`bridge`).
 async fn client_list(asked: Asked) -> Answer {
     asked.reader().await?;
-    Ok(Json(asked.api.broker.clients().await?).into_response())
+    let clients = asked.api.broker.clients().await?;
+    let bridges = asked.api.bridges.all();
+    let rows: Vec<serde_json::Value> = clients
+        .into_iter()
+        .map(|client| {
+            let mut row = serde_json::to_value(&client).unwrap_or_default();
+            if let Some(bridge) = bridges
+                .iter()
+                .find(|bridge| client.client_id == format!("mqreg-bridge-{}", bridge.name))
+            {
+                row["bridge"] = serde_json::to_value(bridge).unwrap_or_default();
+            }
+            row
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+/// Every bridge: upstream, connected, queued, dropped, last error.
+async fn bridge_list(asked: Asked) -> Answer {
+    asked.reader().await?;
+    Ok(Json(asked.api.bridges.all()).into_response())
 }
 
 async fn client_kick(asked: Asked, Path(client_id): Path<String>) -> Answer {

@@ -12,12 +12,17 @@ use crate::broker::core::{Message, Shared};
 use crate::broker::live::LiveState;
 
 /// The topics and their values now.
-fn figures(core: &Shared, live: &LiveState, started: Instant) -> Vec<(&'static str, String)> {
+fn figures(
+    core: &Shared,
+    live: &LiveState,
+    bridges: &crate::bridge::Statuses,
+    started: Instant,
+) -> Vec<(String, String)> {
     let stats = core.borrow().stats();
     let snapshot = live.snapshot();
     let status = snapshot.state.status(chrono::Utc::now());
     let counters = stats.counters;
-    vec![
+    let mut figures = vec![
         (
             "$SYS/broker/version",
             format!("mqreg {}", env!("CARGO_PKG_VERSION")),
@@ -64,28 +69,41 @@ fn figures(core: &Shared, live: &LiveState, started: Instant) -> Vec<(&'static s
             "$SYS/broker/registry/unlocked",
             u8::from(!status.locked).to_string(),
         ),
-    ]
+    ];
+    let mut figures: Vec<(String, String)> = figures
+        .drain(..)
+        .map(|(topic, value)| (topic.to_owned(), value))
+        .collect();
+    // As mosquitto: 1 while a bridge is connected to its upstream, else 0.
+    for bridge in bridges.all() {
+        figures.push((
+            format!("$SYS/broker/connection/{}/state", bridge.name),
+            u8::from(bridge.connected).to_string(),
+        ));
+    }
+    figures
 }
 
 /// Publishes the figures every `interval` until the broker stops.
 pub async fn publish_periodically(
     core: Shared,
     live: std::sync::Arc<LiveState>,
+    bridges: std::sync::Arc<crate::bridge::Statuses>,
     interval: Duration,
 ) {
     let started = Instant::now();
-    let mut last: Vec<(&'static str, String)> = Vec::new();
+    let mut last: Vec<(String, String)> = Vec::new();
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let now = figures(&core, &live, started);
+        let now = figures(&core, &live, &bridges, started);
         for (topic, value) in &now {
             if last.iter().any(|(seen, old)| seen == topic && old == value) {
                 continue;
             }
             let message = Message {
-                topic: ByteString::from_static(topic),
+                topic: ByteString::from(topic.as_str()),
                 payload: Bytes::from(value.clone().into_bytes()),
                 qos: 0,
                 retain: true,

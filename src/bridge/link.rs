@@ -1,0 +1,690 @@
+//! One bridge at work: the local side fills the queue, the upstream side
+//! empties it in order, and what comes from upstream is published locally.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::client::{self, Client, Event, Incoming, Options, Version};
+use super::queue::{Queue, Queued};
+use super::{BridgeConfig, Protocol, Statuses, TopicRule};
+
+/// QoS 1/2 messages sent upstream and not yet acknowledged, at most.
+const WINDOW: usize = 100;
+/// Messages taken from the local side per queue commit, at most.
+const BATCH: usize = 1000;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Messages remembered as just sent up, to drop when a 3.1.1 upstream sends
+/// them back (a topic bridged both ways).
+const ECHOES: usize = 10_000;
+
+/// What the upstream connection reports to the forwarder.
+enum Upstream {
+    /// A new client (at start, and when another address is tried).
+    Client(Client),
+    Event(Event),
+    Lost(String),
+}
+
+/// A message taken from the queue and handed to the upstream client.
+struct Outstanding {
+    key: u64,
+    pkid: Option<u16>,
+    message: Queued,
+}
+
+pub async fn run(
+    config: BridgeConfig,
+    local: SocketAddr,
+    queue_path: PathBuf,
+    statuses: Arc<Statuses>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = config.name.clone();
+    let queue = {
+        let path = queue_path.clone();
+        let max = config.max_queued_bytes;
+        let opened = tokio::task::spawn_blocking(move || Queue::open(&path, max))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match opened {
+            Ok(queue) => Arc::new(Mutex::new(queue)),
+            Err(error) => {
+                tracing::error!(bridge = %name, "bridge not started: {error}");
+                statuses.update(&name, |s| s.last_error = Some(error));
+                let _ = stop.changed().await;
+                return;
+            }
+        }
+    };
+    let tls = match config.tls.as_ref().map(tls_config).transpose() {
+        Ok(tls) => tls,
+        Err(error) => {
+            tracing::error!(bridge = %name, "bridge not started: {error}");
+            statuses.update(&name, |s| s.last_error = Some(error));
+            let _ = stop.changed().await;
+            return;
+        }
+    };
+    {
+        let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+        statuses.update(&name, |s| {
+            s.queued = queue.len();
+            s.queued_bytes = queue.bytes();
+            s.dropped = queue.dropped();
+            s.upstream = config.address[0].clone();
+        });
+    }
+
+    // The local side: this broker, as the configured local user.
+    let (local_client, mut local_connection) = client::new(&Options {
+        version: Version::V5,
+        host: local.ip().to_string(),
+        port: local.port(),
+        client_id: config.local_client_id(),
+        credentials: Some((config.local_username.clone(), config.local_password.clone())),
+        keep_alive: Duration::from_secs(60),
+        persistent: true,
+        tls: None,
+        inflight: WINDOW as u16,
+    });
+    let local_client = Arc::new(local_client);
+    let wake = Arc::new(Notify::new());
+    let (taken, mut to_queue) = mpsc::channel::<(Box<Incoming>, Queued)>(BATCH * 2);
+    let (up_qos0, mut qos0) = mpsc::channel::<Queued>(BATCH);
+
+    // Local events: subscribe to what goes out, take messages into the queue.
+    let local_task = {
+        let config = config.clone();
+        let local_client = local_client.clone();
+        let statuses = statuses.clone();
+        tokio::spawn(async move {
+            let out: Vec<(String, u8)> = config
+                .topics
+                .iter()
+                .filter(|rule| rule.direction.goes_out())
+                .map(|rule| (format!("{}{}", rule.local_prefix, rule.pattern), rule.qos))
+                .collect();
+            let mut backoff = FIRST_BACKOFF;
+            loop {
+                match local_connection.poll().await {
+                    Ok(Event::Connected { .. }) => {
+                        backoff = FIRST_BACKOFF;
+                        tracing::debug!(bridge = %config.name, "bridge connected to this broker");
+                        if let Err(error) = local_client.subscribe(&out, true).await {
+                            tracing::warn!(bridge = %config.name, "cannot subscribe locally: {error}");
+                        }
+                    }
+                    Ok(Event::Refused(reason)) => {
+                        let error = format!(
+                            "this broker refused the bridge's local user {}: {reason}",
+                            config.local_username
+                        );
+                        tracing::error!(bridge = %config.name, "{error}");
+                        statuses.update(&config.name, |s| s.last_error = Some(error));
+                        tokio::time::sleep(jitter(backoff)).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Ok(Event::Message(incoming)) => {
+                        let Some(rule) = rule_for_local(&config.topics, &incoming.topic) else {
+                            let _ = local_client.ack(&incoming).await;
+                            continue;
+                        };
+                        let message = Queued {
+                            topic: local_to_remote(rule, &incoming.topic),
+                            payload: incoming.payload.clone(),
+                            qos: rule.qos,
+                            retain: incoming.retain,
+                        };
+                        if message.qos == 0 || incoming.qos == 0 {
+                            let _ = local_client.ack(&incoming).await;
+                            let _ = up_qos0.try_send(Queued { qos: 0, ..message });
+                        } else if taken.send((incoming, message)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Event::Acked {
+                        refused: Some(reason),
+                        ..
+                    }) => {
+                        tracing::warn!(bridge = %config.name, "this broker refused a message from upstream: {reason}");
+                        statuses.update(&config.name, |s| s.refused += 1);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::debug!(bridge = %config.name, "local connection: {error}");
+                        tokio::time::sleep(jitter(backoff)).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        })
+    };
+
+    // The queue's writer: a batch per commit, acknowledged locally after it.
+    let writer_task = {
+        let queue = queue.clone();
+        let local_client = local_client.clone();
+        let wake = wake.clone();
+        let statuses = statuses.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while to_queue.recv_many(&mut batch, BATCH).await > 0 {
+                let (incoming, messages): (Vec<Box<Incoming>>, Vec<Queued>) =
+                    std::mem::take(&mut batch).into_iter().unzip();
+                let queue = queue.clone();
+                let pushed = tokio::task::spawn_blocking(move || {
+                    let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                    let dropped = queue.push(&messages)?;
+                    Ok::<_, String>((dropped, queue.len(), queue.bytes(), queue.dropped()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match pushed {
+                    Ok((dropped_now, len, bytes, dropped)) => {
+                        if dropped_now > 0 {
+                            tracing::warn!(bridge = %name, dropped = dropped_now, "bridge queue full: oldest messages dropped");
+                        }
+                        statuses.update(&name, |s| {
+                            s.queued = len;
+                            s.queued_bytes = bytes;
+                            s.dropped = dropped;
+                        });
+                        for incoming in &incoming {
+                            let _ = local_client.ack(incoming).await;
+                        }
+                        wake.notify_one();
+                    }
+                    Err(error) => {
+                        // Not acknowledged: the broker sends them again
+                        // after the bridge reconnects locally.
+                        tracing::error!(bridge = %name, "cannot write the bridge queue: {error}");
+                        statuses.update(&name, |s| s.last_error = Some(error));
+                    }
+                }
+            }
+        })
+    };
+
+    // The upstream connection, with backoff and jitter between attempts and
+    // the next address after a failed one.
+    let (up_events, mut upstream) = mpsc::unbounded_channel::<Upstream>();
+    let upstream_task = {
+        let config = config.clone();
+        let statuses = statuses.clone();
+        tokio::spawn(async move {
+            let mut index = 0;
+            let mut backoff = FIRST_BACKOFF;
+            loop {
+                let address = &config.address[index % config.address.len()];
+                let options = match upstream_options(&config, address, tls.clone()) {
+                    Ok(options) => options,
+                    Err(error) => {
+                        let _ = up_events.send(Upstream::Lost(error));
+                        tokio::time::sleep(MAX_BACKOFF).await;
+                        continue;
+                    }
+                };
+                statuses.update(&config.name, |s| s.upstream = address.clone());
+                let (client, mut connection) = client::new(&options);
+                if up_events.send(Upstream::Client(client)).is_err() {
+                    return;
+                }
+                loop {
+                    match connection.poll().await {
+                        Ok(Event::Refused(reason)) => {
+                            let _ = up_events.send(Upstream::Lost(format!(
+                                "{address} refused the bridge: {reason}"
+                            )));
+                            tokio::time::sleep(jitter(backoff)).await;
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                        }
+                        Ok(event) => {
+                            if matches!(event, Event::Connected { .. }) {
+                                backoff = FIRST_BACKOFF;
+                            }
+                            if up_events.send(Upstream::Event(event)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            let _ = up_events.send(Upstream::Lost(format!("{address}: {error}")));
+                            tokio::time::sleep(jitter(backoff)).await;
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                            if config.address.len() > 1 {
+                                index += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    // The forwarder: the queue in order to the upstream, acknowledged
+    // messages removed; what comes from upstream published locally.
+    let mut forwarder = Forwarder {
+        config: config.clone(),
+        queue,
+        statuses: statuses.clone(),
+        client: None,
+        fresh_client: true,
+        connected: false,
+        outstanding: VecDeque::new(),
+        cursor: None,
+        echoes: Echoes::default(),
+        local: local_client.clone(),
+    };
+    let mut delivered: Vec<u64> = Vec::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            message = upstream.recv() => {
+                let Some(message) = message else { break };
+                forwarder.handle(message, &mut delivered).await;
+                // Everything already waiting, before one commit for the lot.
+                while let Ok(message) = upstream.try_recv() {
+                    forwarder.handle(message, &mut delivered).await;
+                    if delivered.len() >= WINDOW {
+                        break;
+                    }
+                }
+                forwarder.remove(std::mem::take(&mut delivered)).await;
+                forwarder.fill().await;
+            }
+            Some(message) = qos0.recv() => {
+                if forwarder.connected {
+                    if let Some(client) = &forwarder.client {
+                        forwarder.echoes.remember(&forwarder.config, &message);
+                        let _ = client.publish(message.topic, 0, message.retain, message.payload).await;
+                        forwarder.statuses.update(&name, |s| s.sent += 1);
+                    }
+                }
+            }
+            _ = wake.notified() => forwarder.fill().await,
+        }
+    }
+    if let Some(client) = &forwarder.client {
+        client.disconnect().await;
+    }
+    local_client.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    local_task.abort();
+    writer_task.abort();
+    upstream_task.abort();
+    let _ = local_task.await;
+    let _ = writer_task.await;
+    let _ = upstream_task.await;
+    tracing::info!(bridge = %name, "bridge stopped");
+}
+
+struct Forwarder {
+    config: BridgeConfig,
+    queue: Arc<Mutex<Queue>>,
+    statuses: Arc<Statuses>,
+    client: Option<Client>,
+    /// The client is new: at its first connection nothing is retransmitted
+    /// by it, whatever the broker kept of an earlier session.
+    fresh_client: bool,
+    connected: bool,
+    outstanding: VecDeque<Outstanding>,
+    /// The last queue key handed to the client.
+    cursor: Option<u64>,
+    echoes: Echoes,
+    local: Arc<Client>,
+}
+
+impl Forwarder {
+    async fn handle(&mut self, message: Upstream, delivered: &mut Vec<u64>) {
+        let name = self.config.name.clone();
+        match message {
+            Upstream::Client(client) => {
+                self.client = Some(client);
+                self.fresh_client = true;
+                self.connected = false;
+            }
+            Upstream::Lost(error) => {
+                if self.connected {
+                    tracing::warn!(bridge = %name, "bridge lost its upstream: {error}");
+                }
+                self.connected = false;
+                self.statuses.update(&name, |s| {
+                    s.connected = false;
+                    s.last_error = Some(error);
+                });
+            }
+            Upstream::Event(Event::Connected { session_present }) => {
+                self.connected = true;
+                tracing::info!(bridge = %name, session_present, "bridge connected upstream");
+                self.statuses.update(&name, |s| s.connected = true);
+                let Some(client) = &self.client else { return };
+                let incoming: Vec<(String, u8)> = self
+                    .config
+                    .topics
+                    .iter()
+                    .filter(|rule| rule.direction.comes_in())
+                    .map(|rule| (format!("{}{}", rule.remote_prefix, rule.pattern), rule.qos))
+                    .collect();
+                if let Err(error) = client
+                    .subscribe(&incoming, self.config.protocol == Protocol::V5)
+                    .await
+                {
+                    tracing::warn!(bridge = %name, "cannot subscribe upstream: {error}");
+                }
+                if !session_present || self.fresh_client {
+                    // The client dropped what it had not got acknowledged
+                    // (or never had it): everything outstanding goes again,
+                    // in order, before anything new.
+                    for outstanding in &mut self.outstanding {
+                        outstanding.pkid = None;
+                        let message = outstanding.message.clone();
+                        let _ = client
+                            .publish(message.topic, message.qos, message.retain, message.payload)
+                            .await;
+                    }
+                }
+                self.fresh_client = false;
+            }
+            Upstream::Event(Event::Sent(pkid)) => {
+                if pkid != 0 && !self.outstanding.iter().any(|o| o.pkid == Some(pkid)) {
+                    if let Some(next) = self.outstanding.iter_mut().find(|o| o.pkid.is_none()) {
+                        next.pkid = Some(pkid);
+                    }
+                }
+            }
+            Upstream::Event(Event::Acked { pkid, refused }) => {
+                if let Some(index) = self.outstanding.iter().position(|o| o.pkid == Some(pkid)) {
+                    let done = self.outstanding.remove(index).expect("found");
+                    delivered.push(done.key);
+                    match refused {
+                        None => self.statuses.update(&name, |s| s.sent += 1),
+                        Some(reason) => {
+                            tracing::warn!(bridge = %name, topic = %done.message.topic, "the upstream refused a message: {reason}");
+                            self.statuses.update(&name, |s| s.refused += 1);
+                        }
+                    }
+                }
+            }
+            Upstream::Event(Event::Message(incoming)) => {
+                let Some(client) = &self.client else { return };
+                if let Some(rule) = rule_for_remote(&self.config.topics, &incoming.topic) {
+                    if self.echoes.is_echo(&incoming) {
+                        // Ours, back from a 3.1.1 upstream: not published again.
+                    } else {
+                        let topic = remote_to_local(rule, &incoming.topic);
+                        let qos = incoming.qos.min(rule.qos);
+                        if self
+                            .local
+                            .publish(topic, qos, incoming.retain, incoming.payload.clone())
+                            .await
+                            .is_ok()
+                        {
+                            self.statuses.update(&name, |s| s.received += 1);
+                        }
+                    }
+                }
+                let _ = client.ack(&incoming).await;
+            }
+            Upstream::Event(_) => {}
+        }
+    }
+
+    /// Hands the client queued messages while the window has room.
+    async fn fill(&mut self) {
+        if !self.connected || self.outstanding.len() >= WINDOW {
+            return;
+        }
+        let Some(client) = &self.client else { return };
+        let want = WINDOW - self.outstanding.len();
+        let queue = self.queue.clone();
+        let after = self.cursor;
+        let next = tokio::task::spawn_blocking(move || {
+            queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .peek(after, want)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        let next = match next {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(bridge = %self.config.name, "cannot read the bridge queue: {error}");
+                return;
+            }
+        };
+        for (key, message) in next {
+            self.cursor = Some(key);
+            self.echoes.remember(&self.config, &message);
+            let sent = client
+                .publish(
+                    message.topic.clone(),
+                    message.qos,
+                    message.retain,
+                    message.payload.clone(),
+                )
+                .await;
+            if sent.is_err() {
+                break;
+            }
+            self.outstanding.push_back(Outstanding {
+                key,
+                pkid: None,
+                message,
+            });
+        }
+    }
+
+    /// Removes delivered messages from the queue, in one commit.
+    async fn remove(&mut self, keys: Vec<u64>) {
+        if keys.is_empty() {
+            return;
+        }
+        let queue = self.queue.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.remove(&keys)?;
+            Ok::<_, String>((queue.len(), queue.bytes()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match removed {
+            Ok((len, bytes)) => self.statuses.update(&self.config.name, |s| {
+                s.queued = len;
+                s.queued_bytes = bytes;
+            }),
+            Err(error) => {
+                tracing::error!(bridge = %self.config.name, "cannot update the bridge queue: {error}")
+            }
+        }
+    }
+}
+
+/// What was just sent up on topics bridged both ways, for a 3.1.1 upstream
+/// (which has no No Local): a message coming back with the same topic and
+/// payload is ours.
+#[derive(Default)]
+struct Echoes {
+    counts: HashMap<(String, blake3::Hash), u32>,
+    order: VecDeque<(String, blake3::Hash)>,
+}
+
+impl Echoes {
+    fn remember(&mut self, config: &BridgeConfig, message: &Queued) {
+        if config.protocol == Protocol::V5
+            || !config
+                .topics
+                .iter()
+                .any(|rule| rule.direction.comes_in() && remote_matches(rule, &message.topic))
+        {
+            return;
+        }
+        let key = (message.topic.clone(), blake3::hash(&message.payload));
+        *self.counts.entry(key.clone()).or_default() += 1;
+        self.order.push_back(key);
+        while self.order.len() > ECHOES {
+            if let Some(old) = self.order.pop_front() {
+                self.forget(&old);
+            }
+        }
+    }
+
+    fn forget(&mut self, key: &(String, blake3::Hash)) {
+        if let Some(count) = self.counts.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(key);
+            }
+        }
+    }
+
+    fn is_echo(&mut self, incoming: &Incoming) -> bool {
+        if self.counts.is_empty() {
+            return false;
+        }
+        let key = (incoming.topic.clone(), blake3::hash(&incoming.payload));
+        if self.counts.contains_key(&key) {
+            self.forget(&key);
+            if let Some(index) = self.order.iter().position(|k| *k == key) {
+                self.order.remove(index);
+            }
+            return true;
+        }
+        false
+    }
+}
+
+fn local_matches(rule: &TopicRule, topic: &str) -> bool {
+    topic
+        .strip_prefix(rule.local_prefix.as_str())
+        .is_some_and(|rest| crate::topic::matches(&rule.pattern, rest))
+}
+
+fn remote_matches(rule: &TopicRule, topic: &str) -> bool {
+    topic
+        .strip_prefix(rule.remote_prefix.as_str())
+        .is_some_and(|rest| crate::topic::matches(&rule.pattern, rest))
+}
+
+fn rule_for_local<'a>(rules: &'a [TopicRule], topic: &str) -> Option<&'a TopicRule> {
+    rules
+        .iter()
+        .find(|rule| rule.direction.goes_out() && local_matches(rule, topic))
+}
+
+fn rule_for_remote<'a>(rules: &'a [TopicRule], topic: &str) -> Option<&'a TopicRule> {
+    rules
+        .iter()
+        .find(|rule| rule.direction.comes_in() && remote_matches(rule, topic))
+}
+
+fn local_to_remote(rule: &TopicRule, topic: &str) -> String {
+    let rest = topic
+        .strip_prefix(rule.local_prefix.as_str())
+        .unwrap_or(topic);
+    format!("{}{rest}", rule.remote_prefix)
+}
+
+fn remote_to_local(rule: &TopicRule, topic: &str) -> String {
+    let rest = topic
+        .strip_prefix(rule.remote_prefix.as_str())
+        .unwrap_or(topic);
+    format!("{}{rest}", rule.local_prefix)
+}
+
+/// `backoff` plus up to half of it again, so that gateways that lost the
+/// same upstream do not all come back in the same instant.
+fn jitter(backoff: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let half = backoff.as_millis() as u64 / 2;
+    backoff + Duration::from_millis(u64::from(nanos) % half.max(1))
+}
+
+fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is ours and its length is given.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+    if ok && end > 0 {
+        String::from_utf8_lossy(&buffer[..end]).into_owned()
+    } else {
+        "mqreg".to_owned()
+    }
+}
+
+fn upstream_options(
+    config: &BridgeConfig,
+    address: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<Options, String> {
+    let (host, port) = super::split_address(address)?;
+    Ok(Options {
+        version: match config.protocol {
+            Protocol::V311 => Version::V311,
+            Protocol::V5 => Version::V5,
+        },
+        host,
+        port,
+        client_id: config
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", hostname(), config.name)),
+        credentials: config
+            .username
+            .clone()
+            .map(|user| (user, config.password.clone().unwrap_or_default())),
+        keep_alive: Duration::from_secs(config.keep_alive_seconds.max(5)),
+        persistent: true,
+        tls,
+        inflight: WINDOW as u16,
+    })
+}
+
+/// The TLS client config of `[bridges.tls]`: the upstream's CA, and our
+/// certificate for mutual TLS. The upstream's certificate must name the
+/// address's host.
+fn tls_config(tls: &super::BridgeTls) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.ca)
+        .map_err(|e| format!("cannot read tls.ca {}: {e}", tls.ca.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("tls.ca {}: {e}", tls.ca.display()))?;
+    for ca in cas {
+        roots
+            .add(ca)
+            .map_err(|e| format!("tls.ca {}: {e}", tls.ca.display()))?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots);
+    let config = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| format!("cannot read tls.cert {}: {e}", cert.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("tls.cert {}: {e}", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("cannot read tls.key {}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("tls.cert and tls.key: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
