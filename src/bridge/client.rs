@@ -27,7 +27,8 @@ pub struct Options {
     /// for MQTT 5, a day's session expiry).
     pub persistent: bool,
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// QoS 1/2 messages sent and not yet acknowledged, at most.
+    /// Packet ids the client cycles through (1 to this), and so the QoS 1/2
+    /// messages it may have in flight at most.
     pub inflight: u16,
 }
 
@@ -49,6 +50,9 @@ enum Ack {
 pub enum Event {
     Connected {
         session_present: bool,
+        /// MQTT 5: the broker's Receive Maximum, which bounds the packet
+        /// ids in flight.
+        receive_maximum: Option<u16>,
     },
     /// The broker refused the connection (CONNACK with an error).
     Refused(String),
@@ -66,6 +70,7 @@ pub enum Event {
     Other,
 }
 
+#[derive(Clone)]
 pub enum Client {
     V311(rumqttc::AsyncClient),
     V5(rumqttc::v5::AsyncClient),
@@ -153,6 +158,7 @@ impl Connection {
                         if ack.code == rumqttc::ConnectReturnCode::Success {
                             Ok(Event::Connected {
                                 session_present: ack.session_present,
+                                receive_maximum: None,
                             })
                         } else {
                             Ok(Event::Refused(format!("{:?}", ack.code)))
@@ -189,6 +195,10 @@ impl Connection {
                         if ack.code == v5bytes::ConnectReturnCode::Success {
                             Ok(Event::Connected {
                                 session_present: ack.session_present,
+                                receive_maximum: ack
+                                    .properties
+                                    .as_ref()
+                                    .and_then(|properties| properties.receive_max),
                             })
                         } else {
                             Ok(Event::Refused(format!("{:?}", ack.code)))

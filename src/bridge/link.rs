@@ -15,6 +15,14 @@ use super::{BridgeConfig, Protocol, Statuses, TopicRule};
 
 /// QoS 1/2 messages sent upstream and not yet acknowledged, at most.
 const WINDOW: usize = 100;
+/// The packet ids the upstream client cycles through (1 to this).
+///
+/// After a reconnect the client (rumqttc) re-sends what was not
+/// acknowledged in packet-id order, PUBRELs after PUBLISHes. That is the
+/// sending order only while the ids in flight do not wrap around, so the
+/// forwarder lets the window drain before the ids start over
+/// ([`Forwarder::fill`]): the order holds across any outage.
+const PACKET_IDS: u16 = 1000;
 /// Messages taken from the local side per queue commit, at most.
 const BATCH: usize = 1000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -279,6 +287,9 @@ pub async fn run(
         connected: false,
         outstanding: VecDeque::new(),
         cursor: None,
+        last_pkid: 0,
+        max_pkid: PACKET_IDS,
+        wrap_pending: false,
         echoes: Echoes::default(),
         local: local_client.clone(),
     };
@@ -337,6 +348,12 @@ struct Forwarder {
     outstanding: VecDeque<Outstanding>,
     /// The last queue key handed to the client.
     cursor: Option<u64>,
+    /// The client's packet ids, mirrored: the last one given (0 at the
+    /// start and after the last id), how many there are, and whether the
+    /// next one starts over (then the window drains first).
+    last_pkid: u16,
+    max_pkid: u16,
+    wrap_pending: bool,
     echoes: Echoes,
     local: Arc<Client>,
 }
@@ -349,6 +366,8 @@ impl Forwarder {
                 self.client = Some(client);
                 self.fresh_client = true;
                 self.connected = false;
+                self.last_pkid = 0;
+                self.wrap_pending = false;
             }
             Upstream::Lost(error) => {
                 if self.connected {
@@ -360,11 +379,22 @@ impl Forwarder {
                     s.last_error = Some(error);
                 });
             }
-            Upstream::Event(Event::Connected { session_present }) => {
+            Upstream::Event(Event::Connected {
+                session_present,
+                receive_maximum,
+            }) => {
                 self.connected = true;
+                self.max_pkid = receive_maximum.map_or(PACKET_IDS, |max| max.clamp(1, PACKET_IDS));
                 tracing::info!(bridge = %name, session_present, "bridge connected upstream");
+                tracing::debug!(
+                    bridge = %name,
+                    outstanding = ?self.outstanding.iter().map(|o| (o.key, o.pkid)).collect::<Vec<_>>(),
+                    "in flight at the reconnection"
+                );
                 self.statuses.update(&name, |s| s.connected = true);
-                let Some(client) = &self.client else { return };
+                let Some(client) = self.client.clone() else {
+                    return;
+                };
                 let incoming: Vec<(String, u8)> = self
                     .config
                     .topics
@@ -382,9 +412,13 @@ impl Forwarder {
                     // The client dropped what it had not got acknowledged
                     // (or never had it): everything outstanding goes again,
                     // in order, before anything new.
+                    let again: Vec<Queued> =
+                        self.outstanding.iter().map(|o| o.message.clone()).collect();
                     for outstanding in &mut self.outstanding {
                         outstanding.pkid = None;
-                        let message = outstanding.message.clone();
+                    }
+                    for message in again {
+                        self.count_pkid(message.qos);
                         let _ = client
                             .publish(message.topic, message.qos, message.retain, message.payload)
                             .await;
@@ -436,12 +470,33 @@ impl Forwarder {
         }
     }
 
-    /// Hands the client queued messages while the window has room.
-    async fn fill(&mut self) {
-        if !self.connected || self.outstanding.len() >= WINDOW {
+    /// Mirrors the client's packet-id counter for a publish of `qos`.
+    fn count_pkid(&mut self, qos: u8) {
+        if qos == 0 {
             return;
         }
-        let Some(client) = &self.client else { return };
+        let next = self.last_pkid + 1;
+        if next >= self.max_pkid {
+            self.last_pkid = 0;
+            self.wrap_pending = true;
+        } else {
+            self.last_pkid = next;
+        }
+    }
+
+    /// Hands the client queued messages while the window has room; when
+    /// the packet ids are about to start over, only once every message in
+    /// flight is acknowledged (see [`PACKET_IDS`]).
+    async fn fill(&mut self) {
+        if self.wrap_pending && self.outstanding.is_empty() {
+            self.wrap_pending = false;
+        }
+        if !self.connected || self.outstanding.len() >= WINDOW || self.wrap_pending {
+            return;
+        }
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let want = WINDOW - self.outstanding.len();
         let queue = self.queue.clone();
         let after = self.cursor;
@@ -461,7 +516,11 @@ impl Forwarder {
             }
         };
         for (key, message) in next {
+            if self.wrap_pending {
+                break;
+            }
             self.cursor = Some(key);
+            self.count_pkid(message.qos);
             self.echoes.remember(&self.config, &message);
             let sent = client
                 .publish(
@@ -646,7 +705,7 @@ fn upstream_options(
         keep_alive: Duration::from_secs(config.keep_alive_seconds.max(5)),
         persistent: true,
         tls,
-        inflight: WINDOW as u16,
+        inflight: PACKET_IDS,
     })
 }
 

@@ -342,13 +342,15 @@ impl Bridges {
                 .get(&name)
                 .is_some_and(|config| *config == running[&name].config);
             if !keep {
+                if wanted.contains_key(&name) {
+                    tracing::info!(bridge = %name, "bridge changed: restarting it");
+                } else {
+                    tracing::info!(bridge = %name, "bridge removed");
+                }
                 let old = running.remove(&name).expect("listed");
                 let _ = old.stop.send(true);
                 let _ = old.task.await;
                 self.statuses.remove(&name);
-                if !wanted.contains_key(&name) {
-                    tracing::info!(bridge = %name, "bridge removed");
-                }
             }
         }
         for (name, config) in wanted {
