@@ -657,7 +657,7 @@ fn bridges_are_added_changed_and_removed_on_sighup() {
     hangup(&broker);
     assert!(eventually(Duration::from_secs(10), || {
         publish_sequence(&broker, "plant/x", 1, 2);
-        collector.seen().len() > 0
+        !collector.seen().is_empty()
     }));
     let upstream_topics = collector.seen();
     assert_eq!(upstream_topics[0], "1");
