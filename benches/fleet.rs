@@ -1,0 +1,310 @@
+//! Several gateways: `cargo bench --bench fleet` (needs PostgreSQL's server
+//! binaries, mosquitto and mosquitto-clients, as `.ci/run` installs).
+//!
+//! 1. Approval-to-login delay across gateways: two gateways on one
+//!    PostgreSQL registry; a device registers at the first, is approved at
+//!    the second (`mqreg registry approve`), and tries to log in at the first
+//!    every 2 ms: the delay from the approval's return to the first accepted
+//!    login, p50 and p99 over `MQREG_BENCH_DEVICES` devices (default 50).
+//! 2. Throughput over a bridge: `MQREG_BENCH_MESSAGES` (default 50,000) QoS 1
+//!    messages published at a gateway, bridged out (QoS 1) to a mosquitto
+//!    upstream, until the upstream's subscriber has them all; the same with
+//!    mosquitto's own bridge (persistence on, as its users run store and
+//!    forward) as the gateway, in the same run. Each gateway's CPU time is
+//!    given beside its rate, to show whether it was the bottleneck.
+//!
+//! Debug builds measure nothing useful: run it as `cargo bench`.
+
+#[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MQREG: &str = env!("CARGO_BIN_EXE_mqreg");
+const PASSWORD: &str = "a-long-device-password";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mqreg(state: &str, copy: &Path) -> Command {
+    let mut command = Command::new(MQREG);
+    command
+        .env("MQREG_STATE", state)
+        .env("MQREG_LOCAL_COPY", copy)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn run(mut command: Command, stdin: &str) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    assert!(child.wait().unwrap().success());
+}
+
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+impl Stopped {
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn serve(state: &str, copy: &Path, extra: &[&str]) -> (Stopped, u16) {
+    let port = free_port();
+    let mut command = mqreg(state, copy);
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let child = Stopped(command.spawn().unwrap());
+    wait_for_port(port);
+    (child, port)
+}
+
+fn logs_in(port: u16, user: &str) -> bool {
+    Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-i", user, "-u", user])
+        .args(["-P", PASSWORD, "-t", &format!("plant/{user}"), "-m", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn approval_to_login() {
+    let devices: usize = std::env::var("MQREG_BENCH_DEVICES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let cluster = postgres::Cluster::start();
+    let url = cluster.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (east_copy, west_copy) = (dir.path().join("east.toml"), dir.path().join("west.toml"));
+    let mut role = mqreg(&url, &east_copy);
+    role.args(["role", "create", "sensor", "--allow", "readwrite:plant/{username}"]);
+    run(role, "");
+    let (_east, east_port) = serve(&url, &east_copy, &[]);
+    let (_west, _) = serve(&url, &west_copy, &[]);
+    let mut unlock = mqreg(&url, &west_copy);
+    unlock.args(["registry", "unlock", "--for", "1h"]);
+    run(unlock, "");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut delays = Vec::new();
+    for n in 0..devices {
+        let user = format!("dev{n}");
+        assert!(!logs_in(east_port, &user));
+        let mut approve = mqreg(&url, &west_copy);
+        approve.args(["registry", "approve", &user, "--role", "sensor"]);
+        run(approve, "");
+        let approved = Instant::now();
+        while !logs_in(east_port, &user) {
+            assert!(approved.elapsed() < Duration::from_secs(10), "{user} never logged in");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        delays.push(approved.elapsed());
+    }
+    delays.sort();
+    println!(
+        "approval at one gateway to login at the other, {devices} devices: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms \
+         (each includes one whole mosquitto_pub login, about 5-10 ms)",
+        percentile(&delays, 0.5).as_secs_f64() * 1e3,
+        percentile(&delays, 0.99).as_secs_f64() * 1e3,
+        delays.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+fn upstream(dir: &Path) -> (Stopped, u16) {
+    let port = free_port();
+    let config = dir.join("upstream.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\nmax_queued_messages 1000000\n"
+        ),
+    )
+    .unwrap();
+    let child = Stopped(
+        Command::new("mosquitto")
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    (child, port)
+}
+
+/// Publishes `messages` QoS 1 at `gateway` and waits for them upstream:
+/// messages per second, end to end.
+fn through(gateway: u16, upstream: u16, messages: usize, login: &[&str]) -> f64 {
+    let mut subscriber = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &upstream.to_string(), "-q", "1"])
+        .args(["-t", "site4/#", "-C", &messages.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let lines: String = (0..messages).map(|n| format!("{n}\n")).collect();
+    let start = Instant::now();
+    let mut publisher = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &gateway.to_string(), "-q", "1", "-l"])
+        .args(["-t", "plant/line1/seq"])
+        .args(login)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    publisher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(publisher.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = subscriber.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(Instant::now() < deadline, "the messages did not all arrive");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    messages as f64 / start.elapsed().as_secs_f64()
+}
+
+fn bridge_throughput() {
+    let messages: usize = std::env::var("MQREG_BENCH_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000);
+    let dir = tempfile::tempdir().unwrap();
+
+    // mqreg as the gateway.
+    let (_up, up_port) = upstream(dir.path());
+    let state = dir.path().join("state.toml");
+    let state_text = state.display().to_string();
+    let copy = dir.path().join("unused.toml");
+    let mut role = mqreg(&state_text, &copy);
+    role.args(["role", "create", "all", "--allow", "readwrite:#"]);
+    run(role, "");
+    for user in ["dev", "bridge"] {
+        let mut add = mqreg(&state_text, &copy);
+        add.args(["user", "add", user, "--role", "all"]);
+        run(add, &format!("{PASSWORD}\n"));
+    }
+    let config = dir.path().join("mqreg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[bridges]]\nname = \"central\"\naddress = \"127.0.0.1:{up_port}\"\n\
+             local_username = \"bridge\"\nlocal_password = \"{PASSWORD}\"\n\
+             [[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 1\n\
+             local_prefix = \"plant/\"\nremote_prefix = \"site4/\"\n"
+        ),
+    )
+    .unwrap();
+    let config_text = config.display().to_string();
+    let (gateway, port) = serve(&state_text, &copy, &["--config", &config_text]);
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_before = gateway.cpu_seconds();
+    let started = Instant::now();
+    let ours = through(port, up_port, messages, &["-u", "dev", "-P", PASSWORD]);
+    let ours_cpu = (gateway.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+    drop(gateway);
+
+    // mosquitto as the gateway, with its own bridge.
+    let port = free_port();
+    let mosquitto_config = dir.path().join("gateway.conf");
+    std::fs::write(
+        &mosquitto_config,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\n\
+             persistence_location {}/\nmax_queued_messages 1000000\n\
+             connection central\naddress 127.0.0.1:{up_port}\ncleansession false\n\
+             bridge_protocol_version mqttv311\ntopic # out 1 plant/ site4/\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let rival = Stopped(
+        Command::new("mosquitto")
+            .arg("-c")
+            .arg(&mosquitto_config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_before = rival.cpu_seconds();
+    let started = Instant::now();
+    let theirs = through(port, up_port, messages, &[]);
+    let theirs_cpu = (rival.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+    println!(
+        "bridge out, {messages} QoS 1 messages end to end: mqreg {ours:.0}/s (gateway CPU {:.0} %), \
+         mosquitto {theirs:.0}/s (gateway CPU {:.0} %); mqreg/mosquitto {:.2}",
+        ours_cpu * 100.0,
+        theirs_cpu * 100.0,
+        ours / theirs
+    );
+}
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list") {
+        println!("approval_to_login: bench\nbridge_throughput: bench");
+        return;
+    }
+    let only = std::env::var("MQREG_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "approval" {
+        approval_to_login();
+    }
+    if only.is_empty() || only == "bridge" {
+        bridge_throughput();
+    }
+}
