@@ -69,7 +69,8 @@ impl Drop for Stopped {
 
 impl Stopped {
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
         let after = stat.rsplit(')').next().unwrap_or("");
         let fields: Vec<&str> = after.split_whitespace().collect();
         let ticks: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0)
@@ -81,7 +82,10 @@ impl Stopped {
 fn wait_for_port(port: u16) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "nothing listens on {port}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nothing listens on {port}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -101,7 +105,16 @@ fn serve(state: &str, copy: &Path, extra: &[&str]) -> (Stopped, u16) {
 
 fn logs_in(port: u16, user: &str) -> bool {
     Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-i", user, "-u", user])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-i",
+            user,
+            "-u",
+            user,
+        ])
         .args(["-P", PASSWORD, "-t", &format!("plant/{user}"), "-m", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -124,7 +137,13 @@ fn approval_to_login() {
     let dir = tempfile::tempdir().unwrap();
     let (east_copy, west_copy) = (dir.path().join("east.toml"), dir.path().join("west.toml"));
     let mut role = mqreg(&url, &east_copy);
-    role.args(["role", "create", "sensor", "--allow", "readwrite:plant/{username}"]);
+    role.args([
+        "role",
+        "create",
+        "sensor",
+        "--allow",
+        "readwrite:plant/{username}",
+    ]);
     run(role, "");
     let (_east, east_port) = serve(&url, &east_copy, &[]);
     let (_west, _) = serve(&url, &west_copy, &[]);
@@ -141,7 +160,10 @@ fn approval_to_login() {
         run(approve, "");
         let approved = Instant::now();
         while !logs_in(east_port, &user) {
-            assert!(approved.elapsed() < Duration::from_secs(10), "{user} never logged in");
+            assert!(
+                approved.elapsed() < Duration::from_secs(10),
+                "{user} never logged in"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         delays.push(approved.elapsed());
@@ -192,7 +214,15 @@ fn through(gateway: u16, upstream: u16, messages: usize, login: &[&str]) -> f64 
     let lines: String = (0..messages).map(|n| format!("{n}\n")).collect();
     let start = Instant::now();
     let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &gateway.to_string(), "-q", "1", "-l"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &gateway.to_string(),
+            "-q",
+            "1",
+            "-l",
+        ])
         .args(["-t", "plant/line1/seq"])
         .args(login)
         .stdin(Stdio::piped())

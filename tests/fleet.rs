@@ -93,6 +93,47 @@ fn a_device_approved_at_one_gateway_logs_in_at_the_other_within_a_second() {
 }
 
 #[test]
+fn registry_watch_follows_the_database() {
+    use std::io::BufRead;
+    let cluster = Cluster::start();
+    let (east, west) = two_gateways(&cluster);
+    let east_broker = east.serve();
+    east.run(&["registry", "unlock"]).ok();
+    let mut watch = west
+        .command(&["--json", "registry", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    // The watch is listening once it has read the registry (nothing yet).
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    assert!(!logs_in(&east_broker, "pump3", PASSWORD));
+    let line = seen
+        .recv_timeout(Duration::from_secs(10))
+        .expect("an event");
+    eprintln!(
+        "live: registered at east, seen by a watch at west: {:?}",
+        start.elapsed()
+    );
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["event"], "new", "{line}");
+    assert_eq!(event["username"], "pump3");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
 fn twenty_concurrent_writers_at_two_gateways_lose_no_update() {
     let cluster = Cluster::start();
     let (east, west) = two_gateways(&cluster);

@@ -14,7 +14,7 @@ use super::queue::{Queue, Queued};
 use super::{BridgeConfig, Protocol, Statuses, TopicRule};
 
 /// QoS 1/2 messages sent upstream and not yet acknowledged, at most.
-const WINDOW: usize = 100;
+const WINDOW: usize = 256;
 /// The packet ids the upstream client cycles through (1 to this).
 ///
 /// After a reconnect the client (rumqttc) re-sends what was not
@@ -22,7 +22,7 @@ const WINDOW: usize = 100;
 /// sending order only while the ids in flight do not wrap around, so the
 /// forwarder lets the window drain before the ids start over
 /// ([`Forwarder::fill`]): the order holds across any outage.
-const PACKET_IDS: u16 = 1000;
+const PACKET_IDS: u16 = 4096;
 /// Messages taken from the local side per queue commit, at most.
 const BATCH: usize = 1000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -307,8 +307,16 @@ pub async fn run(
                         break;
                     }
                 }
-                forwarder.remove(std::mem::take(&mut delivered)).await;
-                forwarder.fill().await;
+                if !delivered.is_empty() {
+                    forwarder.remove(std::mem::take(&mut delivered)).await;
+                    // Refilled in halves: one queue read per half window.
+                    if forwarder.outstanding.len() <= WINDOW / 2 {
+                        forwarder.fill().await;
+                    }
+                } else if forwarder.outstanding.is_empty() {
+                    // Just (re)connected, or nothing was in flight.
+                    forwarder.fill().await;
+                }
             }
             Some(message) = qos0.recv() => {
                 if forwarder.connected {
@@ -746,4 +754,45 @@ fn tls_config(tls: &super::BridgeTls) -> Result<Arc<rustls::ClientConfig>, Strin
         _ => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::Direction;
+
+    fn rule(pattern: &str, local: &str, remote: &str) -> TopicRule {
+        TopicRule {
+            pattern: pattern.into(),
+            direction: Direction::Both,
+            qos: 1,
+            local_prefix: local.into(),
+            remote_prefix: remote.into(),
+        }
+    }
+
+    #[test]
+    fn topics_change_prefix_on_the_way() {
+        let rule = rule("sensors/#", "plant/", "site4/");
+        assert!(local_matches(&rule, "plant/sensors/t1"));
+        assert!(!local_matches(&rule, "plant/valves/v1"));
+        assert!(!local_matches(&rule, "other/sensors/t1"));
+        assert_eq!(
+            local_to_remote(&rule, "plant/sensors/t1"),
+            "site4/sensors/t1"
+        );
+        assert!(remote_matches(&rule, "site4/sensors/t1"));
+        assert_eq!(
+            remote_to_local(&rule, "site4/sensors/t1"),
+            "plant/sensors/t1"
+        );
+    }
+
+    #[test]
+    fn jitter_adds_at_most_half() {
+        for _ in 0..100 {
+            let waited = jitter(Duration::from_millis(1000));
+            assert!(waited >= Duration::from_millis(1000) && waited < Duration::from_millis(1500));
+        }
+    }
 }

@@ -376,3 +376,82 @@ impl Bridges {
         self.apply(Vec::new()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<BridgeConfig>, String> {
+        #[derive(Deserialize)]
+        struct File {
+            bridges: Vec<BridgeConfig>,
+        }
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        check_all(&file.bridges)?;
+        Ok(file.bridges)
+    }
+
+    const GOOD: &str = r##"
+        [[bridges]]
+        name = "central"
+        address = "broker.example:1883"
+        local_username = "bridge"
+        local_password = "secret-secret"
+        topics = [{ pattern = "#", direction = "both", local_prefix = "plant/", remote_prefix = "site4/" }]
+    "##;
+
+    #[test]
+    fn a_bridge_table_reads_with_its_defaults() {
+        let bridges = parse(GOOD).unwrap();
+        let bridge = &bridges[0];
+        assert_eq!(bridge.address, ["broker.example:1883"]);
+        assert_eq!(bridge.protocol, Protocol::V311);
+        assert_eq!(bridge.topics[0].qos, 1);
+        assert_eq!(bridge.max_queued_bytes, 64 * 1024 * 1024);
+        assert!(bridge.topics[0].direction.goes_out() && bridge.topics[0].direction.comes_in());
+    }
+
+    #[test]
+    fn bad_bridges_are_refused_with_what_is_wrong() {
+        let cases = [
+            (
+                GOOD.replace("\"central\"", "\"cen tral\""),
+                "letters, digits",
+            ),
+            (
+                GOOD.replace("broker.example:1883", "broker.example"),
+                "has no port",
+            ),
+            (
+                GOOD.replace("pattern = \"#\"", "pattern = \"a/#/b\""),
+                "pattern 'a/#/b'",
+            ),
+            (
+                GOOD.replace("local_prefix = \"plant/\"", "local_prefix = \"plant/+/\""),
+                "wildcard",
+            ),
+            (
+                GOOD.replace("direction = \"both\"", "direction = \"sideways\""),
+                "sideways",
+            ),
+            (
+                format!("{GOOD}{}", GOOD.replace("[[bridges]]", "[[bridges]]")),
+                "two bridges",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse(&text).unwrap_err();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+    }
+
+    #[test]
+    fn addresses_split_into_host_and_port() {
+        assert_eq!(
+            split_address("10.0.0.1:8883").unwrap(),
+            ("10.0.0.1".into(), 8883)
+        );
+        assert_eq!(split_address("[::1]:1883").unwrap(), ("::1".into(), 1883));
+        assert!(split_address(":1883").is_err());
+    }
+}

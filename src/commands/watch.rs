@@ -88,21 +88,37 @@ pub fn exec(context: &Context, command: Option<&str>) -> Result<()> {
             "CONFLICT"
         ))?;
     }
+    // A registry in PostgreSQL announces its changes (LISTEN); a file is
+    // watched.
+    let announced = context.store.database().map(|database| {
+        let (told, heard) = std::sync::mpsc::channel();
+        database.listen(move || {
+            let _ = told.send(());
+        });
+        heard
+    });
     loop {
-        if !first {
-            watcher.wait();
-        }
-        let now_identity = FileIdentity::of(&path);
-        if !first && now_identity == identity {
-            continue;
-        }
-        // Missing or empty: being replaced by hand, not "no requests" (which
-        // would report every request as new once the file is back).
-        if !first && now_identity.is_none_or(|file| file.is_empty()) {
+        if let Some(heard) = &announced {
+            if !first {
+                let _ = heard.recv_timeout(std::time::Duration::from_secs(5));
+                while heard.try_recv().is_ok() {}
+            }
+        } else {
+            if !first {
+                watcher.wait();
+            }
+            let now_identity = FileIdentity::of(&path);
+            if !first && now_identity == identity {
+                continue;
+            }
+            // Missing or empty: being replaced by hand, not "no requests" (which
+            // would report every request as new once the file is back).
+            if !first && now_identity.is_none_or(|file| file.is_empty()) {
+                identity = now_identity;
+                continue;
+            }
             identity = now_identity;
-            continue;
         }
-        identity = now_identity;
         let state = match context.store.load() {
             Ok(state) => state,
             // The first read decides whether there is anything to watch.
