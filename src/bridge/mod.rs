@@ -435,7 +435,7 @@ mod tests {
                 "sideways",
             ),
             (
-                format!("{GOOD}{}", GOOD.replace("[[bridges]]", "[[bridges]]")),
+                format!("{GOOD}{GOOD}"),
                 "two bridges",
             ),
         ];
