@@ -13,7 +13,9 @@ use super::client::{self, Client, Event, Incoming, Options, Version};
 use super::queue::{Queue, Queued};
 use super::{BridgeConfig, Protocol, Statuses, TopicRule};
 
-/// QoS 1/2 messages sent upstream and not yet acknowledged, at most.
+/// QoS 1/2 messages sent upstream and not yet acknowledged, at most (an
+/// MQTT 5 upstream's Receive Maximum may say fewer; for 3.1.1 the bridge's
+/// `max_inflight` does).
 const WINDOW: usize = 256;
 /// The packet ids the upstream client cycles through (1 to this).
 ///
@@ -290,6 +292,7 @@ pub async fn run(
         last_pkid: 0,
         max_pkid: PACKET_IDS,
         wrap_pending: false,
+        window: usize::from(config.max_inflight).clamp(1, WINDOW),
         echoes: Echoes::default(),
         local: local_client.clone(),
     };
@@ -310,7 +313,7 @@ pub async fn run(
                 if !delivered.is_empty() {
                     forwarder.remove(std::mem::take(&mut delivered)).await;
                     // Refilled in halves: one queue read per half window.
-                    if forwarder.outstanding.len() <= WINDOW / 2 {
+                    if forwarder.outstanding.len() <= forwarder.window / 2 {
                         forwarder.fill().await;
                     }
                 } else if forwarder.outstanding.is_empty() {
@@ -362,6 +365,8 @@ struct Forwarder {
     last_pkid: u16,
     max_pkid: u16,
     wrap_pending: bool,
+    /// Messages in flight upstream at most, for this connection.
+    window: usize,
     echoes: Echoes,
     local: Arc<Client>,
 }
@@ -393,6 +398,14 @@ impl Forwarder {
             }) => {
                 self.connected = true;
                 self.max_pkid = receive_maximum.map_or(PACKET_IDS, |max| max.clamp(1, PACKET_IDS));
+                // A 3.1.1 broker does not say how many it takes in flight; one
+                // that takes fewer may drop the rest (mosquitto drops QoS 2
+                // messages over its max_inflight_messages), so the config says.
+                self.window = match (self.config.protocol, receive_maximum) {
+                    (Protocol::V5, Some(max)) => usize::from(max).clamp(1, WINDOW),
+                    (Protocol::V5, None) => WINDOW,
+                    (Protocol::V311, _) => usize::from(self.config.max_inflight).clamp(1, WINDOW),
+                };
                 tracing::info!(bridge = %name, session_present, "bridge connected upstream");
                 tracing::debug!(
                     bridge = %name,
@@ -499,13 +512,13 @@ impl Forwarder {
         if self.wrap_pending && self.outstanding.is_empty() {
             self.wrap_pending = false;
         }
-        if !self.connected || self.outstanding.len() >= WINDOW || self.wrap_pending {
+        if !self.connected || self.outstanding.len() >= self.window || self.wrap_pending {
             return;
         }
         let Some(client) = self.client.clone() else {
             return;
         };
-        let want = WINDOW - self.outstanding.len();
+        let want = self.window - self.outstanding.len();
         let queue = self.queue.clone();
         let after = self.cursor;
         let next = tokio::task::spawn_blocking(move || {

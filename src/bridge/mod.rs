@@ -57,6 +57,11 @@ pub struct BridgeConfig {
     pub max_queued_bytes: u64,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_seconds: u64,
+    /// QoS 1/2 messages in flight to a 3.1.1 upstream at most (an MQTT 5
+    /// upstream says its own): mosquitto's `max_inflight_messages`, 20 by
+    /// default, above which it drops QoS 2 messages.
+    #[serde(default = "default_max_inflight")]
+    pub max_inflight: u16,
     pub topics: Vec<TopicRule>,
 }
 
@@ -122,6 +127,10 @@ fn default_queue_bytes() -> u64 {
 
 fn default_keep_alive() -> u64 {
     30
+}
+
+fn default_max_inflight() -> u16 {
+    20
 }
 
 fn default_qos() -> u8 {
@@ -208,6 +217,12 @@ impl BridgeConfig {
             if tls.cert.is_some() != tls.key.is_some() {
                 return Err(format!("bridge {name}: tls.cert and tls.key go together"));
             }
+        }
+        if !(1..=256).contains(&self.max_inflight) {
+            return Err(format!(
+                "bridge {name}: max_inflight = {}: give 1 to 256",
+                self.max_inflight
+            ));
         }
         if self.max_queued_bytes == 0 {
             return Err(format!("bridge {name}: max_queued_bytes must be above 0"));
@@ -434,10 +449,7 @@ mod tests {
                 GOOD.replace("direction = \"both\"", "direction = \"sideways\""),
                 "sideways",
             ),
-            (
-                format!("{GOOD}{GOOD}"),
-                "two bridges",
-            ),
+            (format!("{GOOD}{GOOD}"), "two bridges"),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err();
