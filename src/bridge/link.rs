@@ -105,6 +105,11 @@ pub async fn run(
     });
     let local_client = Arc::new(local_client);
     let wake = Arc::new(Notify::new());
+    // Delivered messages, removed from the queue with the writer's next
+    // commit (or by the forwarder's tick when nothing is written): removal
+    // never waits for an fsync.
+    let delivered_keys: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::new()));
+    let reader = queue.lock().unwrap_or_else(|e| e.into_inner()).reader();
     let (taken, mut to_queue) = mpsc::channel::<(Box<Incoming>, Queued)>(BATCH * 2);
     let (up_qos0, mut qos0) = mpsc::channel::<Queued>(BATCH);
 
@@ -183,14 +188,20 @@ pub async fn run(
         let wake = wake.clone();
         let statuses = statuses.clone();
         let name = name.clone();
+        let delivered_keys = delivered_keys.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while to_queue.recv_many(&mut batch, BATCH).await > 0 {
                 let (incoming, messages): (Vec<Box<Incoming>>, Vec<Queued>) =
                     std::mem::take(&mut batch).into_iter().unzip();
                 let queue = queue.clone();
+                let delivered_keys = delivered_keys.clone();
                 let pushed = tokio::task::spawn_blocking(move || {
                     let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                    let delivered = std::mem::take(
+                        &mut *delivered_keys.lock().unwrap_or_else(|e| e.into_inner()),
+                    );
+                    queue.remove(&delivered)?;
                     let dropped = queue.push(&messages)?;
                     Ok::<_, String>((dropped, queue.len(), queue.bytes(), queue.dropped()))
                 })
@@ -283,6 +294,8 @@ pub async fn run(
     let mut forwarder = Forwarder {
         config: config.clone(),
         queue,
+        reader,
+        delivered_keys,
         statuses: statuses.clone(),
         client: None,
         fresh_client: true,
@@ -297,9 +310,12 @@ pub async fn run(
         local: local_client.clone(),
     };
     let mut delivered: Vec<u64> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.changed() => break,
+            _ = tick.tick() => forwarder.flush_removals().await,
             message = upstream.recv() => {
                 let Some(message) = message else { break };
                 forwarder.handle(message, &mut delivered).await;
@@ -312,10 +328,7 @@ pub async fn run(
                 }
                 if !delivered.is_empty() {
                     forwarder.remove(std::mem::take(&mut delivered)).await;
-                    // Refilled in halves: one queue read per half window.
-                    if forwarder.outstanding.len() <= forwarder.window / 2 {
-                        forwarder.fill().await;
-                    }
+                    forwarder.fill().await;
                 } else if forwarder.outstanding.is_empty() {
                     // Just (re)connected, or nothing was in flight.
                     forwarder.fill().await;
@@ -350,6 +363,8 @@ pub async fn run(
 struct Forwarder {
     config: BridgeConfig,
     queue: Arc<Mutex<Queue>>,
+    reader: super::queue::Reader,
+    delivered_keys: Arc<Mutex<Vec<u64>>>,
     statuses: Arc<Statuses>,
     client: Option<Client>,
     /// The client is new: at its first connection nothing is retransmitted
@@ -519,16 +534,11 @@ impl Forwarder {
             return;
         };
         let want = self.window - self.outstanding.len();
-        let queue = self.queue.clone();
+        let reader = self.reader.clone();
         let after = self.cursor;
-        let next = tokio::task::spawn_blocking(move || {
-            queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .peek(after, want)
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+        let next = tokio::task::spawn_blocking(move || reader.peek(after, want))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
         let next = match next {
             Ok(next) => next,
             Err(error) => {
@@ -562,8 +572,22 @@ impl Forwarder {
         }
     }
 
-    /// Removes delivered messages from the queue, in one commit.
+    /// Marks delivered messages for removal (see `delivered_keys`).
     async fn remove(&mut self, keys: Vec<u64>) {
+        self.delivered_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys);
+    }
+
+    /// Removes what was delivered when the writer has not done it meanwhile.
+    async fn flush_removals(&mut self) {
+        let keys = std::mem::take(
+            &mut *self
+                .delivered_keys
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         if keys.is_empty() {
             return;
         }

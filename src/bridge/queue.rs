@@ -35,7 +35,7 @@ impl Queued {
 
 pub struct Queue {
     path: PathBuf,
-    database: redb::Database,
+    database: std::sync::Arc<redb::Database>,
     max_bytes: u64,
     next_key: u64,
     bytes: u64,
@@ -76,7 +76,7 @@ impl Queue {
         drop((table, counters));
         Ok(Self {
             path: path.to_owned(),
-            database,
+            database: std::sync::Arc::new(database),
             max_bytes,
             next_key,
             bytes,
@@ -150,17 +150,15 @@ impl Queue {
         Ok(dropped_now)
     }
 
+    /// A reader that does not wait for a commit in progress (the queue's
+    /// writes are taken in turn, its reads are not).
+    pub fn reader(&self) -> Reader {
+        Reader(self.database.clone())
+    }
+
     /// Up to `limit` messages with keys after `after` (all when `None`), in order.
     pub fn peek(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Queued)>, String> {
-        let read = self.database.begin_read().map_err(text)?;
-        let table = read.open_table(QUEUE).map_err(text)?;
-        let start = after.map_or(0, |key| key + 1);
-        let mut out = Vec::new();
-        for entry in table.range(start..).map_err(text)?.take(limit) {
-            let (key, value) = entry.map_err(text)?;
-            out.push((key.value(), decode(value.value())?));
-        }
-        Ok(out)
+        self.reader().peek(after, limit)
     }
 
     /// Removes delivered messages, in one commit. Keys already gone (dropped
@@ -191,6 +189,25 @@ impl Queue {
         self.bytes = bytes;
         self.len = len;
         Ok(())
+    }
+}
+
+/// Reads the queue beside its writer.
+#[derive(Clone)]
+pub struct Reader(std::sync::Arc<redb::Database>);
+
+impl Reader {
+    /// Up to `limit` messages with keys after `after` (all when `None`), in order.
+    pub fn peek(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Queued)>, String> {
+        let read = self.0.begin_read().map_err(text)?;
+        let table = read.open_table(QUEUE).map_err(text)?;
+        let start = after.map_or(0, |key| key + 1);
+        let mut out = Vec::new();
+        for entry in table.range(start..).map_err(text)?.take(limit) {
+            let (key, value) = entry.map_err(text)?;
+            out.push((key.value(), decode(value.value())?));
+        }
+        Ok(out)
     }
 }
 
