@@ -164,7 +164,7 @@ fn sighup_re_reads_the_config_files_settings_and_log_filter() {
         .status();
     assert!(eventually(WAIT, || broker
         .log()
-        .contains("settings in force stay")));
+        .contains("settings and bridges in force stay")));
 }
 
 #[test]

@@ -9,6 +9,11 @@
 //!
 //! A file that does not parse is never overwritten: the error names the file,
 //! the line and the column, and the admin mends it by hand.
+//!
+//! A state in PostgreSQL (`--state postgresql://...`) goes through the same
+//! `load` and `update`, in the database instead (see `postgres`); the path is
+//! then this gateway's copy of it, and the files beside the state are named
+//! after that copy.
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
