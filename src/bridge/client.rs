@@ -183,7 +183,7 @@ impl Connection {
                     }),
                     Ok(E::Outgoing(Outgoing::Publish(pkid))) => Ok(Event::Sent(pkid)),
                     Ok(_) => Ok(Event::Other),
-                    Err(error) => Err(describe(&error)),
+                    Err(error) => Err(crate::error::with_causes(&error)),
                 }
             }
             Connection::V5(connection) => {
@@ -235,25 +235,11 @@ impl Connection {
                     }),
                     Ok(E::Outgoing(Outgoing::Publish(pkid))) => Ok(Event::Sent(pkid)),
                     Ok(_) => Ok(Event::Other),
-                    Err(error) => Err(describe(&error)),
+                    Err(error) => Err(crate::error::with_causes(&error)),
                 }
             }
         }
     }
-}
-
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl Client {

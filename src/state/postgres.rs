@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::{Config, NoTls};
 
 use super::State;
-use crate::error::{Error, Result};
+use crate::error::{with_causes, Error, Result};
 
 /// Which key serializes the writers of every gateway (any constant unlikely
 /// to collide with an application sharing the database).
@@ -267,14 +267,14 @@ impl Postgres {
                 .read_only(true)
                 .start()
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))?;
             let (state, generation) = self
                 .read(&tx)
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))?;
             tx.commit()
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))?;
             self.answered();
             Ok((state?, generation))
         })
@@ -331,13 +331,13 @@ impl Postgres {
             let tx = client
                 .transaction()
                 .await
-                .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
             tx.batch_execute(&format!(
                 "SET LOCAL lock_timeout = '{}ms'",
                 lock_timeout.as_millis()
             ))
             .await
-            .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+            .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .await
                 .map_err(|e| {
@@ -349,7 +349,7 @@ impl Postgres {
             let (before, _) = self
                 .read(&tx)
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))?;
             let before = before?;
             let mut after = before.clone();
             let result = change(&mut after)?;
@@ -369,7 +369,7 @@ impl Postgres {
                             &[name, doc],
                         )
                         .await
-                        .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                        .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
                     }
                 }
                 for name in old_entries.keys() {
@@ -377,7 +377,7 @@ impl Postgres {
                         changed = true;
                         tx.execute(&format!("DELETE FROM {table} WHERE name = $1"), &[name])
                             .await
-                            .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                            .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
                     }
                 }
             }
@@ -385,7 +385,7 @@ impl Postgres {
                 let generation = self.bump(&tx).await?;
                 tx.commit()
                     .await
-                    .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                    .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
                 *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some((generation, after.clone()));
             } else {
@@ -403,14 +403,14 @@ impl Postgres {
                 &[],
             )
             .await
-            .map_err(|e| self.fail("cannot change the registry", describe(&e)))?
+            .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?
             .get(0);
         tx.execute(
             "SELECT pg_notify($1, $2)",
             &[&CHANNEL, &generation.to_string()],
         )
         .await
-        .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+        .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
         Ok(generation)
     }
 
@@ -421,7 +421,7 @@ impl Postgres {
             let row = client
                 .query_opt("SELECT contents FROM mqreg_files WHERE name = $1", &[&name])
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))?;
             self.answered();
             Ok(row.map(|row| row.get::<_, Vec<u8>>(0)))
         })
@@ -435,10 +435,10 @@ impl Postgres {
             let tx = client
                 .transaction()
                 .await
-                .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .await
-                .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
             for (name, contents) in files {
                 let written = if replace {
                     tx.execute(
@@ -455,7 +455,7 @@ impl Postgres {
                     )
                     .await
                 }
-                .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
                 if written == 0 {
                     return Err(Error::conflict(format!(
                         "{name} exists already in the registry database {}; nothing was written",
@@ -467,7 +467,7 @@ impl Postgres {
             self.bump(&tx).await?;
             tx.commit()
                 .await
-                .map_err(|e| self.fail("cannot change the registry", describe(&e)))?;
+                .map_err(|e| self.fail("cannot change the registry", with_causes(&e)))?;
             self.answered();
             Ok(())
         })
@@ -482,7 +482,7 @@ impl Postgres {
             client
                 .query_one("SELECT count(*) FROM mqreg_files", &[])
                 .await
-                .map_err(|e| self.fail("cannot read the registry", describe(&e)))
+                .map_err(|e| self.fail("cannot read the registry", with_causes(&e)))
                 .map(|row| row.get::<_, i64>(0))
         })?;
         Ok(state.users.is_empty()
@@ -523,8 +523,11 @@ impl Postgres {
         &self,
         changed: &(impl Fn() + Send + Sync),
     ) -> std::result::Result<(), String> {
-        let (client, mut connection) =
-            self.config.connect(NoTls).await.map_err(|e| describe(&e))?;
+        let (client, mut connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| with_causes(&e))?;
         let (notices, mut notified) = tokio::sync::mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -535,7 +538,7 @@ impl Postgres {
                     }
                     Ok(_) => {}
                     Err(error) => {
-                        let _ = notices.send(Err(describe(&error)));
+                        let _ = notices.send(Err(with_causes(&error)));
                         return;
                     }
                 }
@@ -584,25 +587,9 @@ impl Postgres {
 /// A pool error in words: deadpool's wrap the database's.
 fn describe_pool_error(error: &deadpool_postgres::PoolError) -> String {
     match error {
-        deadpool_postgres::PoolError::Backend(error) => describe(error),
+        deadpool_postgres::PoolError::Backend(error) => with_causes(error),
         other => other.to_string(),
     }
-}
-
-/// An error with its causes: tokio-postgres says "error connecting to
-/// server", its source says "Connection refused".
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// A little jitter, without a random-number crate: the clock's low bits.
@@ -622,7 +609,7 @@ async fn migrate(client: &deadpool_postgres::Object) -> std::result::Result<(), 
             &[],
         )
         .await
-        .map_err(|e| describe(&e))?
+        .map_err(|e| with_causes(&e))?
         .get(0);
     if !exists {
         client
@@ -633,7 +620,7 @@ async fn migrate(client: &deadpool_postgres::Object) -> std::result::Result<(), 
                  )",
             )
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| with_causes(&e))?;
     }
     let current: i32 = client
         .query_one(
@@ -688,7 +675,7 @@ async fn migrate(client: &deadpool_postgres::Object) -> std::result::Result<(), 
             .map_err(|e| e.to_string()),
         Err(error) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(describe(&error))
+            Err(with_causes(&error))
         }
     }
 }
