@@ -59,9 +59,23 @@ pub async fn run(
     let queue = {
         let path = queue_path.clone();
         let max = config.max_queued_bytes;
-        let opened = tokio::task::spawn_blocking(move || Queue::open(&path, max))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+        // A bridge restarted by SIGHUP may find its queue still held for a
+        // moment by a write of the one it replaces, finishing on a blocking
+        // thread: it waits for it, up to a few seconds.
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut attempts = 0;
+            loop {
+                match Queue::open(&path, max) {
+                    Err(_) if attempts < 30 => {
+                        attempts += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    opened => return opened,
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
         match opened {
             Ok(queue) => Arc::new(Mutex::new(queue)),
             Err(error) => {
