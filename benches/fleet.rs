@@ -19,6 +19,7 @@
 #[allow(dead_code)]
 mod postgres;
 
+use postgres::free_port;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -26,14 +27,6 @@ use std::time::{Duration, Instant};
 
 const MQREG: &str = env!("CARGO_BIN_EXE_mqreg");
 const PASSWORD: &str = "a-long-device-password";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn mqreg(state: &str, copy: &Path) -> Command {
     let mut command = Command::new(MQREG);

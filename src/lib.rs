@@ -5,6 +5,7 @@
 //! in `main.rs` parses arguments and calls into it.
 
 pub mod audit;
+pub mod backoff;
 pub mod bridge;
 pub mod broker;
 pub mod cli;

@@ -9,19 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::postgres::free_port;
 use common::{eventually, Broker, Sandbox};
 use serde_json::Value;
 
 const DEVICE_PASSWORD: &str = "device-password-long";
 const BRIDGE_PASSWORD: &str = "bridge-password-long";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The certificates of a TLS upstream: a CA, the server's (for 127.0.0.1)
 /// and a client's, both signed by it.

@@ -720,12 +720,7 @@ fn remote_to_local(rule: &TopicRule, topic: &str) -> String {
 /// `backoff` plus up to half of it again, so that gateways that lost the
 /// same upstream do not all come back in the same instant.
 fn jitter(backoff: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let half = backoff.as_millis() as u64 / 2;
-    backoff + Duration::from_millis(u64::from(nanos) % half.max(1))
+    crate::backoff::jittered(backoff, backoff / 2)
 }
 
 fn hostname() -> String {

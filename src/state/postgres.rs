@@ -510,8 +510,8 @@ impl Postgres {
                         tracing::debug!("listening for registry changes: {error}");
                     }
                 }
-                let jitter = Duration::from_millis(u64::from(rand_below(250)));
-                tokio::time::sleep(backoff + jitter).await;
+                let wait = crate::backoff::jittered(backoff, Duration::from_millis(250));
+                tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         });
@@ -590,15 +590,6 @@ fn describe_pool_error(error: &deadpool_postgres::PoolError) -> String {
         deadpool_postgres::PoolError::Backend(error) => with_causes(error),
         other => other.to_string(),
     }
-}
-
-/// A little jitter, without a random-number crate: the clock's low bits.
-fn rand_below(limit: u32) -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    nanos % limit.max(1)
 }
 
 async fn migrate(client: &deadpool_postgres::Object) -> std::result::Result<(), String> {

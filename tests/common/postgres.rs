@@ -75,7 +75,8 @@ fn as_server_user(command: &mut Command) {
     }
 }
 
-fn free_port() -> u16 {
+/// A port nobody listens on now, on 127.0.0.1.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
