@@ -2,6 +2,7 @@
 //! versions of rumqttc behind one small surface, so that the bridge's logic
 //! is written once.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +157,14 @@ impl Connection {
                 match connection.poll().await {
                     Ok(E::Incoming(Packet::ConnAck(ack))) => {
                         if ack.code == rumqttc::ConnectReturnCode::Success {
+                            resend_in_sending_order(
+                                &mut connection.pending,
+                                |request| match request {
+                                    rumqttc::Request::Publish(p) if p.pkid != 0 => Some(p.pkid),
+                                    rumqttc::Request::PubRel(r) => Some(r.pkid),
+                                    _ => None,
+                                },
+                            );
                             Ok(Event::Connected {
                                 session_present: ack.session_present,
                                 receive_maximum: None,
@@ -193,6 +202,14 @@ impl Connection {
                 match connection.poll().await {
                     Ok(E::Incoming(Packet::ConnAck(ack))) => {
                         if ack.code == v5bytes::ConnectReturnCode::Success {
+                            resend_in_sending_order(&mut connection.pending, |request| {
+                                use rumqttc::v5::Request;
+                                match request {
+                                    Request::Publish(p) if p.pkid != 0 => Some(p.pkid),
+                                    Request::PubRel(r) => Some(r.pkid),
+                                    _ => None,
+                                }
+                            });
                             Ok(Event::Connected {
                                 session_present: ack.session_present,
                                 receive_maximum: ack
@@ -240,6 +257,28 @@ impl Connection {
             }
         }
     }
+}
+
+/// Puts what the client re-sends after a reconnection (`pending`) in the
+/// order the messages were first sent: each unacknowledged PUBLISH again, or
+/// its PUBREL where the broker had sent PUBREC, by packet id (the bridge
+/// never lets the ids in flight wrap around); requests never sent yet come
+/// after, in their order.
+///
+/// rumqttc queues every PUBLISH before every PUBREL, and answers a PUBREC
+/// for a re-sent PUBLISH at once, ahead of the PUBRELs still queued. A
+/// broker that hands a QoS 2 message on at PUBREL (mosquitto does) would
+/// then pass later messages on before earlier ones: [MQTT-4.6.0-1] asks for
+/// re-sent PUBLISHes in their original order and [MQTT-4.6.0-4] for
+/// PUBRELs in the order of their PUBRECs, which were all before the
+/// outage.
+fn resend_in_sending_order<R>(pending: &mut VecDeque<R>, pkid: impl Fn(&R) -> Option<u16>) {
+    pending
+        .make_contiguous()
+        .sort_by_key(|request| match pkid(request) {
+            Some(pkid) => (0, pkid),
+            None => (1, 0),
+        });
 }
 
 impl Client {
@@ -306,5 +345,55 @@ impl Client {
             Client::V311(client) => client.disconnect().await.map_err(|e| e.to_string()),
             Client::V5(client) => client.disconnect().await.map_err(|e| e.to_string()),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::{PubRel, Publish, QoS, Request};
+
+    fn publish(pkid: u16) -> Request {
+        let mut publish = Publish::new("t", QoS::ExactlyOnce, vec![]);
+        publish.pkid = pkid;
+        Request::Publish(publish)
+    }
+
+    fn describe(request: &Request) -> String {
+        match request {
+            Request::Publish(p) => format!("publish {}", p.pkid),
+            Request::PubRel(r) => format!("pubrel {}", r.pkid),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn releases_of_earlier_messages_go_before_later_publishes() {
+        // As rumqttc leaves them after an outage: the PUBLISHes not yet
+        // received, then the PUBRELs of those received, then a publish the
+        // bridge queued meanwhile (no packet id yet).
+        let mut pending: VecDeque<Request> = VecDeque::from(vec![
+            publish(895),
+            publish(896),
+            Request::PubRel(PubRel::new(893)),
+            Request::PubRel(PubRel::new(894)),
+            publish(0),
+        ]);
+        resend_in_sending_order(&mut pending, |request| match request {
+            Request::Publish(p) if p.pkid != 0 => Some(p.pkid),
+            Request::PubRel(r) => Some(r.pkid),
+            _ => None,
+        });
+        let order: Vec<String> = pending.iter().map(describe).collect();
+        assert_eq!(
+            order,
+            [
+                "pubrel 893",
+                "pubrel 894",
+                "publish 895",
+                "publish 896",
+                "publish 0"
+            ]
+        );
     }
 }
