@@ -602,6 +602,20 @@ impl Broker {
                     .queue
                     .push_back(stored::delivery_of(delivery, message, key));
             }
+            // Packet ids go on from the last one sent before the restart
+            // (deliveries are stored in sending order), as they would have
+            // without it. Starting again from 1 is allowed once an id's
+            // exchange is complete, but a client that keeps a stale entry
+            // for a re-sent QoS 2 PUBLISH (libmosquitto queues it twice)
+            // would then hand that old message on in place of the new one
+            // reusing its id.
+            session.next_packet_id = session
+                .queue
+                .deliveries
+                .iter()
+                .rev()
+                .find_map(|delivery| delivery.packet_id)
+                .map_or(0, NonZeroU16::get);
             if record.expiry != u32::MAX {
                 let left = Duration::from_secs(u64::from(record.expiry))
                     .saturating_sub(Duration::from_millis(offline_for));

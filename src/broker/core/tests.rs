@@ -321,6 +321,57 @@ fn persistent_sessions_and_retained_messages_come_back_from_the_store() {
     assert_eq!(sub.released.borrow().len(), 1);
 }
 
+/// After a restart, a session's new deliveries take packet ids after the
+/// last one it was sent, not from 1 again: a client may still hold an id
+/// from before (see `Broker::restore`).
+#[test]
+fn packet_ids_go_on_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_before = {
+        let (mut broker, store, loaded) = stored_broker(dir.path());
+        broker.restore(loaded);
+        let sub = Recorder::new();
+        accepted(connect(&mut broker, "s", "bob", false, &sub));
+        broker.subscribe("s", "t", options(2)).unwrap();
+        for n in 0..5 {
+            broker
+                .publish(message("t", &n.to_string(), 2, "p"), None)
+                .unwrap();
+        }
+        broker.pump("s");
+        let last = sub.sent.borrow().last().unwrap().packet_id.unwrap();
+        settle(&store);
+        last
+    };
+    let (mut broker, _store, loaded) = stored_broker(dir.path());
+    broker.restore(loaded);
+    let sub = Recorder::new();
+    let (serial, _) = accepted(connect(&mut broker, "s", "bob", false, &sub));
+    broker.pump("s");
+    let resent: Vec<u16> = sub
+        .sent
+        .borrow()
+        .iter()
+        .map(|d| d.packet_id.unwrap().get())
+        .collect();
+    assert_eq!(resent, [1, 2, 3, 4, 5], "owed deliveries keep their ids");
+    assert!(sub.sent.borrow().iter().all(|d| d.dup));
+    // Every exchange completes, so any id would be free again.
+    for id in resent {
+        let id = NonZeroU16::new(id).unwrap();
+        broker.received("s", serial, id);
+        broker.acknowledged("s", serial, id);
+    }
+    broker.publish(message("t", "new", 2, "p"), None).unwrap();
+    broker.pump("s");
+    let sent = sub.sent.borrow();
+    assert_eq!(
+        sent[5].packet_id.unwrap().get(),
+        last_before.get() + 1,
+        "a new delivery takes the next id"
+    );
+}
+
 #[test]
 fn a_clean_session_leaves_nothing_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
