@@ -7,11 +7,16 @@
 //!    every 2 ms: the delay from the approval's return to the first accepted
 //!    login, p50 and p99 over `MQREG_BENCH_DEVICES` devices (default 50).
 //! 2. Throughput over a bridge: `MQREG_BENCH_MESSAGES` (default 50,000) QoS 1
-//!    messages published at a gateway, bridged out (QoS 1) to a mosquitto
-//!    upstream, until the upstream's subscriber has them all; the same with
-//!    mosquitto's own bridge (persistence on, as its users run store and
-//!    forward) as the gateway, in the same run. Each gateway's CPU time is
-//!    given beside its rate, to show whether it was the bottleneck.
+//!    messages published at a gateway by one mosquitto_pub with 20 (its
+//!    default) and then 100 messages in flight, bridged out (QoS 1) to a
+//!    mosquitto upstream, until the upstream's subscriber has them all; the
+//!    same with mosquitto's own bridge (persistence on, as its users run
+//!    store and forward) as the gateway, in the same run. Each gateway's CPU
+//!    time per message is given beside its rate. A third figure is mqreg
+//!    with no bridge and one persistent session subscribed: each message
+//!    is on disk before its PUBACK (mosquitto writes every 30 minutes), so
+//!    a publisher with a small window is paced by the disk's sync, bridge
+//!    or not.
 //!
 //! Debug builds measure nothing useful: run it as `cargo bench`.
 
@@ -194,28 +199,23 @@ fn upstream(dir: &Path) -> (Stopped, u16) {
     (child, port)
 }
 
-/// Publishes `messages` QoS 1 at `gateway` and waits for them upstream:
-/// messages per second, end to end.
-fn through(gateway: u16, upstream: u16, messages: usize, login: &[&str]) -> f64 {
-    let mut subscriber = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &upstream.to_string(), "-q", "1"])
-        .args(["-t", "site4/#", "-C", &messages.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+/// Publishes `messages` QoS 1 at `gateway` (mosquitto_pub, `inflight`
+/// QoS 1 messages in flight at most) and waits until `subscriber` has them
+/// all: messages per second, end to end.
+fn through(
+    gateway: u16,
+    subscriber: Child,
+    messages: usize,
+    inflight: usize,
+    login: &[&str],
+) -> f64 {
+    let mut subscriber = subscriber;
     std::thread::sleep(Duration::from_millis(300));
     let lines: String = (0..messages).map(|n| format!("{n}\n")).collect();
     let start = Instant::now();
     let mut publisher = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &gateway.to_string(),
-            "-q",
-            "1",
-            "-l",
-        ])
+        .args(["-h", "127.0.0.1", "-p", &gateway.to_string()])
+        .args(["-q", "1", "-l", "-M", &inflight.to_string()])
         .args(["-t", "plant/line1/seq"])
         .args(login)
         .stdin(Stdio::piped())
@@ -240,18 +240,44 @@ fn through(gateway: u16, upstream: u16, messages: usize, login: &[&str]) -> f64 
     messages as f64 / start.elapsed().as_secs_f64()
 }
 
-fn bridge_throughput() {
-    let messages: usize = std::env::var("MQREG_BENCH_MESSAGES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(50_000);
-    let dir = tempfile::tempdir().unwrap();
+/// A mosquitto_sub that exits after `messages` messages.
+fn counting_subscriber(port: u16, filter: &str, messages: usize, login: &[&str]) -> Child {
+    Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", filter, "-C", &messages.to_string()])
+        .args(login)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
 
-    // mqreg as the gateway.
-    let (_up, up_port) = upstream(dir.path());
-    let state = dir.path().join("state.toml");
+/// What one gateway did: messages per second end to end, and its CPU time
+/// per message.
+struct Measured {
+    rate: f64,
+    cpu_us: f64,
+}
+
+impl std::fmt::Display for Measured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>6.0}/s, {:>4.0} µs CPU/msg", self.rate, self.cpu_us)
+    }
+}
+
+fn measure(gateway: &Stopped, messages: usize, go: impl FnOnce() -> f64) -> Measured {
+    let before = gateway.cpu_seconds();
+    let rate = go();
+    Measured {
+        rate,
+        cpu_us: (gateway.cpu_seconds() - before) * 1e6 / messages as f64,
+    }
+}
+
+/// A gateway's state with users `dev` and `bridge`, both allowed everything.
+fn gateway_state(dir: &Path) -> (String, std::path::PathBuf) {
+    let state = dir.join("state.toml");
     let state_text = state.display().to_string();
-    let copy = dir.path().join("unused.toml");
+    let copy = dir.join("unused.toml");
     let mut role = mqreg(&state_text, &copy);
     role.args(["role", "create", "all", "--allow", "readwrite:#"]);
     run(role, "");
@@ -260,62 +286,99 @@ fn bridge_throughput() {
         add.args(["user", "add", user, "--role", "all"]);
         run(add, &format!("{PASSWORD}\n"));
     }
-    let config = dir.path().join("mqreg.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[bridges]]\nname = \"central\"\naddress = \"127.0.0.1:{up_port}\"\n\
-             local_username = \"bridge\"\nlocal_password = \"{PASSWORD}\"\n\
-             [[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 1\n\
-             local_prefix = \"plant/\"\nremote_prefix = \"site4/\"\n"
-        ),
-    )
-    .unwrap();
-    let config_text = config.display().to_string();
-    let (gateway, port) = serve(&state_text, &copy, &["--config", &config_text]);
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu_before = gateway.cpu_seconds();
-    let started = Instant::now();
-    let ours = through(port, up_port, messages, &["-u", "dev", "-P", PASSWORD]);
-    let ours_cpu = (gateway.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
-    drop(gateway);
+    (state_text, copy)
+}
 
-    // mosquitto as the gateway, with its own bridge.
-    let port = free_port();
-    let mosquitto_config = dir.path().join("gateway.conf");
-    std::fs::write(
-        &mosquitto_config,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\n\
-             persistence_location {}/\nmax_queued_messages 1000000\n\
-             connection central\naddress 127.0.0.1:{up_port}\ncleansession false\n\
-             bridge_protocol_version mqttv311\ntopic # out 1 plant/ site4/\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let rival = Stopped(
-        Command::new("mosquitto")
-            .arg("-c")
-            .arg(&mosquitto_config)
+fn bridge_throughput() {
+    let messages: usize = std::env::var("MQREG_BENCH_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000);
+    let dev = ["-u", "dev", "-P", PASSWORD];
+    println!("bridge out, {messages} QoS 1 messages end to end (rate, gateway CPU per message):");
+    for inflight in [20, 100] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_up, up_port) = upstream(dir.path());
+
+        // mqreg as the gateway.
+        let (state, copy) = gateway_state(dir.path());
+        let config = dir.path().join("mqreg.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[bridges]]\nname = \"central\"\naddress = \"127.0.0.1:{up_port}\"\n\
+                 local_username = \"bridge\"\nlocal_password = \"{PASSWORD}\"\n\
+                 [[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 1\n\
+                 local_prefix = \"plant/\"\nremote_prefix = \"site4/\"\n"
+            ),
+        )
+        .unwrap();
+        let config_text = config.display().to_string();
+        let (gateway, port) = serve(&state, &copy, &["--config", &config_text]);
+        std::thread::sleep(Duration::from_secs(1));
+        let ours = measure(&gateway, messages, || {
+            let subscriber = counting_subscriber(up_port, "site4/#", messages, &[]);
+            through(port, subscriber, messages, inflight, &dev)
+        });
+        drop(gateway);
+
+        // The same gateway with no bridge: one persistent session (a device
+        // offline for now) subscribed, so each message is on disk before
+        // its PUBACK, as for the bridge's session. What a publisher with
+        // this window gets from mqreg's durability alone.
+        let dir2 = tempfile::tempdir().unwrap();
+        let (state, copy) = gateway_state(dir2.path());
+        let (gateway, port) = serve(&state, &copy, &[]);
+        let kept = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c"])
+            .args(["-i", "offline-device", "-t", "plant/#", "-W", "1"])
+            .args(dev)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu_before = rival.cpu_seconds();
-    let started = Instant::now();
-    let theirs = through(port, up_port, messages, &[]);
-    let theirs_cpu = (rival.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
-    println!(
-        "bridge out, {messages} QoS 1 messages end to end: mqreg {ours:.0}/s (gateway CPU {:.0} %), \
-         mosquitto {theirs:.0}/s (gateway CPU {:.0} %); mqreg/mosquitto {:.2}",
-        ours_cpu * 100.0,
-        theirs_cpu * 100.0,
-        ours / theirs
-    );
+            .status()
+            .unwrap();
+        assert!(kept.code().is_some(), "mosquitto_sub -W ended by a signal");
+        let durable = measure(&gateway, messages, || {
+            let subscriber = counting_subscriber(port, "plant/#", messages, &dev);
+            through(port, subscriber, messages, inflight, &dev)
+        });
+        drop(gateway);
+
+        // mosquitto as the gateway, with its own bridge.
+        let port = free_port();
+        let mosquitto_config = dir.path().join("gateway.conf");
+        std::fs::write(
+            &mosquitto_config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\n\
+                 persistence_location {}/\nmax_queued_messages 1000000\n\
+                 connection central\naddress 127.0.0.1:{up_port}\ncleansession false\n\
+                 bridge_protocol_version mqttv311\ntopic # out 1 plant/ site4/\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let rival = Stopped(
+            Command::new("mosquitto")
+                .arg("-c")
+                .arg(&mosquitto_config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(port);
+        std::thread::sleep(Duration::from_secs(1));
+        let theirs = measure(&rival, messages, || {
+            let subscriber = counting_subscriber(up_port, "site4/#", messages, &[]);
+            through(port, subscriber, messages, inflight, &[])
+        });
+        drop(rival);
+        println!(
+            "  publisher window {inflight:>3}: mqreg {ours}; mosquitto {theirs}; \
+             mqreg/mosquitto {:.2}; mqreg with no bridge, one persistent session: {durable}",
+            ours.rate / theirs.rate
+        );
+    }
 }
 
 fn main() {

@@ -27,6 +27,10 @@ const WINDOW: usize = 256;
 const PACKET_IDS: u16 = 4096;
 /// Messages taken from the local side per queue commit, at most.
 const BATCH: usize = 1000;
+/// Messages read from the queue at once, ahead of the window: an
+/// acknowledgement frees one place at a time, and a read per place (on a
+/// blocking thread) cost more than the message.
+const READ_AHEAD: usize = 512;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Messages remembered as just sent up, to drop when a 3.1.1 upstream sends
@@ -315,6 +319,7 @@ pub async fn run(
         fresh_client: true,
         connected: false,
         outstanding: VecDeque::new(),
+        ahead: VecDeque::new(),
         cursor: None,
         last_pkid: 0,
         max_pkid: PACKET_IDS,
@@ -386,7 +391,11 @@ struct Forwarder {
     fresh_client: bool,
     connected: bool,
     outstanding: VecDeque<Outstanding>,
-    /// The last queue key handed to the client.
+    /// Read from the queue, not yet handed to the client, in order. One of
+    /// these may meanwhile be dropped from a full queue and is still sent
+    /// (counted as dropped all the same).
+    ahead: VecDeque<(u64, Queued)>,
+    /// The last queue key read.
     cursor: Option<u64>,
     /// The client's packet ids, mirrored: the last one given (0 at the
     /// start and after the last id), how many there are, and whether the
@@ -547,24 +556,13 @@ impl Forwarder {
         let Some(client) = self.client.clone() else {
             return;
         };
-        let want = self.window - self.outstanding.len();
-        let reader = self.reader.clone();
-        let after = self.cursor;
-        let next = tokio::task::spawn_blocking(move || reader.peek(after, want))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-        let next = match next {
-            Ok(next) => next,
-            Err(error) => {
-                tracing::error!(bridge = %self.config.name, "cannot read the bridge queue: {error}");
+        while self.outstanding.len() < self.window && !self.wrap_pending {
+            if self.ahead.is_empty() && !self.read_ahead().await {
                 return;
             }
-        };
-        for (key, message) in next {
-            if self.wrap_pending {
-                break;
-            }
-            self.cursor = Some(key);
+            let Some((key, message)) = self.ahead.pop_front() else {
+                return;
+            };
             self.count_pkid(message.qos);
             self.echoes.remember(&self.config, &message);
             let sent = client
@@ -576,13 +574,39 @@ impl Forwarder {
                 )
                 .await;
             if sent.is_err() {
-                break;
+                // The client is gone (the bridge is stopping): this one goes
+                // first next time.
+                self.ahead.push_front((key, message));
+                return;
             }
             self.outstanding.push_back(Outstanding {
                 key,
                 pkid: None,
                 message,
             });
+        }
+    }
+
+    /// Reads the next messages of the queue into `ahead`: whether there
+    /// were any.
+    async fn read_ahead(&mut self) -> bool {
+        let reader = self.reader.clone();
+        let after = self.cursor;
+        let next = tokio::task::spawn_blocking(move || reader.peek(after, READ_AHEAD))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match next {
+            Ok(next) => {
+                if let Some((key, _)) = next.last() {
+                    self.cursor = Some(*key);
+                }
+                self.ahead.extend(next);
+                !self.ahead.is_empty()
+            }
+            Err(error) => {
+                tracing::error!(bridge = %self.config.name, "cannot read the bridge queue: {error}");
+                false
+            }
         }
     }
 

@@ -304,7 +304,8 @@ impl Statuses {
 struct Running {
     config: BridgeConfig,
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Closed when the bridge's thread ends.
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// The bridges of one broker.
@@ -364,7 +365,7 @@ impl Bridges {
                 }
                 let old = running.remove(&name).expect("listed");
                 let _ = old.stop.send(true);
-                let _ = old.task.await;
+                let _ = old.done.await;
                 self.statuses.remove(&name);
             }
         }
@@ -375,14 +376,39 @@ impl Bridges {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let queue_path = self.store.beside(&format!("bridge-{name}.redb"));
             tracing::info!(bridge = %name, upstream = %config.address.join(", "), "bridge starting");
-            let task = tokio::spawn(link::run(
+            let (finished, done) = tokio::sync::oneshot::channel();
+            let work = link::run(
                 config.clone(),
                 self.local,
                 queue_path,
                 self.statuses.clone(),
                 stopped,
-            ));
-            running.insert(name, Running { config, stop, task });
+            );
+            // Each bridge on a thread and a one-thread runtime of its own:
+            // a message passes through several tasks (the two connections,
+            // the queue's writer, the forwarder), and on one thread handing
+            // it on is a function call, not a wake-up of another thread.
+            let thread_name = name.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("mqreg-bridge-{name}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(work),
+                        Err(error) => tracing::error!(
+                            bridge = %thread_name,
+                            "bridge not started: cannot start its runtime: {error}"
+                        ),
+                    }
+                    drop(finished);
+                });
+            if let Err(error) = started {
+                tracing::error!(bridge = %name, "bridge not started: cannot start its thread: {error}");
+                continue;
+            }
+            running.insert(name, Running { config, stop, done });
         }
     }
 
