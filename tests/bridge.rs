@@ -628,6 +628,88 @@ fn messages_from_upstream_obey_the_local_users_acl_and_never_loop() {
     assert!(metrics.contains("mqreg_bridge_refused_messages_total{bridge=\"central\"} 1"));
 }
 
+/// What comes from upstream is acknowledged there only once this broker
+/// has it on disk for the persistent sessions it is owed to: the PUBACK
+/// hands the message over ([MQTT-4.3.2-2]: the receiver takes ownership),
+/// so a gateway killed with SIGKILL while messages stream in loses none of
+/// them; the upstream sends again what was not acknowledged. Commits are
+/// slowed (`MQREG_TEST_COMMIT_DELAY_MS`, debug builds only) so that the kill
+/// catches messages on their way into the store.
+#[test]
+fn messages_from_upstream_are_acknowledged_once_on_disk_and_survive_a_crash() {
+    const MESSAGES: u32 = 300;
+    let upstream = Upstream::start(None);
+    let sandbox = gateway(&["write:cmd/#"]);
+    let config = write_config(
+        &sandbox,
+        &bridge_table(
+            "central",
+            &upstream.address(),
+            "",
+            "[[bridges.topics]]\npattern = \"#\"\ndirection = \"in\"\nqos = 1\n\
+             local_prefix = \"cmd/\"\nremote_prefix = \"central/cmd/\"",
+        ),
+    );
+    let slow_disk = [("MQREG_TEST_COMMIT_DELAY_MS", "100")];
+    let broker = sandbox.serve_env(&["--config", &config], None, &slow_disk);
+    assert!(eventually(Duration::from_secs(10), || bridge_connected(
+        &sandbox, "central"
+    )));
+    // A device's persistent session, offline while the messages come.
+    let device_session = |port: u16, wait: &str| {
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-i", "device", "-c", "-q", "1", "-t", "cmd/#"])
+            .args(["-u", "dev", "-P", DEVICE_PASSWORD, "-W", wait])
+            .output()
+            .unwrap()
+    };
+    device_session(broker.port, "1");
+
+    let lines: String = (0..MESSAGES).map(|n| format!("{n}\n")).collect();
+    let mut publisher = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &upstream.port.to_string()])
+        .args(["-q", "1", "-l", "-t", "central/cmd/seq"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    publisher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(publisher.wait().unwrap().success());
+    assert!(
+        eventually(Duration::from_secs(20), || bridges(&sandbox)[0]["received"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 40),
+        "nothing came in: {:?}",
+        bridges(&sandbox)
+    );
+    broker.crash();
+    let taken = bridges(&sandbox).first().map(|b| b["received"].clone());
+    assert!(
+        taken.is_none_or(|n| n.as_u64().unwrap_or(0) < u64::from(MESSAGES)),
+        "the crash came after the last message: nothing was on its way"
+    );
+
+    let broker = sandbox.serve_with(&["--config", &config]);
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < MESSAGES as usize && Instant::now() < deadline {
+        let output = device_session(broker.port, "2");
+        seen.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| line.parse::<u32>().ok()),
+        );
+    }
+    let missing: Vec<u32> = (0..MESSAGES).filter(|n| !seen.contains(n)).collect();
+    assert!(missing.is_empty(), "lost in the crash: {missing:?}");
+}
+
 #[test]
 fn bridges_are_added_changed_and_removed_on_sighup() {
     let upstream = Upstream::start(None);

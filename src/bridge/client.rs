@@ -148,6 +148,30 @@ pub fn new(options: &Options) -> (Client, Connection) {
     }
 }
 
+impl Incoming {
+    /// A QoS 1 message as a 3.1.1 broker sends it, for tests.
+    #[cfg(test)]
+    pub fn for_test(topic: &str, packet_id: u16) -> Self {
+        let mut publish = rumqttc::Publish::new(topic, rumqttc::QoS::AtLeastOnce, vec![]);
+        publish.pkid = packet_id;
+        Self {
+            topic: topic.to_owned(),
+            payload: Vec::new(),
+            qos: 1,
+            retain: false,
+            ack: Ack::V311(publish),
+        }
+    }
+
+    /// The packet id the broker sent it with (0 at QoS 0).
+    pub fn packet_id(&self) -> u16 {
+        match &self.ack {
+            Ack::V311(publish) => publish.pkid,
+            Ack::V5(publish) => publish.pkid,
+        }
+    }
+}
+
 impl Connection {
     /// The next event; an error is a lost (or failed) connection.
     pub async fn poll(&mut self) -> Result<Event, String> {

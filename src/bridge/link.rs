@@ -122,6 +122,7 @@ pub async fn run(
         inflight: WINDOW as u16,
     });
     let local_client = Arc::new(local_client);
+    let inbound: Arc<Mutex<Inbound>> = Arc::default();
     let wake = Arc::new(Notify::new());
     // Delivered messages, removed from the queue with the writer's next
     // commit (or by the forwarder's tick when nothing is written): removal
@@ -136,6 +137,7 @@ pub async fn run(
         let config = config.clone();
         let local_client = local_client.clone();
         let statuses = statuses.clone();
+        let inbound = inbound.clone();
         tokio::spawn(async move {
             let out: Vec<(String, u8)> = config
                 .topics
@@ -146,13 +148,24 @@ pub async fn run(
             let mut backoff = FIRST_BACKOFF;
             loop {
                 match local_connection.poll().await {
-                    Ok(Event::Connected { .. }) => {
+                    Ok(Event::Connected {
+                        session_present, ..
+                    }) => {
                         backoff = FIRST_BACKOFF;
                         tracing::debug!(bridge = %config.name, "bridge connected to this broker");
                         if let Err(error) = local_client.subscribe(&out, true).await {
                             tracing::warn!(bridge = %config.name, "cannot subscribe locally: {error}");
                         }
+                        if !session_present {
+                            // The client dropped what it had not got
+                            // acknowledged: handed over again, in order.
+                            let again = lock(&inbound).unbind_all();
+                            for (topic, qos, retain, payload) in again {
+                                let _ = local_client.publish(topic, qos, retain, payload).await;
+                            }
+                        }
                     }
+                    Ok(Event::Sent(pkid)) => lock(&inbound).bind(pkid),
                     Ok(Event::Refused(reason)) => {
                         let error = format!(
                             "this broker refused the bridge's local user {}: {reason}",
@@ -181,12 +194,19 @@ pub async fn run(
                             return;
                         }
                     }
-                    Ok(Event::Acked {
-                        refused: Some(reason),
-                        ..
-                    }) => {
-                        tracing::warn!(bridge = %config.name, "this broker refused a message from upstream: {reason}");
-                        statuses.update(&config.name, |s| s.refused += 1);
+                    Ok(Event::Acked { pkid, refused }) => {
+                        let done = lock(&inbound).done(pkid);
+                        if let Some((upstream, incoming)) = done {
+                            // Now this broker has it: the upstream may let it go.
+                            let _ = upstream.ack(&incoming).await;
+                        }
+                        match refused {
+                            None => statuses.update(&config.name, |s| s.received += 1),
+                            Some(reason) => {
+                                tracing::warn!(bridge = %config.name, "this broker refused a message from upstream: {reason}");
+                                statuses.update(&config.name, |s| s.refused += 1);
+                            }
+                        }
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -327,6 +347,7 @@ pub async fn run(
         window: usize::from(config.max_inflight).clamp(1, WINDOW),
         echoes: Echoes::default(),
         local: local_client.clone(),
+        inbound: inbound.clone(),
     };
     let mut delivered: Vec<u64> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -407,6 +428,7 @@ struct Forwarder {
     window: usize,
     echoes: Echoes,
     local: Arc<Client>,
+    inbound: Arc<Mutex<Inbound>>,
 }
 
 impl Forwarder {
@@ -468,6 +490,10 @@ impl Forwarder {
                     tracing::warn!(bridge = %name, "cannot subscribe upstream: {error}");
                 }
                 if !session_present || self.fresh_client {
+                    // What the upstream sent before is not owed an
+                    // acknowledgement any more, and its packet ids name new
+                    // messages.
+                    lock(&self.inbound).forget_upstream();
                     // The client dropped what it had not got acknowledged
                     // (or never had it): everything outstanding goes again,
                     // in order, before anything new.
@@ -507,23 +533,32 @@ impl Forwarder {
             }
             Upstream::Event(Event::Message(incoming)) => {
                 let Some(client) = &self.client else { return };
-                if let Some(rule) = rule_for_remote(&self.config.topics, &incoming.topic) {
-                    if self.echoes.is_echo(&incoming) {
-                        // Ours, back from a 3.1.1 upstream: not published again.
-                    } else {
-                        let topic = remote_to_local(rule, &incoming.topic);
-                        let qos = incoming.qos.min(rule.qos);
-                        if self
-                            .local
-                            .publish(topic, qos, incoming.retain, incoming.payload.clone())
-                            .await
-                            .is_ok()
-                        {
-                            self.statuses.update(&name, |s| s.received += 1);
-                        }
+                let rule = rule_for_remote(&self.config.topics, &incoming.topic);
+                let Some(rule) = rule.filter(|_| !self.echoes.is_echo(&incoming)) else {
+                    // Not bridged in, or ours back from a 3.1.1 upstream.
+                    let _ = client.ack(&incoming).await;
+                    return;
+                };
+                let topic = remote_to_local(rule, &incoming.topic);
+                let qos = incoming.qos.min(rule.qos);
+                let (retain, payload) = (incoming.retain, incoming.payload.clone());
+                if qos == 0 {
+                    if self.local.publish(topic, 0, retain, payload).await.is_ok() {
+                        self.statuses.update(&name, |s| s.received += 1);
                     }
+                    let _ = client.ack(&incoming).await;
+                    return;
                 }
-                let _ = client.ack(&incoming).await;
+                {
+                    let mut inbound = lock(&self.inbound);
+                    if inbound.is_waiting(incoming.packet_id()) {
+                        // Sent again after a reconnect while this broker
+                        // is taking it: acknowledged when it has it.
+                        return;
+                    }
+                    inbound.push(client.clone(), incoming, (topic.clone(), qos));
+                }
+                let _ = self.local.publish(topic, qos, retain, payload).await;
             }
             Upstream::Event(_) => {}
         }
@@ -647,6 +682,98 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// Messages from upstream handed to this broker and not yet acknowledged
+/// by it, in the order handed over. Each is acknowledged upstream only when
+/// this broker acknowledged it, so after it is on disk for the persistent
+/// sessions it is owed to: a gateway crash in between loses nothing, the
+/// upstream sends it again.
+#[derive(Default)]
+struct Inbound {
+    waiting: VecDeque<Forwarded>,
+}
+
+struct Forwarded {
+    /// The upstream client to acknowledge it with; `None` once the upstream
+    /// forgot its session (nothing to acknowledge there any more).
+    upstream: Option<Client>,
+    incoming: Box<Incoming>,
+    topic: String,
+    qos: u8,
+    /// The packet id this broker knows it by, once the local client sent it.
+    local_pkid: Option<u16>,
+}
+
+impl Inbound {
+    fn push(&mut self, upstream: Client, incoming: Box<Incoming>, (topic, qos): (String, u8)) {
+        self.waiting.push_back(Forwarded {
+            upstream: Some(upstream),
+            incoming,
+            topic,
+            qos,
+            local_pkid: None,
+        });
+    }
+
+    /// Whether a message with this upstream packet id is on its way in (a
+    /// PUBLISH with it now is the upstream sending that one again).
+    fn is_waiting(&self, upstream_pkid: u16) -> bool {
+        upstream_pkid != 0
+            && self
+                .waiting
+                .iter()
+                .any(|f| f.upstream.is_some() && f.incoming.packet_id() == upstream_pkid)
+    }
+
+    /// The local client sent a PUBLISH with `pkid`: the oldest message
+    /// without one is it (a re-send keeps its id, and is already bound).
+    fn bind(&mut self, pkid: u16) {
+        if pkid == 0 || self.waiting.iter().any(|f| f.local_pkid == Some(pkid)) {
+            return;
+        }
+        if let Some(next) = self.waiting.iter_mut().find(|f| f.local_pkid.is_none()) {
+            next.local_pkid = Some(pkid);
+        }
+    }
+
+    /// This broker acknowledged `pkid`: the message, and the client to
+    /// acknowledge it upstream with.
+    fn done(&mut self, pkid: u16) -> Option<(Client, Box<Incoming>)> {
+        let index = self
+            .waiting
+            .iter()
+            .position(|f| f.local_pkid == Some(pkid))?;
+        let done = self.waiting.remove(index)?;
+        Some((done.upstream?, done.incoming))
+    }
+
+    /// The local client lost what it had in flight: everything waiting is
+    /// to be published again, in order.
+    fn unbind_all(&mut self) -> Vec<(String, u8, bool, Vec<u8>)> {
+        self.waiting
+            .iter_mut()
+            .map(|f| {
+                f.local_pkid = None;
+                (
+                    f.topic.clone(),
+                    f.qos,
+                    f.incoming.retain,
+                    f.incoming.payload.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn forget_upstream(&mut self) {
+        for forwarded in &mut self.waiting {
+            forwarded.upstream = None;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What was just sent up on topics bridged both ways, for a 3.1.1 upstream
@@ -856,6 +983,84 @@ mod tests {
             remote_to_local(&rule, "site4/sensors/t1"),
             "plant/sensors/t1"
         );
+    }
+
+    fn upstream_client() -> Client {
+        client::new(&Options {
+            version: Version::V311,
+            host: "127.0.0.1".into(),
+            port: 1,
+            client_id: "test".into(),
+            credentials: None,
+            keep_alive: Duration::from_secs(30),
+            persistent: true,
+            tls: None,
+            inflight: 20,
+        })
+        .0
+    }
+
+    fn forward(inbound: &mut Inbound, topic: &str, upstream_pkid: u16) {
+        inbound.push(
+            upstream_client(),
+            Box::new(Incoming::for_test(topic, upstream_pkid)),
+            (topic.to_owned(), 1),
+        );
+    }
+
+    #[test]
+    fn a_message_from_upstream_is_acknowledged_there_when_this_broker_acknowledges_it() {
+        let mut inbound = Inbound::default();
+        forward(&mut inbound, "a", 7);
+        forward(&mut inbound, "b", 8);
+        // The local client sends them with its own ids, in order; a re-send
+        // of the first keeps its id and binds nothing new.
+        inbound.bind(100);
+        inbound.bind(100);
+        inbound.bind(101);
+        assert!(
+            inbound.is_waiting(7),
+            "a re-sent PUBLISH 7 is not taken twice"
+        );
+        assert!(
+            inbound.done(999).is_none(),
+            "an unknown id acknowledges nothing"
+        );
+        let (_, second) = inbound.done(101).expect("b");
+        assert_eq!(second.topic, "b");
+        let (_, first) = inbound.done(100).expect("a");
+        assert_eq!(first.packet_id(), 7);
+        assert!(!inbound.is_waiting(7), "id 7 names a new message now");
+    }
+
+    #[test]
+    fn a_lost_upstream_session_leaves_nothing_to_acknowledge_or_skip() {
+        let mut inbound = Inbound::default();
+        forward(&mut inbound, "a", 7);
+        inbound.bind(100);
+        inbound.forget_upstream();
+        assert!(
+            !inbound.is_waiting(7),
+            "a new message may come with id 7 from a new session"
+        );
+        assert!(inbound.done(100).is_none());
+        assert!(inbound.waiting.is_empty());
+    }
+
+    #[test]
+    fn a_lost_local_session_hands_everything_over_again_in_order() {
+        let mut inbound = Inbound::default();
+        forward(&mut inbound, "a", 7);
+        forward(&mut inbound, "b", 8);
+        inbound.bind(100);
+        let again: Vec<String> = inbound
+            .unbind_all()
+            .into_iter()
+            .map(|(topic, ..)| topic)
+            .collect();
+        assert_eq!(again, ["a", "b"]);
+        inbound.bind(1);
+        assert_eq!(inbound.done(1).expect("a").1.topic, "a");
     }
 
     #[test]
