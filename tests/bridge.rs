@@ -344,9 +344,11 @@ impl Restartable for MqregUpstream {
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+    /// SIGKILL: mqreg keeps what it acknowledged on disk, so a crash
+    /// loses nothing a bridge or a subscriber is owed.
     fn stop(&mut self) {
         if let Some(broker) = self.broker.take() {
-            broker.stop();
+            broker.crash();
         }
     }
     fn start_again(&mut self) {

@@ -267,6 +267,95 @@ fn a_qos_2_message_is_delivered_once_across_a_broker_restart() {
     assert!(sub.recv_publish(QUIET).is_none(), "delivered once");
 }
 
+/// A publisher's QoS 2 message released just before a crash, then a new
+/// one with the same packet id after it: both delivered.
+fn released_before_a_crash(v5: bool) {
+    // MQTT-4.3.3-2 (3.1.1): after PUBREL the packet id names a new message,
+    // and the publisher may use it again as soon as PUBCOMP arrives. So
+    // the release is on disk before PUBCOMP leaves: were it lost in a crash
+    // the id would come back as awaiting PUBREL, and the next message with
+    // it would be answered PUBREC, taken for a re-send and never delivered.
+    // Commits are slowed so that the kill comes before a release written
+    // after its PUBCOMP.
+    let sandbox = sandbox();
+    let slow_disk = [("MQREG_TEST_COMMIT_DELAY_MS", "300")];
+    let broker = sandbox.serve_env(&[], None, &slow_disk);
+    let (mut sub, _) = connected(&broker, bobs_session("reuse-sub"));
+    subscribe(&mut sub, "reuse/#", 2);
+    sub.send(&raw::disconnect_v3());
+    let publisher_session = || {
+        if v5 {
+            Connect::v5("reuse-pub", "alice", PASSWORD)
+                .clean(false)
+                .props(Props::new().u32(prop::SESSION_EXPIRY, 3600))
+        } else {
+            Connect::v3("reuse-pub", "alice", PASSWORD).clean(false)
+        }
+    };
+    let (mut publisher, _) = connected(&broker, publisher_session());
+    publisher.send(&raw::publish(
+        v5,
+        "reuse/x",
+        b"first",
+        2,
+        false,
+        7,
+        Props::new(),
+    ));
+    publisher.recv_kind(5, WAIT).expect("PUBREC");
+    publisher.send(&raw::ack(0x62, 7));
+    publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    broker.crash();
+
+    let broker = sandbox.serve();
+    let (mut publisher, present) = connected(&broker, publisher_session());
+    assert!(present);
+    publisher.send(&raw::publish(
+        v5,
+        "reuse/x",
+        b"second",
+        2,
+        false,
+        7,
+        Props::new(),
+    ));
+    publisher.recv_kind(5, WAIT).expect("PUBREC");
+    publisher.send(&raw::ack(0x62, 7));
+    publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    let (mut sub, present) = connected(&broker, bobs_session("reuse-sub"));
+    assert!(present);
+    // Both may come before either is acknowledged.
+    let mut payloads = Vec::new();
+    while let Some(packet) = sub.recv(QUIET) {
+        match packet.kind() {
+            3 => {
+                let message = sub.parse_publish(&packet);
+                sub.send(&raw::ack(0x50, message.packet_id.unwrap()));
+                payloads.push(String::from_utf8_lossy(&message.payload).into_owned());
+            }
+            6 => sub.send(&raw::ack(
+                0x70,
+                u16::from_be_bytes([packet.body[0], packet.body[1]]),
+            )),
+            _ => {}
+        }
+    }
+    assert_eq!(payloads, ["first", "second"]);
+}
+
+#[test]
+fn a_packet_id_released_before_a_crash_names_a_new_message_after_it() {
+    // 3.1.1: the PUBREL of this connection's PUBLISH, answered by the
+    // protocol layer.
+    released_before_a_crash(false);
+}
+
+#[test]
+fn a_v5_packet_id_released_before_a_crash_names_a_new_message_after_it() {
+    // 5: every PUBREL is answered by the session (see `framing`).
+    released_before_a_crash(true);
+}
+
 #[test]
 fn persistence_off_keeps_nothing_and_says_so() {
     let sandbox = sandbox();

@@ -97,6 +97,9 @@ pub trait Outlet {
     /// Writes PUBREL for a QoS 2 delivery the client has received (again,
     /// after a reconnect: MQTT-4.4.0-1).
     fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError>;
+    /// Writes PUBCOMP for a QoS 2 message the client published and has
+    /// released (MQTT-4.3.3-2 in 3.1.1).
+    fn send_complete(&self, packet_id: NonZeroU16) -> Result<(), SendError>;
     /// Calls back [`Broker::pump`] once the outlet is ready again.
     fn wake_when_ready(&self);
     /// Calls back [`Broker::pump`] soon, after others had their turn (and
@@ -1412,7 +1415,10 @@ impl Broker {
     }
 
     /// The client released a QoS 2 message it published (PUBREL): the packet
-    /// id names a new message from now on (MQTT-4.3.3-2 in 3.1.1).
+    /// id names a new message from now on (MQTT-4.3.3-2 in 3.1.1). The
+    /// glue's PUBCOMP waits for the change ([`Broker::take_durable`]): once
+    /// the client has it, it may send a new message with the id, which a
+    /// release lost in a crash would have taken for a re-send.
     pub fn released(&mut self, client_id: &str, packet_id: NonZeroU16) {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return;
@@ -1420,6 +1426,25 @@ impl Broker {
         if session.awaiting_release.remove(&packet_id.get()) && session.saved {
             self.change(Change::Release(client_id.to_owned(), packet_id.get()));
         }
+    }
+
+    /// The same for a PUBREL the glue leaves to the session to answer: the
+    /// PUBCOMP goes out through the connection once the release is on disk.
+    pub fn complete(&mut self, client_id: &str, serial: u64, packet_id: NonZeroU16) {
+        self.released(client_id, packet_id);
+        let durable = self.take_durable();
+        let Some(connection) = self
+            .sessions
+            .get(client_id)
+            .and_then(|session| session.connection.as_ref())
+            .filter(|connection| connection.serial == serial)
+        else {
+            return;
+        };
+        if let Some(number) = durable {
+            connection.outlet.hold_until(number);
+        }
+        let _ = connection.outlet.send_complete(packet_id);
     }
 
     /// The client received a QoS 2 delivery (PUBREC): what it is owed now

@@ -21,6 +21,7 @@ use crate::state::{Role, User};
 struct Recorder {
     sent: RefCell<Vec<Delivery>>,
     released: RefCell<Vec<NonZeroU16>>,
+    completed: RefCell<Vec<NonZeroU16>>,
     held: Cell<u64>,
     pump_later: Cell<usize>,
     ready: Cell<bool>,
@@ -40,6 +41,10 @@ impl Outlet for Recorder {
     }
     fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
         self.released.borrow_mut().push(packet_id);
+        Ok(())
+    }
+    fn send_complete(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
+        self.completed.borrow_mut().push(packet_id);
         Ok(())
     }
     fn wake_when_ready(&self) {}
@@ -441,6 +446,31 @@ fn a_qos_2_publish_re_sent_before_its_pubrel_is_routed_once() {
     );
     broker.released("p", id);
     assert!(broker.exactly_once_arrived("p", id), "a new message");
+}
+
+#[test]
+fn pubcomp_leaves_once_the_release_is_stored() {
+    // After PUBCOMP the client may reuse the id for a new message; were the
+    // release not on disk by then, a crash would bring the id back as
+    // awaiting PUBREL and that new message would be taken for a re-send.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, store, loaded) = stored_broker(dir.path());
+    broker.restore(loaded);
+    let publisher = Recorder::new();
+    let (serial, _) = accepted(connect(&mut broker, "p", "alice", false, &publisher));
+    let id = NonZeroU16::new(7).unwrap();
+    assert!(broker.exactly_once_arrived("p", id));
+    let awaited = broker
+        .take_durable()
+        .expect("the id is stored before PUBREC");
+    broker.complete("p", serial, id);
+    assert!(
+        publisher.held.get() > awaited,
+        "PUBCOMP waits for the release's own change"
+    );
+    assert_eq!(*publisher.completed.borrow(), [id]);
+    assert!(broker.exactly_once_arrived("p", id), "a new message");
+    settle(&store);
 }
 
 #[test]

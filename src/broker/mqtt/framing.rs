@@ -25,8 +25,11 @@
 //! knows the packet ids of this connection: a 3.1.1 connection would be
 //! closed on any other (the client would loop forever), and a v5 one would
 //! get PUBCOMP 0x92 (Packet Identifier not found) for an id its session still
-//! holds. The framer answers such a PUBREL with PUBCOMP itself and tells the
-//! session, which forgets the id ([`Ack::Released`]).
+//! holds. The framer takes such a PUBREL and tells the session, which
+//! forgets the id ([`Ack::Released`]) and answers with PUBCOMP once that is
+//! on disk: the PUBCOMP frees the id for a new message, and a release lost
+//! in a crash would have the next message with that id taken for a re-send
+//! and dropped. (Before the login, with no session yet, the framer answers.)
 //!
 //! Acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP)
 //! never reach the decoder: ntex-mqtt 9.0's sink expects every
@@ -99,7 +102,8 @@ pub enum Ack {
     Done(NonZeroU16),
     /// PUBREC: the client has the QoS 2 message; PUBREL is owed.
     Received(NonZeroU16),
-    /// PUBREL for a QoS 2 message of an earlier connection: PUBCOMP was sent.
+    /// PUBREL for a QoS 2 message the decoder does not track (all of them
+    /// on v5): the session answers with PUBCOMP.
     Released(NonZeroU16),
 }
 
@@ -134,6 +138,11 @@ impl std::fmt::Debug for AckRoute {
 impl AckRoute {
     pub fn bind(&self, sink: Rc<dyn AckSink>) {
         *self.sink.borrow_mut() = Some(sink);
+    }
+
+    /// Whether a session takes the acknowledgements (the client is logged in).
+    pub fn is_bound(&self) -> bool {
+        self.sink.borrow().is_some()
     }
 
     /// Where the store says how far it has written (once logged in, with
@@ -374,13 +383,17 @@ impl Framer {
                     }
                     skip(&mut edits, range);
                 }
-                // PUBREL: on v5 always answered here (the decoder never saw
+                // PUBREL: on v5 always taken here (the decoder never saw
                 // the PUBLISH, see `exactly_once_as_marked`); on 3.1.1 when
-                // the decoder does not know the id.
+                // the decoder does not know the id. Once logged in, the
+                // session answers with PUBCOMP after the release is on disk
+                // (the id may then name a new message); before, here.
                 0x62 => {
                     if let Some(id) = id {
                         if v5 || !seen.unreleased.remove(&id.get()) {
-                            replies.extend_from_slice(&[0x70, 0x02, body[0], body[1]]);
+                            if !self.route.is_bound() {
+                                replies.extend_from_slice(&[0x70, 0x02, body[0], body[1]]);
+                            }
                             acks.push(Ack::Released(id));
                             skip(&mut edits, range);
                         }

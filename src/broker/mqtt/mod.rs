@@ -233,7 +233,7 @@ impl Feedback {
             match ack {
                 framing::Ack::Done(id) => core.acknowledged(&self.client_id, serial, id),
                 framing::Ack::Received(id) => core.received(&self.client_id, serial, id),
-                framing::Ack::Released(id) => core.released(&self.client_id, id),
+                framing::Ack::Released(id) => core.complete(&self.client_id, serial, id),
             }
         }
     }

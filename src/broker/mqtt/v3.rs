@@ -284,10 +284,14 @@ pub async fn protocol(
             disconnect.ack()
         }
         v3::ProtocolMessage::PublishRelease(release) => {
-            connection
-                .core
-                .borrow_mut()
-                .released(&connection.client_id, release.packet_id);
+            // PUBCOMP frees the packet id for a new message: the release is
+            // on disk before it leaves, or a crash would bring the id back
+            // as awaiting PUBREL and the next message with it would be taken
+            // for a re-send and dropped.
+            let mut core = connection.core.borrow_mut();
+            core.released(&connection.client_id, release.packet_id);
+            connection.hold_for_changes(&mut core);
+            drop(core);
             v3::ProtocolMessage::PublishRelease(release).ack()
         }
         other => other.ack(),
@@ -348,6 +352,14 @@ impl Outlet for Outlet3 {
     fn send_release(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
         let result = self.io.encode(
             v3::codec::Encoded::Packet(v3::codec::Packet::PublishRelease { packet_id }),
+            &self.codec,
+        );
+        send_result(result, self.sink.is_open())
+    }
+
+    fn send_complete(&self, packet_id: NonZeroU16) -> Result<(), SendError> {
+        let result = self.io.encode(
+            v3::codec::Encoded::Packet(v3::codec::Packet::PublishComplete { packet_id }),
             &self.codec,
         );
         send_result(result, self.sink.is_open())

@@ -427,10 +427,14 @@ pub async fn protocol(
             disconnect.ack()
         }
         v5::ProtocolMessage::PublishRelease(release) => {
-            connection
-                .core
-                .borrow_mut()
-                .released(&connection.client_id, release.packet().packet_id);
+            // PUBCOMP frees the packet id for a new message: the release is
+            // on disk before it leaves, or a crash would bring the id back
+            // as awaiting PUBREL and the next message with it would be taken
+            // for a re-send and dropped.
+            let mut core = connection.core.borrow_mut();
+            core.released(&connection.client_id, release.packet().packet_id);
+            connection.hold_for_changes(&mut core);
+            drop(core);
             v5::ProtocolMessage::PublishRelease(release).ack()
         }
         other => other.ack(),
@@ -545,6 +549,20 @@ impl Outlet for Outlet5 {
         };
         let result = self.io.encode(
             v5::codec::Encoded::Packet(v5::codec::Packet::PublishRelease(release)),
+            &self.codec,
+        );
+        send_result(result, self.sink.is_open())
+    }
+
+    fn send_complete(&self, packet_id: std::num::NonZeroU16) -> Result<(), SendError> {
+        let complete = v5::codec::PublishAck2 {
+            packet_id,
+            reason_code: v5::codec::PublishAck2Reason::Success,
+            properties: v5::codec::UserProperties::default(),
+            reason_string: None,
+        };
+        let result = self.io.encode(
+            v5::codec::Encoded::Packet(v5::codec::Packet::PublishComplete(complete)),
             &self.codec,
         );
         send_result(result, self.sink.is_open())
