@@ -186,17 +186,22 @@ fn upstream(dir: &Path) -> (Stopped, u16) {
         ),
     )
     .unwrap();
+    (mosquitto(&config, port), port)
+}
+
+/// mosquitto with `config`, listening on `port` once this returns.
+fn mosquitto(config: &Path, port: u16) -> Stopped {
     let child = Stopped(
         Command::new("mosquitto")
             .arg("-c")
-            .arg(&config)
+            .arg(config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
     wait_for_port(port);
-    (child, port)
+    child
 }
 
 /// Publishes `messages` QoS 1 at `gateway` (mosquitto_pub, `inflight`
@@ -357,16 +362,7 @@ fn bridge_throughput() {
             ),
         )
         .unwrap();
-        let rival = Stopped(
-            Command::new("mosquitto")
-                .arg("-c")
-                .arg(&mosquitto_config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_for_port(port);
+        let rival = mosquitto(&mosquitto_config, port);
         std::thread::sleep(Duration::from_secs(1));
         let theirs = measure(&rival, messages, || {
             let subscriber = counting_subscriber(up_port, "site4/#", messages, &[]);

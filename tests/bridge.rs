@@ -264,12 +264,19 @@ fn bridge_connected(sandbox: &Sandbox, name: &str) -> bool {
         .any(|b| b["name"] == name && b["connected"] == true)
 }
 
-/// `mosquitto_pub -l`: one QoS 1 message per line, numbers FROM..TO.
+/// `mosquitto_pub -l` at the gateway as `dev`: one QoS 1 message per line,
+/// numbers FROM..TO.
 fn publish_sequence(broker: &Broker, topic: &str, from: u32, to: u32) {
-    let lines: String = (from..to).map(|n| format!("{n}\n")).collect();
+    let login = ["-i", "sequencer", "-u", "dev", "-P", DEVICE_PASSWORD];
+    publish_numbers(broker.port, &login, topic, from..to);
+}
+
+/// `mosquitto_pub -l` at `port`: one QoS 1 message per line.
+fn publish_numbers(port: u16, login: &[&str], topic: &str, numbers: std::ops::Range<u32>) {
+    let lines: String = numbers.map(|n| format!("{n}\n")).collect();
     let mut child = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
-        .args(["-i", "sequencer", "-u", "dev", "-P", DEVICE_PASSWORD])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(login)
         .args(["-t", topic, "-q", "1", "-l"])
         .stdin(Stdio::piped())
         .spawn()
@@ -668,20 +675,7 @@ fn messages_from_upstream_are_acknowledged_once_on_disk_and_survive_a_crash() {
     };
     device_session(broker.port, "1");
 
-    let lines: String = (0..MESSAGES).map(|n| format!("{n}\n")).collect();
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &upstream.port.to_string()])
-        .args(["-q", "1", "-l", "-t", "central/cmd/seq"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    publisher
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    assert!(publisher.wait().unwrap().success());
+    publish_numbers(upstream.port, &[], "central/cmd/seq", 0..MESSAGES);
     assert!(
         eventually(Duration::from_secs(20), || bridges(&sandbox)[0]["received"]
             .as_u64()

@@ -292,36 +292,29 @@ fn released_before_a_crash(v5: bool) {
             Connect::v3("reuse-pub", "alice", PASSWORD).clean(false)
         }
     };
+    // PUBLISH, PUBREC, PUBREL, PUBCOMP.
+    let exactly_once_with_id_7 = |publisher: &mut Raw, payload: &[u8]| {
+        publisher.send(&raw::publish(
+            v5,
+            "reuse/x",
+            payload,
+            2,
+            false,
+            7,
+            Props::new(),
+        ));
+        publisher.recv_kind(5, WAIT).expect("PUBREC");
+        publisher.send(&raw::ack(0x62, 7));
+        publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    };
     let (mut publisher, _) = connected(&broker, publisher_session());
-    publisher.send(&raw::publish(
-        v5,
-        "reuse/x",
-        b"first",
-        2,
-        false,
-        7,
-        Props::new(),
-    ));
-    publisher.recv_kind(5, WAIT).expect("PUBREC");
-    publisher.send(&raw::ack(0x62, 7));
-    publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    exactly_once_with_id_7(&mut publisher, b"first");
     broker.crash();
 
     let broker = sandbox.serve();
     let (mut publisher, present) = connected(&broker, publisher_session());
     assert!(present);
-    publisher.send(&raw::publish(
-        v5,
-        "reuse/x",
-        b"second",
-        2,
-        false,
-        7,
-        Props::new(),
-    ));
-    publisher.recv_kind(5, WAIT).expect("PUBREC");
-    publisher.send(&raw::ack(0x62, 7));
-    publisher.recv_kind(7, WAIT).expect("PUBCOMP");
+    exactly_once_with_id_7(&mut publisher, b"second");
     let (mut sub, present) = connected(&broker, bobs_session("reuse-sub"));
     assert!(present);
     // Both may come before either is acknowledged.
