@@ -157,9 +157,9 @@ pub async fn run(
                             tracing::warn!(bridge = %config.name, "cannot subscribe locally: {error}");
                         }
                         if !session_present {
-                            // The client dropped what it had not got
-                            // acknowledged: handed over again, in order.
-                            let again = lock(&inbound).unbind_all();
+                            // The client dropped what it had sent and not
+                            // got acknowledged: handed over again.
+                            let again = lock(&inbound).take_lost();
                             for (topic, qos, retain, payload) in again {
                                 let _ = local_client.publish(topic, qos, retain, payload).await;
                             }
@@ -748,21 +748,26 @@ impl Inbound {
         Some((done.upstream?, done.incoming))
     }
 
-    /// The local client lost what it had in flight: everything waiting is
-    /// to be published again, in order.
-    fn unbind_all(&mut self) -> Vec<(String, u8, bool, Vec<u8>)> {
-        self.waiting
-            .iter_mut()
-            .map(|f| {
-                f.local_pkid = None;
-                (
-                    f.topic.clone(),
-                    f.qos,
-                    f.incoming.retain,
-                    f.incoming.payload.clone(),
-                )
-            })
-            .collect()
+    /// The local client lost what it had sent, not what it has yet to send
+    /// (no session was kept): the sent ones are to be published again, and
+    /// go after the others, so that `waiting` stays in the order of the
+    /// client's sends.
+    fn take_lost(&mut self) -> Vec<(String, u8, bool, Vec<u8>)> {
+        let (lost, kept): (VecDeque<Forwarded>, VecDeque<Forwarded>) =
+            self.waiting.drain(..).partition(|f| f.local_pkid.is_some());
+        self.waiting = kept;
+        let mut again = Vec::with_capacity(lost.len());
+        for mut forwarded in lost {
+            forwarded.local_pkid = None;
+            again.push((
+                forwarded.topic.clone(),
+                forwarded.qos,
+                forwarded.incoming.retain,
+                forwarded.incoming.payload.clone(),
+            ));
+            self.waiting.push_back(forwarded);
+        }
+        again
     }
 
     fn forget_upstream(&mut self) {
@@ -1048,19 +1053,22 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_local_session_hands_everything_over_again_in_order() {
+    fn a_lost_local_session_hands_over_again_what_was_sent() {
         let mut inbound = Inbound::default();
         forward(&mut inbound, "a", 7);
         forward(&mut inbound, "b", 8);
         inbound.bind(100);
+        // "a" was sent and is lost; "b" is still to be sent by the client.
         let again: Vec<String> = inbound
-            .unbind_all()
+            .take_lost()
             .into_iter()
             .map(|(topic, ..)| topic)
             .collect();
-        assert_eq!(again, ["a", "b"]);
+        assert_eq!(again, ["a"]);
         inbound.bind(1);
-        assert_eq!(inbound.done(1).expect("a").1.topic, "a");
+        inbound.bind(2);
+        assert_eq!(inbound.done(1).expect("b").1.topic, "b");
+        assert_eq!(inbound.done(2).expect("a").1.topic, "a");
     }
 
     #[test]
