@@ -729,9 +729,14 @@ fn bridges_are_added_changed_and_removed_on_sighup() {
     };
     write_config(&sandbox, &out("site4/"));
     hangup(&broker);
-    assert!(eventually(Duration::from_secs(10), || bridge_connected(
-        &sandbox, "central"
-    )));
+    assert!(
+        eventually(Duration::from_secs(10), || bridge_connected(
+            &sandbox, "central"
+        )),
+        "the bridge did not connect: {:?}\n{}",
+        bridges(&sandbox),
+        broker.log()
+    );
     let watcher = broker.client("sys-watcher", "watcher", DEVICE_PASSWORD);
     watcher.expect_connected();
     watcher.subscribe("$SYS/broker/connection/#");

@@ -75,13 +75,28 @@ fn as_server_user(command: &mut Command) {
     }
 }
 
-/// A port nobody listens on now, on 127.0.0.1.
+/// A port nobody listens on now, on 127.0.0.1, for a server a test starts
+/// (and may restart on the same port).
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux): a port
+/// from that range, even one checked free, may be handed to another test's
+/// `:0` listener or outgoing connection before the server binds it, and the
+/// test would then talk to the wrong process. Each test process starts at
+/// its own place in the range and never hands out a port twice.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 600 * 20;
+    for _ in 0..COUNT {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let port = u16::try_from(FIRST + offset).expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + COUNT);
 }
 
 impl Cluster {
