@@ -427,14 +427,12 @@ pub async fn protocol(
             disconnect.ack()
         }
         v5::ProtocolMessage::PublishRelease(release) => {
-            // PUBCOMP frees the packet id for a new message: the release is
-            // on disk before it leaves, or a crash would bring the id back
-            // as awaiting PUBREL and the next message with it would be taken
-            // for a re-send and dropped.
-            let mut core = connection.core.borrow_mut();
-            core.released(&connection.client_id, release.packet().packet_id);
-            connection.hold_for_changes(&mut core);
-            drop(core);
+            // Not reached while the framer takes every v5 PUBREL (and the
+            // session answers it once the release is on disk).
+            connection
+                .core
+                .borrow_mut()
+                .released(&connection.client_id, release.packet().packet_id);
             v5::ProtocolMessage::PublishRelease(release).ack()
         }
         other => other.ack(),
@@ -496,6 +494,16 @@ struct Outlet5 {
     route: Option<Rc<super::framing::AckRoute>>,
 }
 
+/// PUBREL or PUBCOMP with reason Success.
+fn success(packet_id: std::num::NonZeroU16) -> v5::codec::PublishAck2 {
+    v5::codec::PublishAck2 {
+        packet_id,
+        reason_code: v5::codec::PublishAck2Reason::Success,
+        properties: v5::codec::UserProperties::default(),
+        reason_string: None,
+    }
+}
+
 impl Outlet for Outlet5 {
     fn is_ready(&self) -> bool {
         self.sink.is_ready()
@@ -541,28 +549,16 @@ impl Outlet for Outlet5 {
     }
 
     fn send_release(&self, packet_id: std::num::NonZeroU16) -> Result<(), SendError> {
-        let release = v5::codec::PublishAck2 {
-            packet_id,
-            reason_code: v5::codec::PublishAck2Reason::Success,
-            properties: v5::codec::UserProperties::default(),
-            reason_string: None,
-        };
         let result = self.io.encode(
-            v5::codec::Encoded::Packet(v5::codec::Packet::PublishRelease(release)),
+            v5::codec::Encoded::Packet(v5::codec::Packet::PublishRelease(success(packet_id))),
             &self.codec,
         );
         send_result(result, self.sink.is_open())
     }
 
     fn send_complete(&self, packet_id: std::num::NonZeroU16) -> Result<(), SendError> {
-        let complete = v5::codec::PublishAck2 {
-            packet_id,
-            reason_code: v5::codec::PublishAck2Reason::Success,
-            properties: v5::codec::UserProperties::default(),
-            reason_string: None,
-        };
         let result = self.io.encode(
-            v5::codec::Encoded::Packet(v5::codec::Packet::PublishComplete(complete)),
+            v5::codec::Encoded::Packet(v5::codec::Packet::PublishComplete(success(packet_id))),
             &self.codec,
         );
         send_result(result, self.sink.is_open())
