@@ -247,6 +247,28 @@ fn bridge_table(name: &str, address: &str, extra: &str, topics: &str) -> String 
     )
 }
 
+/// The gateway served with one bridge, `central`, to `address` (`extra`
+/// lines and `topics` tables as [`bridge_table`] takes them; `args` and
+/// `env` for `serve` besides the config file), once the bridge is
+/// connected; and the config file's path, to serve it again.
+fn serve_bridged(
+    sandbox: &Sandbox,
+    address: &str,
+    extra: &str,
+    topics: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Broker, String) {
+    let config = write_config(sandbox, &bridge_table("central", address, extra, topics));
+    let mut all = vec!["--config", config.as_str()];
+    all.extend_from_slice(args);
+    let broker = sandbox.serve_env(&all, None, env);
+    assert!(eventually(Duration::from_secs(10), || bridge_connected(
+        sandbox, "central"
+    )));
+    (broker, config)
+}
+
 /// The bridges as the API gives them.
 fn bridges(sandbox: &Sandbox) -> Vec<Value> {
     sandbox
@@ -404,20 +426,15 @@ fn across_an_outage(upstream: &mut dyn Restartable) -> [Vec<u32>; 2] {
     let sandbox = gateway(&["read:plant/#"]);
     // qos = 2 on the bridge's leg: a message re-sent after the outage is
     // recognised by the upstream, never taken twice.
-    let config = write_config(
+    let (broker, _) = serve_bridged(
         &sandbox,
-        &bridge_table(
-            "central",
-            &upstream.address(),
-            &upstream.credentials(),
-            "[[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 2\n\
-             local_prefix = \"plant/\"\nremote_prefix = \"site4/\"",
-        ),
+        &upstream.address(),
+        &upstream.credentials(),
+        "[[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 2\n\
+         local_prefix = \"plant/\"\nremote_prefix = \"site4/\"",
+        &[],
+        &[],
     );
-    let broker = sandbox.serve_with(&["--config", &config]);
-    assert!(eventually(Duration::from_secs(10), || bridge_connected(
-        &sandbox, "central"
-    )));
 
     publish_sequence(&broker, "plant/line1/seq", 0, 5_000);
     upstream.stop();
@@ -514,20 +531,15 @@ fn a_bridge_survives_a_tls_upstream_restart_with_mutual_tls() {
         pki.client_cert.display(),
         pki.client_key.display()
     );
-    let config = write_config(
+    let (broker, _) = serve_bridged(
         &sandbox,
-        &bridge_table(
-            "central",
-            &upstream.address(),
-            &tls,
-            "[[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 1\n\
-             local_prefix = \"plant/\"\nremote_prefix = \"site4/\"",
-        ),
+        &upstream.address(),
+        &tls,
+        "[[bridges.topics]]\npattern = \"#\"\ndirection = \"out\"\nqos = 1\n\
+         local_prefix = \"plant/\"\nremote_prefix = \"site4/\"",
+        &[],
+        &[],
     );
-    let broker = sandbox.serve_with(&["--config", &config]);
-    assert!(eventually(Duration::from_secs(10), || bridge_connected(
-        &sandbox, "central"
-    )));
     publish_sequence(&broker, "plant/a", 0, 10);
     assert!(eventually(Duration::from_secs(10), || collector
         .seen()
@@ -561,22 +573,17 @@ fn messages_from_upstream_obey_the_local_users_acl_and_never_loop() {
     // The bridge may publish commands only under cmd/allowed/, and read
     // what goes up.
     let sandbox = gateway(&["write:cmd/allowed/#", "read:shared/#", "write:shared/#"]);
-    let config = write_config(
+    let (broker, _) = serve_bridged(
         &sandbox,
-        &bridge_table(
-            "central",
-            &upstream.address(),
-            "",
-            "[[bridges.topics]]\npattern = \"#\"\ndirection = \"in\"\nqos = 1\n\
-             local_prefix = \"cmd/\"\nremote_prefix = \"central/cmd/\"\n\
-             [[bridges.topics]]\npattern = \"#\"\ndirection = \"both\"\nqos = 1\n\
-             local_prefix = \"shared/\"\nremote_prefix = \"shared/\"",
-        ),
+        &upstream.address(),
+        "",
+        "[[bridges.topics]]\npattern = \"#\"\ndirection = \"in\"\nqos = 1\n\
+         local_prefix = \"cmd/\"\nremote_prefix = \"central/cmd/\"\n\
+         [[bridges.topics]]\npattern = \"#\"\ndirection = \"both\"\nqos = 1\n\
+         local_prefix = \"shared/\"\nremote_prefix = \"shared/\"",
+        &["--http", "127.0.0.1:0"],
+        &[],
     );
-    let broker = sandbox.serve_with(&["--config", &config, "--http", "127.0.0.1:0"]);
-    assert!(eventually(Duration::from_secs(10), || bridge_connected(
-        &sandbox, "central"
-    )));
 
     let device = broker.client("device", "dev", DEVICE_PASSWORD);
     device.expect_connected();
@@ -649,21 +656,16 @@ fn messages_from_upstream_are_acknowledged_once_on_disk_and_survive_a_crash() {
     const MESSAGES: u32 = 300;
     let upstream = Upstream::start(None);
     let sandbox = gateway(&["write:cmd/#"]);
-    let config = write_config(
-        &sandbox,
-        &bridge_table(
-            "central",
-            &upstream.address(),
-            "",
-            "[[bridges.topics]]\npattern = \"#\"\ndirection = \"in\"\nqos = 1\n\
-             local_prefix = \"cmd/\"\nremote_prefix = \"central/cmd/\"",
-        ),
-    );
     let slow_disk = [("MQREG_TEST_COMMIT_DELAY_MS", "100")];
-    let broker = sandbox.serve_env(&["--config", &config], None, &slow_disk);
-    assert!(eventually(Duration::from_secs(10), || bridge_connected(
-        &sandbox, "central"
-    )));
+    let (broker, config) = serve_bridged(
+        &sandbox,
+        &upstream.address(),
+        "",
+        "[[bridges.topics]]\npattern = \"#\"\ndirection = \"in\"\nqos = 1\n\
+         local_prefix = \"cmd/\"\nremote_prefix = \"central/cmd/\"",
+        &[],
+        &slow_disk,
+    );
     // A device's persistent session, offline while the messages come.
     let device_session = |port: u16, wait: &str| {
         Command::new("mosquitto_sub")
