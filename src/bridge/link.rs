@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use super::client::{self, Client, Event, Incoming, Options, Version};
 use super::queue::{Queue, Queued};
-use super::{BridgeConfig, Protocol, Statuses, TopicRule};
+use super::{lock, BridgeConfig, Protocol, Statuses, TopicRule};
 
 /// QoS 1/2 messages sent upstream and not yet acknowledged, at most (an
 /// MQTT 5 upstream's Receive Maximum may say fewer; for 3.1.1 the bridge's
@@ -100,7 +100,7 @@ pub async fn run(
         }
     };
     {
-        let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = lock(&queue);
         statuses.update(&name, |s| {
             s.queued = queue.len();
             s.queued_bytes = queue.bytes();
@@ -128,7 +128,7 @@ pub async fn run(
     // commit (or by the forwarder's tick when nothing is written): removal
     // never waits for an fsync.
     let delivered_keys: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::new()));
-    let reader = queue.lock().unwrap_or_else(|e| e.into_inner()).reader();
+    let reader = lock(&queue).reader();
     let (taken, mut to_queue) = mpsc::channel::<(Box<Incoming>, Queued)>(BATCH * 2);
     let (up_qos0, mut qos0) = mpsc::channel::<Queued>(BATCH);
 
@@ -235,10 +235,8 @@ pub async fn run(
                 let queue = queue.clone();
                 let delivered_keys = delivered_keys.clone();
                 let pushed = tokio::task::spawn_blocking(move || {
-                    let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-                    let delivered = std::mem::take(
-                        &mut *delivered_keys.lock().unwrap_or_else(|e| e.into_inner()),
-                    );
+                    let mut queue = lock(&queue);
+                    let delivered = std::mem::take(&mut *lock(&delivered_keys));
                     queue.remove(&delivered)?;
                     let dropped = queue.push(&messages)?;
                     Ok::<_, String>((dropped, queue.len(), queue.bytes(), queue.dropped()))
@@ -647,26 +645,18 @@ impl Forwarder {
 
     /// Marks delivered messages for removal (see `delivered_keys`).
     async fn remove(&mut self, keys: Vec<u64>) {
-        self.delivered_keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(keys);
+        lock(&self.delivered_keys).extend(keys);
     }
 
     /// Removes what was delivered when the writer has not done it meanwhile.
     async fn flush_removals(&mut self) {
-        let keys = std::mem::take(
-            &mut *self
-                .delivered_keys
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let keys = std::mem::take(&mut *lock(&self.delivered_keys));
         if keys.is_empty() {
             return;
         }
         let queue = self.queue.clone();
         let removed = tokio::task::spawn_blocking(move || {
-            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queue = lock(&queue);
             queue.remove(&keys)?;
             Ok::<_, String>((queue.len(), queue.bytes()))
         })
@@ -775,10 +765,6 @@ impl Inbound {
             forwarded.upstream = None;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What was just sent up on topics bridged both ways, for a 3.1.1 upstream

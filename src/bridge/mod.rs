@@ -276,16 +276,11 @@ pub struct Statuses(Mutex<BTreeMap<String, BridgeStatus>>);
 
 impl Statuses {
     pub fn all(&self) -> Vec<BridgeStatus> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        lock(&self.0).values().cloned().collect()
     }
 
     fn update(&self, name: &str, change: impl FnOnce(&mut BridgeStatus)) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = lock(&self.0);
         let status = all.entry(name.to_owned()).or_insert_with(|| BridgeStatus {
             name: name.to_owned(),
             ..Default::default()
@@ -294,11 +289,14 @@ impl Statuses {
     }
 
     fn remove(&self, name: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+        lock(&self.0).remove(name);
     }
+}
+
+/// A bridge's shared state, still usable if a thread panicked holding it
+/// (what it guards is counters and queues, each change whole).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Running {
